@@ -1,0 +1,150 @@
+// embedder: owns the sentence encoder. Serves the `embed` op and embeds
+// percepts for perception. Runs detached (its own thread): one batch is one
+// unit of work, so a heartbeat waits at most one batch.
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/actor_kit.hpp"
+#include "actors/embedding/embedding.hpp"
+
+namespace aikid {
+
+std::vector<config::key_spec> embedding_config_keys() {
+  using namespace config;
+  return {
+      key_path("embedding.model", "../models/all-MiniLM-L6-v2",
+               "folder of a BERT-style sentence encoder (safetensors + config + vocab + pooling)"),
+      key_int("embedding.threads", 1, 1, 64, "BLIS threads for the encoder").is_live(),
+      key_int("embedding.max_batch", 32, 1, 1024, "texts per forward pass"),
+      key_int("embedding.max_texts", 256, 1, 100000, "most texts one embed request may carry").is_live(),
+  };
+}
+
+namespace {
+
+struct embedder_state {
+  actor_env env;
+  std::unique_ptr<embedding::encoder> enc;
+  std::string down_reason;
+  kit::stage_stats embed;
+  std::uint64_t texts = 0;
+  static inline const char* name = "embedder";
+};
+
+using embedder_actor = caf::stateful_actor<embedder_state>;
+
+void load(embedder_state& st) {
+  embedding::encoder_options o;
+  o.model_dir = st.env.cfg.get_string("embedding.model");
+  o.threads = static_cast<int>(st.env.cfg.get_int("embedding.threads"));
+  o.max_batch = static_cast<int>(st.env.cfg.get_int("embedding.max_batch"));
+  if (o.model_dir.empty()) {
+    st.down_reason = "embedding.model is not set";
+    return;
+  }
+  auto e = embedding::encoder::load(o);
+  if (!e) {
+    st.down_reason = e.error().message;
+    return;
+  }
+  st.enc = std::move(*e);
+  st.down_reason.clear();
+}
+
+caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
+  self->state.env = std::move(env);
+  load(self->state);
+  return {
+      // Internal: perception's percepts. Replies (vector, model id); an empty
+      // vector with the reason in place of the model id when down.
+      [=](embed_atom, const std::vector<std::string>& texts) -> caf::result<std::vector<float>, std::string> {
+        auto& st = self->state;
+        if (!st.enc) return {std::vector<float>{}, st.down_reason};
+        auto t0 = kit::now_ns();
+        auto r = st.enc->encode(texts);
+        st.embed.latency.add(kit::ms_since(t0));
+        st.texts += texts.size();
+        if (!r) {
+          ++st.embed.errors;
+          return {std::vector<float>{}, r.error().message};
+        }
+        return {std::move(r->vectors), st.enc->model_id()};
+      },
+      // The `embed` op: {"texts": [...]} → {"vectors", "dim", "truncated", "model"}.
+      [=](request_msg& r) {
+        auto& st = self->state;
+        auto& out = *st.env.replies;
+        if (kit::expired(r)) return;
+        if (r.op == "tokenize") {
+          return out.reply_error(r.ticket, error{errc::unavailable, "tokenize is served by the inference model"});
+        }
+        if (!st.enc) return out.reply_error(r.ticket, error{errc::unavailable, "embedder is down: " + st.down_reason});
+        auto body = kit::body_of(r);
+        auto it = body.find("texts");
+        if (it == body.end()) return out.reply_error(r.ticket, error{errc::bad_request, "texts: missing"});
+        if (!it->is_array()) return out.reply_error(r.ticket, error{errc::bad_request, "texts: must be an array of strings"});
+        auto max_texts = st.env.cfg.get_int("embedding.max_texts");
+        if (static_cast<std::int64_t>(it->size()) > max_texts)
+          return out.reply_error(r.ticket, error{errc::too_large, "texts: " + std::to_string(it->size()) +
+                                                                      " texts; embedding.max_texts is " +
+                                                                      std::to_string(max_texts)});
+        std::vector<std::string> texts;
+        for (std::size_t i = 0; i < it->size(); ++i) {
+          if (!(*it)[i].is_string())
+            return out.reply_error(r.ticket, error{errc::bad_request, "texts[" + std::to_string(i) + "]: must be a string"});
+          texts.push_back((*it)[i].get<std::string>());
+        }
+        auto t0 = kit::now_ns();
+        auto res = st.enc->encode(texts);
+        st.embed.latency.add(kit::ms_since(t0));
+        st.texts += texts.size();
+        if (!res) {
+          ++st.embed.errors;
+          return out.reply_error(r.ticket, res.error());
+        }
+        const int dim = st.enc->dim();
+        kit::json vecs = kit::json::array();
+        for (std::size_t i = 0; i < texts.size(); ++i)
+          vecs.push_back(std::vector<float>(res->vectors.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                                            res->vectors.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim)));
+        kit::json trunc = kit::json::array();
+        for (auto t : res->truncated) trunc.push_back(t != 0);
+        out.reply_ok(r.ticket, {{"vectors", std::move(vecs)},
+                                {"dim", dim},
+                                {"truncated", std::move(trunc)},
+                                {"model", st.enc->model_id()}});
+      },
+      [=](heartbeat_atom) { return heartbeat_atom_v; },
+      [=](stats_atom) {
+        auto& st = self->state;
+        return kit::json{{"embed", st.embed.to_json()}, {"texts", st.texts}}.dump();
+      },
+      [=](health_atom) {
+        auto& st = self->state;
+        kit::json j = {{"up", st.enc != nullptr}};
+        if (st.enc) {
+          j["model"] = st.enc->model_id();
+          j["dim"] = st.enc->dim();
+        } else {
+          j["reason"] = st.down_reason;
+        }
+        return j.dump();
+      },
+      [=](tunables_msg& m) {
+        auto& st = self->state;
+        kit::apply_tunables(st.env.cfg, m);
+        if (st.enc) st.enc->set_threads(static_cast<int>(st.env.cfg.get_int("embedding.threads")));
+        return std::string{};
+      },
+      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_embedder(caf::actor_system& sys, const actor_env& env) {
+  return sys.spawn<caf::detached>(embedder_fun, env);
+}
+
+}  // namespace aikid

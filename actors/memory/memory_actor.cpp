@@ -1,0 +1,329 @@
+// memory: owns the memory store (SQLite truth + FAISS index). Serves the
+// memory.* ops and recalls memories for each percept on its way to synthesis.
+// Store calls that write block until durable, so they run on a small worker
+// pool (the store batches concurrent writes into one sync); replies go
+// straight to the reply sink. A store that cannot open leaves the actor alive
+// and down: every memory op answers `unavailable` with the reason.
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/actor_kit.hpp"
+#include "actors/memory/memory.hpp"
+
+namespace aikid {
+
+std::vector<config::key_spec> memory_config_keys() {
+  using namespace config;
+  return {
+      key_real("memory.dedup_threshold", 0.95, 0.0, 1.01,
+               "an add this close (cosine) to a memory of the same user updates it (above 1 = off)")
+          .is_live(),
+      key_int("memory.flat_max", 50000, 0, 1LL << 40, "exact index up to this many memories, HNSW above"),
+      key_int("memory.hnsw_m", 32, 4, 128, "HNSW graph degree"),
+      key_int("memory.hnsw_ef_construction", 200, 8, 4096, "HNSW build breadth"),
+      key_int("memory.hnsw_ef_search", 64, 1, 4096, "HNSW search breadth").is_live(),
+      key_int("memory.recall_top_k", 5, 0, 100, "memories recalled for each percept").is_live(),
+      key_real("memory.recall_min_score", 0.3, -1.0, 1.0, "least cosine for a recalled memory").is_live(),
+      key_int("memory.workers", 8, 1, 64, "threads that run store writes (group commit batches them)"),
+      key_int("memory.embed_timeout_ms", 5000, 10, 60000, "how long to wait for the embedder").is_live(),
+  };
+}
+
+namespace {
+
+using json = kit::json;
+
+json record_json(const memory::record& r) {
+  return {{"id", r.id},   {"text", r.text},       {"meta", r.meta}, {"user", r.user},
+          {"created", r.created_ms}, {"updated", r.updated_ms}, {"model", r.model}};
+}
+
+struct memory_state {
+  actor_env env;
+  caf::actor embedder, synthesis;
+  std::shared_ptr<memory::store> store;
+  std::string down_reason;
+  int dim = 384;
+  std::unique_ptr<kit::work_pool> pool;
+  kit::stage_stats recall;
+  std::uint64_t percepts = 0;
+  static inline const char* name = "memory";
+};
+
+using memory_actor = caf::stateful_actor<memory_state>;
+
+void open_store(memory_state& st) {
+  memory::store_options o;
+  o.dir = std::filesystem::path(st.env.cfg.get_string("daemon.data_dir")) / "memory";
+  o.dim = st.dim = st.env.embed_dim > 0 ? st.env.embed_dim : 384;
+  o.model_id = st.env.embed_model;
+  o.flat_max = static_cast<std::size_t>(st.env.cfg.get_int("memory.flat_max"));
+  o.hnsw_m = static_cast<int>(st.env.cfg.get_int("memory.hnsw_m"));
+  o.hnsw_ef_construction = static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_construction"));
+  o.hnsw_ef_search = static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_search"));
+  o.dedup_threshold = st.env.cfg.get_real("memory.dedup_threshold");
+  auto s = memory::store::open(o);
+  if (!s) {
+    st.down_reason = s.error().message;
+    return;
+  }
+  st.store = std::shared_ptr<memory::store>(std::move(*s));
+}
+
+// Parses the fields common to search (filter, since/until, user, top_k).
+expected<memory::query> parse_query(const json& b) {
+  memory::query q;
+  auto user = wire::field_opt_string(b, "user");
+  if (!user) return user.error();
+  q.user = *user;
+  auto k = wire::field_opt_int(b, "top_k", 1, 1000);
+  if (!k) return k.error();
+  q.top_k = static_cast<int>(k->value_or(10));
+  if (auto it = b.find("filter"); it != b.end() && !it->is_null()) {
+    if (!it->is_object()) return error{errc::bad_request, "filter: must be an object"};
+    q.filter = *it;
+  }
+  auto since = wire::field_opt_int(b, "since", 0, INT64_MAX);
+  if (!since) return since.error();
+  auto until = wire::field_opt_int(b, "until", 0, INT64_MAX);
+  if (!until) return until.error();
+  q.since_ms = *since;
+  q.until_ms = *until;
+  return q;
+}
+
+// Runs one memory op against the store (on a worker thread) and replies.
+void serve(memory::store& s, reply_sink& out, const request_msg& r, json b, std::vector<float> vec) {
+  const std::string& op = r.op;
+  auto fail = [&](const error& e) { out.reply_error(r.ticket, e); };
+  auto id_field = [&]() -> expected<std::int64_t> {
+    auto id = wire::field_opt_int(b, "memory_id", 1, INT64_MAX);
+    if (!id) return id.error();
+    if (!*id) return error{errc::bad_request, "memory_id: missing"};
+    return **id;
+  };
+  if (op == "memory.add") {
+    auto text = wire::field_string(b, "text");
+    if (!text) return fail(text.error());
+    auto user = wire::field_opt_string(b, "user");
+    if (!user) return fail(user.error());
+    auto meta = wire::field_opt_object(b, "meta");
+    if (!meta) return fail(meta.error());
+    auto res = s.add(user->value_or(""), *text, meta->value_or(json::object()), std::move(vec));
+    return kit::reply(out, r.ticket, res, [](const memory::add_result& a) {
+      return json{{"memory_id", a.id}, {"deduplicated", a.deduplicated}};
+    });
+  }
+  if (op == "memory.search") {
+    auto q = parse_query(b);
+    if (!q) return fail(q.error());
+    q->vector = std::move(vec);
+    auto res = s.search(*q);
+    return kit::reply(out, r.ticket, res, [](const std::vector<memory::hit>& hits) {
+      json arr = json::array();
+      for (const auto& h : hits) {
+        auto j = record_json(h.rec);
+        j["score"] = h.score;
+        arr.push_back(std::move(j));
+      }
+      return json{{"hits", std::move(arr)}};
+    });
+  }
+  if (op == "memory.get") {
+    auto id = id_field();
+    if (!id) return fail(id.error());
+    return kit::reply(out, r.ticket, s.get(*id), [](const memory::record& m) { return json{{"memory", record_json(m)}}; });
+  }
+  if (op == "memory.update") {
+    auto id = id_field();
+    if (!id) return fail(id.error());
+    auto text = wire::field_opt_string(b, "text");
+    if (!text) return fail(text.error());
+    auto meta = wire::field_opt_object(b, "meta");
+    if (!meta) return fail(meta.error());
+    std::optional<std::vector<float>> v;
+    if (!vec.empty()) v = std::move(vec);
+    auto res = s.update(*id, *text, *meta, std::move(v));
+    if (!res) return fail(res.error());
+    return out.reply_ok(r.ticket, {{"updated", true}, {"memory_id", *id}});
+  }
+  if (op == "memory.delete") {
+    auto id = id_field();
+    if (!id) return fail(id.error());
+    auto res = s.remove(*id);
+    if (!res) return fail(res.error());
+    return out.reply_ok(r.ticket, {{"deleted", true}, {"memory_id", *id}});
+  }
+  if (op == "memory.list") {
+    auto user = wire::field_opt_string(b, "user");
+    if (!user) return fail(user.error());
+    auto limit = wire::field_opt_int(b, "limit", 1, 10000);
+    if (!limit) return fail(limit.error());
+    auto offset = wire::field_opt_int(b, "offset", 0, INT64_MAX);
+    if (!offset) return fail(offset.error());
+    json filter = b.contains("filter") ? b["filter"] : json();
+    if (!filter.is_null() && !filter.is_object()) return fail(error{errc::bad_request, "filter: must be an object"});
+    auto res = s.list(*user, filter, static_cast<int>(limit->value_or(100)), static_cast<int>(offset->value_or(0)));
+    return kit::reply(out, r.ticket, res, [](const std::pair<std::vector<memory::record>, std::int64_t>& p) {
+      json arr = json::array();
+      for (const auto& m : p.first) arr.push_back(record_json(m));
+      return json{{"memories", std::move(arr)}, {"total", p.second}};
+    });
+  }
+  if (op == "memory.history") {
+    auto id = id_field();
+    if (!id) return fail(id.error());
+    return kit::reply(out, r.ticket, s.history(*id), [](const std::vector<memory::history_event>& ev) {
+      json arr = json::array();
+      for (const auto& e : ev)
+        arr.push_back({{"event", e.event},
+                       {"old", e.old_text ? json(*e.old_text) : json()},
+                       {"new", e.new_text ? json(*e.new_text) : json()},
+                       {"at", e.at_ms}});
+      return json{{"events", std::move(arr)}};
+    });
+  }
+  if (op == "memory.delete_all") {
+    auto user = wire::field_string(b, "user");
+    if (!user) return fail(user.error());
+    return kit::reply(out, r.ticket, s.delete_all(*user), [](std::int64_t n) { return json{{"deleted", n}}; });
+  }
+  fail(error{errc::unknown_op, "memory: unknown op " + op});
+}
+
+// Does this op need a vector from the embedder (text given, no vector)?
+bool needs_embedding(const std::string& op, const json& b) {
+  bool has_vec = b.contains("vector") && !b["vector"].is_null();
+  if (has_vec) return false;
+  if (op == "memory.add") return b.contains("text") && b["text"].is_string();
+  if (op == "memory.search") return b.contains("query") && b["query"].is_string();
+  if (op == "memory.update") return b.contains("text") && b["text"].is_string();
+  return false;
+}
+
+caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder, caf::actor synthesis) {
+  auto& st0 = self->state;
+  st0.env = std::move(env);
+  st0.embedder = embedder;
+  st0.synthesis = synthesis;
+  open_store(st0);
+  st0.pool = std::make_unique<kit::work_pool>(static_cast<int>(st0.env.cfg.get_int("memory.workers")));
+  return {
+      [=](request_msg& r) {
+        auto& st = self->state;
+        auto& out = *st.env.replies;
+        if (kit::expired(r)) return;
+        if (!st.store) return out.reply_error(r.ticket, error{errc::unavailable, "memory store is down: " + st.down_reason});
+        auto b = kit::body_of(r);
+        auto vec = wire::field_opt_vector(b, "vector");
+        if (!vec) return out.reply_error(r.ticket, vec.error());
+        if (*vec && static_cast<int>((*vec)->size()) != st.dim)
+          return out.reply_error(r.ticket, error{errc::bad_request, "vector: has " + std::to_string((*vec)->size()) +
+                                                                      " dimensions; the store's vectors have " +
+                                                                      std::to_string(st.dim)});
+        auto store = st.store;
+        auto replies = st.env.replies;
+        if (r.op == "memory.search" && !*vec && !needs_embedding(r.op, b))
+          return out.reply_error(r.ticket, error{errc::bad_request, "query or vector: one is required"});
+        if (!needs_embedding(r.op, b)) {
+          st.pool->submit([store, replies, r, b = std::move(b), v = vec->value_or(std::vector<float>{})]() mutable {
+            serve(*store, *replies, r, std::move(b), std::move(v));
+          });
+          return;
+        }
+        std::string text = r.op == "memory.search" ? b["query"].get<std::string>() : b["text"].get<std::string>();
+        auto timeout = std::chrono::milliseconds(st.env.cfg.get_int("memory.embed_timeout_ms"));
+        self->request(st.embedder, timeout, embed_atom_v, std::vector<std::string>{text})
+            .then(
+                [=](std::vector<float>& v, std::string& model) mutable {
+                  if (v.empty())
+                    return replies->reply_error(r.ticket,
+                                                error{errc::unavailable, "embedder cannot embed the text (" + model +
+                                                                             "); send a vector instead"});
+                  self->state.pool->submit([store, replies, r, b, v = std::move(v)]() mutable {
+                    serve(*store, *replies, r, std::move(b), std::move(v));
+                  });
+                },
+                [=](caf::error& e) {
+                  replies->reply_error(r.ticket, error{errc::unavailable, "embedder did not answer: " +
+                                                                              self->system().render(e)});
+                });
+      },
+      // The flow: recall memories for the percept, hand it to synthesis.
+      [=](percept_msg& p) {
+        auto& st = self->state;
+        ++st.percepts;
+        auto t0 = kit::now_ns();
+        json hits = json::array();
+        auto k = st.env.cfg.get_int("memory.recall_top_k");
+        if (st.store && !p.vec.empty() && k > 0) {
+          memory::query q;
+          q.vector = p.vec;
+          q.top_k = static_cast<int>(k);
+          q.user = p.user;
+          auto res = st.store->search(q);
+          auto min_score = st.env.cfg.get_real("memory.recall_min_score");
+          if (res) {
+            for (const auto& h : *res) {
+              if (h.score < min_score) continue;
+              auto j = record_json(h.rec);
+              j["score"] = h.score;
+              hits.push_back(std::move(j));
+              p.memory_ids.push_back(h.rec.id);
+            }
+          } else {
+            ++st.recall.errors;
+          }
+        }
+        p.memories = hits.dump();
+        p.stage_names.push_back("recall");
+        p.stage_ms.push_back(kit::ms_since(t0));
+        st.recall.latency.add(p.stage_ms.back());
+        self->send(st.synthesis, std::move(p));
+      },
+      [=](heartbeat_atom) { return heartbeat_atom_v; },
+      [=](stats_atom) {
+        auto& st = self->state;
+        json j = {{"recall", st.recall.to_json()}, {"percepts", st.percepts}};
+        if (st.store) j["store"] = st.store->stats();
+        return j.dump();
+      },
+      [=](health_atom) {
+        auto& st = self->state;
+        json j = {{"up", st.store != nullptr}};
+        if (!st.store) j["reason"] = st.down_reason;
+        return j.dump();
+      },
+      [=](admin_atom, const std::string& cmd, const std::string& arg) -> std::string {
+        auto& st = self->state;
+        if (!st.store) return json{{"ok", false}, {"error", {{"code", "unavailable"}, {"message", st.down_reason}}}}.dump();
+        if (cmd == "snapshot") {
+          auto r = st.store->snapshot();
+          if (!r) return json{{"ok", false}, {"error", {{"code", errc_name(r.error().code)}, {"message", r.error().message}}}}.dump();
+          return json{{"ok", true}}.dump();
+        }
+        expected<std::size_t> n = cmd == "export" ? st.store->export_jsonl(arg) : st.store->import_jsonl(arg);
+        if (!n) return json{{"ok", false}, {"error", {{"code", errc_name(n.error().code)}, {"message", n.error().message}}}}.dump();
+        return json{{"ok", true}, {cmd == "export" ? "exported" : "imported", *n}}.dump();
+      },
+      [=](tunables_msg& m) {
+        auto& st = self->state;
+        kit::apply_tunables(st.env.cfg, m);
+        if (st.store) {
+          st.store->set_dedup_threshold(st.env.cfg.get_real("memory.dedup_threshold"));
+          st.store->set_ef_search(static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_search")));
+        }
+        return std::string{};
+      },
+      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_memory(caf::actor_system& sys, const actor_env& env, caf::actor embedder, caf::actor synthesis) {
+  return sys.spawn(memory_fun, env, embedder, synthesis);
+}
+
+}  // namespace aikid

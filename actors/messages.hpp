@@ -1,0 +1,102 @@
+// The messages of the flow between actors (CAF 0.17 type-id block).
+//
+//   request_msg    ingress → the actor that serves an op (a ticket to reply on)
+//   percept_msg    perception → memory → synthesis → (inference) → publisher
+//   generate_msg   synthesis → inference: chat messages to complete for a percept
+//   tunables_msg   admin → an actor: validated new values of its live keys
+//   atoms          heartbeat, stats, health, cancel, reload, get_config
+#pragma once
+
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace aikid {
+
+/// A client request, already envelope-checked by ingress. `body` is the whole
+/// request object as JSON text; the serving actor validates its fields.
+struct request_msg {
+  std::uint64_t ticket = 0;
+  std::string op;
+  std::string id;
+  std::string body;
+  std::int64_t deadline_ns = 0;  // steady_clock, 0 = none
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_msg& x) {
+  return f(caf::meta::type_name("request_msg"), x.ticket, x.op, x.id, x.body, x.deadline_ns);
+}
+
+/// One percept on its way through the flow. Each stage fills its part and
+/// records its time in `stage_names`/`stage_ms` (perceive, embed, recall,
+/// compose, generate).
+struct percept_msg {
+  std::string percept_id;
+  std::string request_id;  // the client's id of the perceive request ("" for proactive)
+  std::string user;
+  std::string source;
+  std::string kind = "response";  // response | reminder | reflection
+  std::string text;
+  std::string meta;           // JSON object text
+  std::vector<float> vec;     // unit vector; empty when the embedder is down
+  std::string embed_model;    // who made vec
+  std::string memories;       // JSON array of recalled hits
+  std::vector<std::int64_t> memory_ids;
+  std::int64_t t0_ns = 0;     // steady_clock when perception took it
+  std::vector<std::string> stage_names;
+  std::vector<double> stage_ms;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, percept_msg& x) {
+  return f(caf::meta::type_name("percept_msg"), x.percept_id, x.request_id, x.user, x.source, x.kind, x.text,
+           x.meta, x.vec, x.embed_model, x.memories, x.memory_ids, x.t0_ns, x.stage_names, x.stage_ms);
+}
+
+/// Synthesis asks inference to answer a percept: `messages_json` is a JSON
+/// array of {"role","content"}.
+struct generate_msg {
+  percept_msg percept;
+  std::string messages_json;
+  std::int32_t max_tokens = 128;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, generate_msg& x) {
+  return f(caf::meta::type_name("generate_msg"), x.percept, x.messages_json, x.max_tokens);
+}
+
+/// New values for an actor's live keys, already validated against the
+/// registry (so applying them cannot fail): parallel key/value-text lists.
+struct tunables_msg {
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tunables_msg& x) {
+  return f(caf::meta::type_name("tunables_msg"), x.keys, x.values);
+}
+
+}  // namespace aikid
+
+CAF_BEGIN_TYPE_ID_BLOCK(aikid, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(aikid, (aikid::request_msg))
+  CAF_ADD_TYPE_ID(aikid, (aikid::percept_msg))
+  CAF_ADD_TYPE_ID(aikid, (aikid::generate_msg))
+  CAF_ADD_TYPE_ID(aikid, (aikid::tunables_msg))
+  CAF_ADD_ATOM(aikid, aikid, heartbeat_atom, "heartbeat")
+  CAF_ADD_ATOM(aikid, aikid, stats_atom, "stats")
+  CAF_ADD_ATOM(aikid, aikid, health_atom, "health")
+  CAF_ADD_ATOM(aikid, aikid, cancel_atom, "cancel")
+  CAF_ADD_ATOM(aikid, aikid, reload_atom, "reload")
+  CAF_ADD_ATOM(aikid, aikid, stall_atom, "stall")
+  CAF_ADD_ATOM(aikid, aikid, admin_atom, "admin")
+  CAF_ADD_ATOM(aikid, aikid, embed_atom, "embed")
+  CAF_ADD_ATOM(aikid, aikid, step_atom, "step")
+CAF_END_TYPE_ID_BLOCK(aikid)

@@ -1,0 +1,310 @@
+// synthesis: owns the knowledge graph, the templates and the conversation
+// turns. Serves the kg.* ops; for each percept links entities, matches a
+// template and renders the answer (published as the thought), or builds the
+// prompt and hands it to inference. Detached: template (re)loads ask the
+// embedder for example vectors and wait for them.
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/actor_kit.hpp"
+#include "actors/synthesis/synthesis.hpp"
+
+namespace aikid {
+
+std::vector<config::key_spec> synthesis_config_keys() {
+  using namespace config;
+  return {
+      key_path("synthesis.templates", "templates", "folder of template TOML files"),
+      key_real("synthesis.match_threshold", 0.55, 0.0, 1.0, "least score for a template to answer").is_live(),
+      key_real("synthesis.keyword_boost", 0.25, 0.0, 1.0, "added to a template's score when a keyword occurs")
+          .is_live(),
+      key_int("synthesis.turns", 8, 0, 256, "recent conversation turns kept per user").is_live(),
+      key_int("synthesis.fact_depth", 1, 1, 3, "knowledge-graph depth around linked entities").is_live(),
+      key_string("synthesis.timezone", "UTC", "IANA time zone for dates and times in answers"),
+      key_string("synthesis.system_prompt", "You are AIKI, a helpful personal assistant.",
+                 "system prompt when no template matches")
+          .is_live(),
+      key_int("synthesis.prompt_tokens", 1536, 64, 131072, "token budget of a prompt handed to the model").is_live(),
+      key_int("synthesis.answer_tokens", 128, 1, 4096, "most tokens the model may generate for a percept").is_live(),
+  };
+}
+
+namespace {
+
+using json = kit::json;
+namespace syn = synthesis;
+
+struct synthesis_state {
+  actor_env env;
+  caf::actor embedder, inference;
+  syn::kg_ptr graph;
+  syn::linker_ptr links;
+  syn::template_set_ptr templates;
+  syn::turns_ptr conversation;
+  syn::zone_ptr tz;
+  std::string down_reason, templates_error;
+  kit::stage_stats compose;
+  std::uint64_t answered = 0, prompted = 0;
+  static inline const char* name = "synthesis";
+};
+
+using synthesis_actor = caf::stateful_actor<synthesis_state, caf::event_based_actor>;
+
+// Template example vectors come from the embedder (a blocking ask: this actor
+// is detached, and it only happens at start and on reload).
+syn::embed_fn make_embed_fn(caf::actor_system& sys, caf::actor embedder) {
+  return [&sys, embedder](const std::vector<std::string>& texts) -> expected<std::vector<std::vector<float>>> {
+    caf::scoped_actor self{sys};
+    expected<std::vector<std::vector<float>>> out{errc::unavailable, "embedder did not answer"};
+    self->request(embedder, std::chrono::seconds(60), embed_atom_v, texts)
+        .receive(
+            [&](std::vector<float>& flat, std::string& model) {
+              if (flat.empty() || flat.size() % texts.size() != 0) {
+                out = error{errc::unavailable, "embedder is down: " + model};
+                return;
+              }
+              std::size_t dim = flat.size() / texts.size();
+              std::vector<std::vector<float>> rows;
+              for (std::size_t i = 0; i < texts.size(); ++i)
+                rows.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                                  flat.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+              out = std::move(rows);
+            },
+            [&](caf::error& e) { out = error{errc::unavailable, "embedder: " + sys.render(e)}; });
+    return out;
+  };
+}
+
+// Loads the template folder; on failure the old set stays and the reason is
+// returned.
+expected<void> load_templates(synthesis_actor* self) {
+  auto& st = self->state;
+  auto dir = st.env.cfg.get_string("synthesis.templates");
+  if (dir.empty()) return {};
+  auto set = syn::templates_load_dir(dir, make_embed_fn(self->system(), st.embedder));
+  if (!set) {
+    st.templates_error = set.error().message;
+    return set.error();
+  }
+  st.templates = std::move(*set);
+  st.templates_error.clear();
+  return {};
+}
+
+syn::compose_settings settings_of(const config::values& c) {
+  syn::compose_settings s;
+  s.match.threshold = static_cast<float>(c.get_real("synthesis.match_threshold"));
+  s.match.keyword_boost = static_cast<float>(c.get_real("synthesis.keyword_boost"));
+  s.fact_depth = static_cast<int>(c.get_int("synthesis.fact_depth"));
+  s.system_prompt = c.get_string("synthesis.system_prompt");
+  s.budget.max_tokens = static_cast<int>(c.get_int("synthesis.prompt_tokens"));
+  return s;
+}
+
+json facts_json(const std::vector<syn::fact>& facts) {
+  json arr = json::array();
+  for (const auto& f : facts) {
+    json j = {{"id", f.id}, {"subject", f.subject}, {"relation", f.relation}, {"object", f.object},
+              {"attrs", f.attrs}, {"depth", f.depth}};
+    arr.push_back(std::move(j));
+  }
+  return arr;
+}
+
+// Parses [[subject, relation, object, attrs?], …].
+expected<std::vector<syn::triple>> parse_triples(const json& b) {
+  auto it = b.find("triples");
+  if (it == b.end()) return error{errc::bad_request, "triples: missing"};
+  if (!it->is_array()) return error{errc::bad_request, "triples: must be an array of [subject, relation, object, attrs?]"};
+  std::vector<syn::triple> out;
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const auto& t = (*it)[i];
+    std::string where = "triples[" + std::to_string(i) + "]";
+    if (!t.is_array() || t.size() < 3 || t.size() > 4)
+      return error{errc::bad_request, where + ": must be [subject, relation, object, attrs?]"};
+    for (int k = 0; k < 3; ++k)
+      if (!t[k].is_string() || t[k].get<std::string>().empty())
+        return error{errc::bad_request, where + "[" + std::to_string(k) + "]: must be a non-empty string"};
+    syn::triple tr{t[0].get<std::string>(), t[1].get<std::string>(), t[2].get<std::string>(), json::object()};
+    if (t.size() == 4) {
+      if (!t[3].is_object()) return error{errc::bad_request, where + "[3]: attrs must be an object"};
+      tr.attrs = t[3];
+    }
+    out.push_back(std::move(tr));
+  }
+  return out;
+}
+
+void serve_kg(synthesis_state& st, const request_msg& r) {
+  auto& out = *st.env.replies;
+  auto b = kit::body_of(r);
+  if (r.op == "kg.add") {
+    auto triples = parse_triples(b);
+    if (!triples) return out.reply_error(r.ticket, triples.error());
+    auto n = syn::kg_add(*st.graph, *triples);
+    return kit::reply(out, r.ticket, n, [](std::int64_t added) { return json{{"added", added}}; });
+  }
+  if (r.op == "kg.query") {
+    auto ent = wire::field_string(b, "entity");
+    if (!ent) return out.reply_error(r.ticket, ent.error());
+    auto depth = wire::field_opt_int(b, "depth", 1, 3);
+    if (!depth) return out.reply_error(r.ticket, depth.error());
+    auto facts = syn::kg_query(*st.graph, *ent, static_cast<int>(depth->value_or(1)));
+    return kit::reply(out, r.ticket, facts, [](const std::vector<syn::fact>& f) { return json{{"facts", facts_json(f)}}; });
+  }
+  if (r.op == "kg.delete") {
+    if (b.contains("triple")) {
+      json wrapped = {{"triples", json::array({b["triple"]})}};
+      auto t = parse_triples(wrapped);
+      if (!t) return out.reply_error(r.ticket, error{errc::bad_request, "triple: must be [subject, relation, object]"});
+      auto n = syn::kg_delete_triple(*st.graph, t->front());
+      return kit::reply(out, r.ticket, n, [](std::int64_t d) { return json{{"deleted", d}}; });
+    }
+    auto ent = wire::field_string(b, "entity");
+    if (!ent) return out.reply_error(r.ticket, error{errc::bad_request, "entity or triple: one is required"});
+    auto n = syn::kg_delete_entity(*st.graph, *ent);
+    return kit::reply(out, r.ticket, n, [](std::int64_t d) { return json{{"deleted", d}}; });
+  }
+  if (r.op == "kg.entities") {
+    auto prefix = wire::field_opt_string(b, "prefix");
+    if (!prefix) return out.reply_error(r.ticket, prefix.error());
+    auto limit = wire::field_opt_int(b, "limit", 1, 10000);
+    if (!limit) return out.reply_error(r.ticket, limit.error());
+    auto ents = syn::kg_entities(*st.graph, prefix->value_or(""), static_cast<std::size_t>(limit->value_or(100)));
+    return kit::reply(out, r.ticket, ents, [](const std::vector<syn::entity>& es) {
+      json arr = json::array();
+      for (const auto& e : es) arr.push_back({{"id", e.id}, {"name", e.name}, {"type", e.type}, {"aliases", e.aliases}});
+      return json{{"entities", std::move(arr)}};
+    });
+  }
+  out.reply_error(r.ticket, error{errc::unknown_op, "synthesis: unknown op " + r.op});
+}
+
+// Publishes the final thought of a percept.
+void publish_final(thought_sink& out, const percept_msg& p, const std::string& text, const std::string& source,
+                   const std::vector<std::int64_t>& memory_ids) {
+  json timings = json::object();
+  for (std::size_t i = 0; i < p.stage_names.size() && i < p.stage_ms.size(); ++i) timings[p.stage_names[i]] = p.stage_ms[i];
+  timings["total"] = kit::ms_since(p.t0_ns);
+  json body = {{"percept_id", p.percept_id}, {"kind", p.kind}, {"text", text}, {"source", source},
+               {"memories", memory_ids}, {"timings_ms", timings}, {"user", p.user}};
+  if (!p.request_id.empty()) body["request_id"] = p.request_id;
+  out.publish("thought.final", std::move(body));
+}
+
+caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor embedder, caf::actor inference) {
+  auto& st0 = self->state;
+  st0.env = std::move(env);
+  st0.embedder = embedder;
+  st0.inference = inference;
+  st0.conversation = syn::turns_new(static_cast<std::size_t>(st0.env.cfg.get_int("synthesis.turns")));
+  if (auto z = syn::zone_open(st0.env.cfg.get_string("synthesis.timezone"))) st0.tz = *z;
+  auto kg_path = std::filesystem::path(st0.env.cfg.get_string("daemon.data_dir")) / "kg.sqlite";
+  if (auto g = syn::kg_open(kg_path)) {
+    st0.graph = std::move(*g);
+    st0.links = syn::linker_build(*st0.graph);
+  } else {
+    st0.down_reason = g.error().message;
+  }
+  [[maybe_unused]] auto loaded = load_templates(self);
+  return {
+      [=](request_msg& r) {
+        auto& st = self->state;
+        if (kit::expired(r)) return;
+        if (!st.graph) return st.env.replies->reply_error(r.ticket, error{errc::unavailable, "knowledge graph is down: " + st.down_reason});
+        serve_kg(st, r);
+        if (r.op != "kg.query" && r.op != "kg.entities" && st.links &&
+            syn::linker_generation(*st.links) != syn::kg_stats_get(*st.graph).generation)
+          st.links = syn::linker_build(*st.graph);
+      },
+      [=](percept_msg& p) {
+        auto& st = self->state;
+        auto t0 = kit::now_ns();
+        json mems = json::parse(p.memories.empty() ? "[]" : p.memories, nullptr, false);
+        std::vector<syn::memory_hit> hits;
+        if (mems.is_array())
+          for (const auto& m : mems)
+            hits.push_back({m.value("id", std::int64_t{0}), m.value("text", std::string{}), m.value("score", 0.0f)});
+        syn::compose_env cenv;
+        cenv.graph = st.graph.get();
+        cenv.links = st.links.get();
+        cenv.templates = st.templates.get();
+        cenv.conversation = st.conversation.get();
+        cenv.tz = st.tz.get();
+        // Token counting: about 4 bytes a token until the model's tokenizer is wired in.
+        cenv.count_tokens = [](std::string_view s) { return static_cast<int>(s.size() / 4 + 1); };
+        syn::compose_request req;
+        req.text = p.text;
+        req.user = p.user;
+        req.vector = p.vec;
+        req.memories = hits;
+        req.now_ms = kit::unix_ms();
+        expected<syn::composition> c = st.graph
+                                           ? syn::synthesis_compose(cenv, req, settings_of(st.env.cfg))
+                                           : expected<syn::composition>{errc::unavailable, "knowledge graph is down: " + st.down_reason};
+        p.stage_names.push_back("compose");
+        p.stage_ms.push_back(kit::ms_since(t0));
+        st.compose.latency.add(p.stage_ms.back());
+        if (!c) {
+          ++st.compose.errors;
+          json body = {{"percept_id", p.percept_id}, {"kind", p.kind}, {"text", ""}, {"source", "error"},
+                       {"error", {{"code", errc_name(c.error().code)}, {"message", c.error().message}}}};
+          st.env.thoughts->publish("thought.final", std::move(body));
+          return;
+        }
+        syn::turns_add(*st.conversation, p.user, "user", p.text, kit::unix_ms());
+        if (c->answered) {
+          ++st.answered;
+          syn::turns_add(*st.conversation, p.user, "assistant", c->text, kit::unix_ms());
+          publish_final(*st.env.thoughts, p, c->text, c->source, c->memory_ids.empty() ? p.memory_ids : c->memory_ids);
+          return;
+        }
+        ++st.prompted;
+        json msgs = json::array();
+        for (const auto& m : c->messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+        p.memory_ids = c->memory_ids;
+        generate_msg g{std::move(p), msgs.dump(), static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.answer_tokens"))};
+        self->send(st.inference, std::move(g));
+      },
+      [=](heartbeat_atom) { return heartbeat_atom_v; },
+      [=](stats_atom) {
+        auto& st = self->state;
+        json j = {{"compose", st.compose.to_json()}, {"answered", st.answered}, {"prompted", st.prompted},
+                  {"templates", st.templates ? syn::templates_count(*st.templates) : 0}};
+        if (st.graph) {
+          auto ks = syn::kg_stats_get(*st.graph);
+          j["kg"] = {{"entities", ks.entities}, {"relations", ks.relations}};
+        }
+        return j.dump();
+      },
+      [=](health_atom) {
+        auto& st = self->state;
+        json j = {{"up", st.graph != nullptr}};
+        if (!st.graph) j["reason"] = st.down_reason;
+        if (!st.templates_error.empty()) j["templates_error"] = st.templates_error;
+        return j.dump();
+      },
+      [=](reload_atom) -> std::string {
+        auto r = load_templates(self);
+        if (!r) return json{{"ok", false}, {"error", {{"code", errc_name(r.error().code)}, {"message", r.error().message}}}}.dump();
+        return json{{"ok", true}, {"templates", self->state.templates ? syn::templates_count(*self->state.templates) : 0}}.dump();
+      },
+      [=](tunables_msg& m) {
+        auto& st = self->state;
+        kit::apply_tunables(st.env.cfg, m);
+        syn::turns_set_max(*st.conversation, static_cast<std::size_t>(st.env.cfg.get_int("synthesis.turns")));
+        return std::string{};
+      },
+      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_synthesis(caf::actor_system& sys, const actor_env& env, caf::actor embedder, caf::actor inference) {
+  return sys.spawn<caf::detached>(synthesis_fun, env, embedder, inference);
+}
+
+}  // namespace aikid

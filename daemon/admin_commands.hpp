@@ -1,0 +1,45 @@
+// The admin commands (one text line each), as `aikictl` and socat send them:
+//   help | get KEY | set KEY VALUE | config | stats | health | metrics
+//   reload config|templates|model | snapshot | export FILE | import FILE
+//   debug stall ACTOR MS   (only with daemon.debug = true)
+// Each returns one JSON object: {"ok":true,…} or {"ok":false,"error":{code,message}}.
+#pragma once
+
+#include <caf/actor_system.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "actors/actors.hpp"
+#include "daemon/daemon.hpp"
+#include "ipc/ipc.hpp"
+
+namespace aikid {
+
+struct admin_context {
+  caf::actor_system& sys;
+  actor_set& actors;
+  config::values& cfg;  // the live configuration (guarded by cfg_mu)
+  std::mutex& cfg_mu;
+  const daemon_options& opts;
+  ipc::ingress* ingress;
+  ipc::publisher* publisher;
+  std::string boot_id;
+  std::chrono::steady_clock::time_point started;
+};
+
+/// Runs one command line. Never throws; a bad command is an error reply.
+nlohmann::json admin_execute(admin_context& ctx, const std::string& line);
+
+/// Re-reads the config file (with the same --set overrides). All or nothing:
+/// fails with the first error (a file:line error, or "KEY: needs restart"
+/// for a changed key that is not live) and applies nothing; on success
+/// returns {"changed":[keys]}.
+expected<nlohmann::json> admin_reload_config(admin_context& ctx);
+
+/// Prometheus text exposition of stats.
+std::string admin_metrics_text(admin_context& ctx);
+
+}  // namespace aikid

@@ -1,0 +1,50 @@
+// The registry of every key: the daemon's own sections and each actor's.
+#include "actors/actors.hpp"
+#include "daemon/daemon.hpp"
+
+namespace aikid {
+
+std::vector<config::key_spec> daemon_config_keys() {
+  using namespace config;
+  return {
+      key_path("daemon.data_dir", "",
+               "data folder (memories, knowledge graph); empty: $STATE_DIRECTORY, else $XDG_DATA_HOME/aikid"),
+      key_path("daemon.runtime_dir", "",
+               "folder of the sockets; empty: $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/aikid, else /tmp/aikid-UID"),
+      key_int("daemon.shutdown_grace_ms", 5000, 0, 600000, "how long SIGTERM waits for requests in flight"),
+      key_int("daemon.heartbeat_ms", 5000, 100, 600000,
+              "actor heartbeat interval when systemd sets no watchdog (else half of WatchdogSec)"),
+      key_int("daemon.threads", 2, 1, 64, "CAF scheduler threads for the non-detached actors"),
+      key_bool("daemon.debug", false, "enable debug admin commands (debug stall ACTOR MS)"),
+      key_string("ipc.requests", "", "request endpoint (ROUTER); empty: ipc://RUNTIME/requests.sock"),
+      key_string("ipc.thoughts", "", "thought endpoint (PUB); empty: ipc://RUNTIME/thoughts.sock"),
+      key_int("ipc.max_message_bytes", 1 << 20, 256, 64 << 20, "largest request frame").is_live(),
+      key_int("ipc.max_inflight_control", 64, 1, 100000, "requests in flight: ping, cancel, model.info").is_live(),
+      key_int("ipc.max_inflight_perceive", 64, 1, 100000, "requests in flight: perceive").is_live(),
+      key_int("ipc.max_inflight_memory", 256, 1, 100000, "requests in flight: memory.*").is_live(),
+      key_int("ipc.max_inflight_kg", 256, 1, 100000, "requests in flight: kg.*").is_live(),
+      key_int("ipc.max_inflight_generate", 8, 1, 100000, "requests in flight: generate").is_live(),
+      key_int("ipc.max_inflight_embed", 32, 1, 100000, "requests in flight: embed, tokenize").is_live(),
+      key_int("ipc.sndhwm", 10000, 1, 10000000, "thoughts queued per subscriber before it loses some"),
+      key_path("admin.socket", "", "admin Unix socket; empty: RUNTIME/admin.sock"),
+      key_string("admin.group", "aikid", "group whose members may use the admin socket"),
+      key_string("admin.metrics_http", "", "serve /metrics on this loopback HOST:PORT (empty: off)"),
+      key_string("log.level", "info", "log level").one_of({"trace", "debug", "info", "warn", "error", "off"}).is_live(),
+      key_bool("log.content", false, "log the user's text (off: redacted)").is_live(),
+  };
+}
+
+const config::schema& config::schema::get() {
+  static const schema s = [] {
+    std::vector<key_spec> all = daemon_config_keys();
+    for (auto* part : {&perception_config_keys, &memory_config_keys, &embedding_config_keys,
+                       &synthesis_config_keys, &inference_config_keys}) {
+      auto keys = (*part)();
+      all.insert(all.end(), keys.begin(), keys.end());
+    }
+    return schema(std::move(all));
+  }();
+  return s;
+}
+
+}  // namespace aikid

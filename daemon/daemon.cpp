@@ -1,0 +1,306 @@
+// The daemon: binds the sockets, spawns the actors, serves, reloads on
+// SIGHUP, and stops cleanly on SIGTERM/SIGINT. Signals are blocked in every
+// thread and taken synchronously here with sigtimedwait.
+#include "daemon/daemon.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "actors/actors.hpp"
+#include "actors/messages.hpp"
+#include "daemon/admin_commands.hpp"
+#include "ipc/ipc.hpp"
+
+namespace aikid {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+std::string env_or(const char* name, const std::string& def) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : def;
+}
+
+// systemd's *_DIRECTORY variables may list several folders; the first is ours.
+std::string first_of_list(const std::string& s) { return s.substr(0, s.find(':')); }
+
+std::string default_runtime_dir() {
+  if (auto r = env_or("RUNTIME_DIRECTORY", ""); !r.empty()) return first_of_list(r);
+  if (auto x = env_or("XDG_RUNTIME_DIR", ""); !x.empty()) return x + "/aikid";
+  return "/tmp/aikid-" + std::to_string(::getuid());
+}
+
+std::string default_data_dir() {
+  if (auto s = env_or("STATE_DIRECTORY", ""); !s.empty()) return first_of_list(s);
+  if (auto x = env_or("XDG_DATA_HOME", ""); !x.empty()) return x + "/aikid";
+  return env_or("HOME", "/tmp") + "/.local/share/aikid";
+}
+
+std::string new_boot_id() {
+  std::random_device rd;
+  std::uniform_int_distribution<std::uint64_t> d;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(d(rd)),
+                static_cast<unsigned long long>(d(rd)));
+  return buf;
+}
+
+// Fills the empty path defaults from the environment.
+void resolve_dirs(config::values& cfg) {
+  if (cfg.get_string("daemon.runtime_dir").empty()) cfg.set("daemon.runtime_dir", default_runtime_dir());
+  if (cfg.get_string("daemon.data_dir").empty()) cfg.set("daemon.data_dir", default_data_dir());
+  auto rt = cfg.get_string("daemon.runtime_dir");
+  if (cfg.get_string("ipc.requests").empty()) cfg.set("ipc.requests", "ipc://" + rt + "/requests.sock");
+  if (cfg.get_string("ipc.thoughts").empty()) cfg.set("ipc.thoughts", "ipc://" + rt + "/thoughts.sock");
+  if (cfg.get_string("admin.socket").empty()) cfg.set("admin.socket", rt + "/admin.sock");
+}
+
+expected<void> make_dir(const std::string& path, mode_t mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return error{errc::unavailable, path + ": cannot create: " + ec.message()};
+  ::chmod(path.c_str(), mode);
+  return {};
+}
+
+std::array<int, 6> inflight_limits(const config::values& c) {
+  // Indexed by wire::op_class: control, perceive, memory, kg, generate, embed.
+  return {static_cast<int>(c.get_int("ipc.max_inflight_control")), static_cast<int>(c.get_int("ipc.max_inflight_perceive")),
+          static_cast<int>(c.get_int("ipc.max_inflight_memory")), static_cast<int>(c.get_int("ipc.max_inflight_kg")),
+          static_cast<int>(c.get_int("ipc.max_inflight_generate")), static_cast<int>(c.get_int("ipc.max_inflight_embed"))};
+}
+
+class caf_config : public caf::actor_system_config {
+ public:
+  explicit caf_config(int threads) {
+    add_message_types<caf::id_block::aikid>();
+    set("scheduler.max-threads", threads);
+  }
+};
+
+// Pings every actor; true if all answered within `timeout`.
+bool heartbeat_all(caf::actor_system& sys, const actor_set& actors, std::chrono::milliseconds timeout,
+                   std::vector<std::string>* silent) {
+  caf::scoped_actor self{sys};
+  bool ok = true;
+  for (const auto& [name, a] : actors.all()) {
+    bool answered = false;
+    self->request(a, timeout, heartbeat_atom_v).receive([&](heartbeat_atom) { answered = true; }, [&](caf::error&) {});
+    if (!answered) {
+      ok = false;
+      if (silent) silent->push_back(name);
+    }
+  }
+  return ok;
+}
+
+}  // namespace
+
+expected<config::values> daemon_load_config(const daemon_options& o) {
+  if (o.config_file) return config::config_load_file(*o.config_file, o.overrides);
+  return config::config_apply_overrides(config::config_load_defaults(), o.overrides);
+}
+
+int daemon_run(const daemon_options& opts, config::values cfg) {
+  // Signals are taken synchronously by this thread; block them everywhere
+  // before any other thread exists.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  log_setup(cfg.get_string("log.level"));
+  log_set_content(cfg.get_bool("log.content"));
+  resolve_dirs(cfg);
+  const std::string boot_id = new_boot_id();
+  spdlog::info("aikid {} starting (boot {}), config {}", AIKID_VERSION, boot_id, cfg.source.string());
+
+  for (auto [dir, mode] : {std::pair{cfg.get_string("daemon.runtime_dir"), 0750}, {cfg.get_string("daemon.data_dir"), 0750}}) {
+    if (auto ok = make_dir(dir, static_cast<mode_t>(mode)); !ok) {
+      spdlog::error("{}", ok.error().message);
+      return 1;
+    }
+  }
+
+  zmq::context_t zctx{1};
+  // Publisher first: actors publish into it from the start.
+  auto pub = ipc::publisher::start(zctx, {cfg.get_string("ipc.thoughts"), static_cast<int>(cfg.get_int("ipc.sndhwm")), boot_id});
+  if (!pub) {
+    spdlog::error("{}", pub.error().message);
+    return 1;
+  }
+  std::shared_ptr<ipc::publisher> publisher = std::move(*pub);
+  // Check the request and admin endpoints before loading models, so a second
+  // daemon fails fast.
+  for (const auto& ep : {cfg.get_string("ipc.requests"), "ipc://" + cfg.get_string("admin.socket")}) {
+    if (auto ok = ipc::endpoint_check(ep); !ok) {
+      spdlog::error("{}", ok.error().message);
+      return 1;
+    }
+  }
+
+  caf_config ccfg(static_cast<int>(cfg.get_int("daemon.threads")));
+  caf::actor_system sys{ccfg};
+
+  // Replies reach ingress through this forwarder: ingress starts after the
+  // actors (it must not admit requests before they exist).
+  struct reply_forwarder final : reply_sink {
+    std::atomic<ipc::ingress*> target{nullptr};
+    void reply_ok(std::uint64_t t, json f) override {
+      if (auto* i = target.load()) i->reply_ok(t, std::move(f));
+    }
+    void reply_error(std::uint64_t t, error e) override {
+      if (auto* i = target.load()) i->reply_error(t, std::move(e));
+    }
+  };
+  auto replies = std::make_shared<reply_forwarder>();
+
+  actor_env env;
+  env.replies = replies;
+  env.thoughts = publisher;
+  env.cfg = cfg;
+  env.debug = cfg.get_bool("daemon.debug");
+
+  notify("STATUS=loading the embedding model");
+  actor_set actors = spawn_actors(sys, env);
+  for (const auto& [name, a] : actors.all()) {
+    caf::scoped_actor self{sys};
+    self->request(a, std::chrono::seconds(120), health_atom_v)
+        .receive(
+            [&, n = name](const std::string& h) {
+              auto j = json::parse(h, nullptr, false);
+              if (j.value("up", false)) spdlog::info("{}: up", n);
+              else spdlog::warn("{}: down: {}", n, j.value("reason", std::string{"?"}));
+            },
+            [&, n = name](caf::error& e) { spdlog::error("{}: no answer at start: {}", n, sys.render(e)); });
+  }
+
+  auto ing = ipc::ingress::start(
+      zctx,
+      {cfg.get_string("ipc.requests"), static_cast<std::size_t>(cfg.get_int("ipc.max_message_bytes")),
+       inflight_limits(cfg), 0660, json{{"version", AIKID_VERSION}, {"boot_id", boot_id}}},
+      [&sys, &actors](std::uint64_t ticket, wire::request&& req) {
+        auto target = actors.server_of(req.op);
+        request_msg m;
+        m.ticket = ticket;
+        m.op = req.op;
+        m.id = req.id;
+        m.body = req.body.dump();
+        if (req.deadline_ms)
+          m.deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              (clock::now() + std::chrono::milliseconds(*req.deadline_ms)).time_since_epoch())
+                              .count();
+        caf::anon_send(target, std::move(m));
+      },
+      nullptr);
+  if (!ing) {
+    spdlog::error("{}", ing.error().message);
+    return 1;
+  }
+  std::shared_ptr<ipc::ingress> ingress = std::move(*ing);
+  replies->target = ingress.get();
+
+  std::mutex cfg_mu;  // guards cfg (admin thread and this thread)
+  admin_context actx{sys, actors, cfg, cfg_mu, opts, ingress.get(), publisher.get(), boot_id, clock::now()};
+  auto adm = ipc::admin_server::start({cfg.get_string("admin.socket"), cfg.get_string("admin.group")},
+                                      [&actx](const std::string& line) { return admin_execute(actx, line); });
+  if (!adm) {
+    spdlog::error("{}", adm.error().message);
+    return 1;
+  }
+  std::unique_ptr<ipc::metrics_http> metrics;
+  if (auto listen = cfg.get_string("admin.metrics_http"); !listen.empty()) {
+    auto m = ipc::metrics_http::start(listen, [&actx] { return admin_metrics_text(actx); });
+    if (!m) {
+      spdlog::error("{}", m.error().message);
+      return 1;
+    }
+    metrics = std::move(*m);
+  }
+
+  // Watchdog: WATCHDOG=1 only while every actor answers its heartbeat.
+  std::uint64_t wd_usec = 0;
+  bool systemd_wd = sd_watchdog_enabled(0, &wd_usec) > 0;
+  auto beat = systemd_wd ? std::chrono::milliseconds(wd_usec / 2000)
+                         : std::chrono::milliseconds(cfg.get_int("daemon.heartbeat_ms"));
+  std::atomic<bool> stop_wd{false};
+  std::mutex wd_mu;
+  std::condition_variable wd_cv;
+  std::thread watchdog([&] {
+    bool was_ok = true;
+    while (!stop_wd.load()) {
+      std::vector<std::string> silent;
+      bool ok = heartbeat_all(sys, actors, beat, &silent);
+      if (ok && systemd_wd) notify("WATCHDOG=1");
+      if (ok != was_ok) {
+        if (ok) spdlog::info("every actor answers its heartbeat again");
+        else spdlog::error("no heartbeat from: {}", fmt::join(silent, ", "));
+      }
+      was_ok = ok;
+      std::unique_lock<std::mutex> g(wd_mu);
+      wd_cv.wait_for(g, beat, [&] { return stop_wd.load(); });
+    }
+  });
+
+  notify("READY=1");
+  notify("STATUS=ready: requests on " + cfg.get_string("ipc.requests"));
+  spdlog::info("ready: requests {}, thoughts {}, admin {}", cfg.get_string("ipc.requests"),
+               cfg.get_string("ipc.thoughts"), cfg.get_string("admin.socket"));
+
+  // Serve until SIGTERM/SIGINT; SIGHUP reloads.
+  for (;;) {
+    int sig = sigwaitinfo(&sigs, nullptr);
+    if (sig == SIGHUP) {
+      notify("RELOADING=1");
+      auto r = admin_reload_config(actx);
+      if (r) spdlog::info("SIGHUP: {}", r->dump());
+      else spdlog::error("SIGHUP: reload refused: {}", r.error().message);
+      notify("READY=1");
+      continue;
+    }
+    if (sig == SIGTERM || sig == SIGINT) break;
+  }
+
+  notify("STOPPING=1");
+  notify("STATUS=stopping: finishing requests in flight");
+  spdlog::info("stopping: no new requests; cancelling generations");
+  ingress->stop_accepting();
+  caf::anon_send(actors.inference, cancel_atom_v);
+  auto grace = std::chrono::milliseconds(cfg.get_int("daemon.shutdown_grace_ms"));
+  auto until = clock::now() + grace;
+  while (ingress->in_flight() > 0 && clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (ingress->in_flight() > 0) spdlog::warn("{} requests still in flight after the grace period", ingress->in_flight());
+  stop_wd = true;
+  wd_cv.notify_all();
+  watchdog.join();
+  if (metrics) metrics->stop();
+  (*adm)->stop();
+  ingress->stop();
+  replies->target = nullptr;
+  for (const auto& [name, a] : actors.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  actors = {};
+  publisher->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace aikid

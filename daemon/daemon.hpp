@@ -1,0 +1,42 @@
+// daemon/: the process — configuration, lifecycle and the admin commands.
+//
+// Table of contents
+//   daemon_config_keys      the [daemon] [ipc] [admin] [log] keys
+//   daemon_options          what main() hands the daemon (config path, --set)
+//   daemon_run              start everything, serve until SIGTERM/SIGINT, stop
+//   notify_*                sd_notify: READY, STATUS, WATCHDOG, STOPPING
+//   log_setup / log_text    stderr logging (journald); user text redacted
+//                           unless log.content
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/config/config.hpp"
+
+namespace aikid {
+
+std::vector<config::key_spec> daemon_config_keys();
+
+struct daemon_options {
+  std::optional<std::string> config_file;  // none: the embedded defaults
+  std::vector<std::string> overrides;      // --set section.key=value
+};
+
+/// Loads the configuration: the file (or the registry's defaults) plus the
+/// overrides. Fails with "file:line: key: what is wrong".
+expected<config::values> daemon_load_config(const daemon_options& o);
+
+/// Runs the daemon to completion. Returns the process exit code: 0 after a
+/// clean stop, 1 when a socket cannot be bound (the message names it).
+int daemon_run(const daemon_options& o, config::values cfg);
+
+void notify(const std::string& state);  // "READY=1", "STATUS=…", …
+
+void log_setup(const std::string& level);
+/// The user's text as it may appear in a log line.
+std::string log_text(const std::string& s);
+void log_set_content(bool on);
+
+}  // namespace aikid

@@ -1,0 +1,42 @@
+// aikid: the thinking core of AIKI. See docs/ and ../shared/design/ARCHITECTURE.md.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "daemon/daemon.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"aikid — AIKI's thinking core"};
+  aikid::daemon_options opts;
+  std::string config_file;
+  bool check = false, print_default = false, version = false;
+  app.add_option("-c,--config", config_file, "TOML configuration file (default: the embedded defaults)");
+  app.add_option("--set", opts.overrides, "override a key: section.key=value (repeatable)");
+  app.add_flag("--check-config", check, "load and validate the configuration, then exit");
+  app.add_flag("--print-default-config", print_default, "print the default configuration and exit");
+  app.add_flag("--version", version, "print the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (version) {
+    std::cout << "aikid " << AIKID_VERSION << "\n";
+    return 0;
+  }
+  if (print_default) {
+    std::cout << aikid::config::config_render_toml();
+    return 0;
+  }
+  if (!config_file.empty()) opts.config_file = config_file;
+  auto cfg = aikid::daemon_load_config(opts);
+  if (!cfg) {
+    std::cerr << cfg.error().message << "\n";
+    return 2;
+  }
+  if (check) {
+    std::cout << "configuration ok: " << cfg->source.string() << "\n";
+    return 0;
+  }
+  return aikid::daemon_run(opts, std::move(*cfg));
+}

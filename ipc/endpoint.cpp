@@ -1,0 +1,71 @@
+// Endpoint checks done before binding: ZeroMQ's ipc:// bind silently unlinks
+// a live socket file, so a second daemon must be stopped here, not there.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "ipc/ipc.hpp"
+
+namespace aikid::ipc {
+
+std::string endpoint_ipc_path(const std::string& endpoint) {
+  const std::string p = "ipc://";
+  return endpoint.rfind(p, 0) == 0 ? endpoint.substr(p.size()) : std::string{};
+}
+
+namespace {
+
+// Is something accepting connections on this Unix socket path?
+bool unix_path_live(const std::string& path) {
+  sockaddr_un a{};
+  if (path.size() >= sizeof a.sun_path) return false;
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return live;
+}
+
+bool host_is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr a4{};
+  if (::inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  in6_addr a6{};
+  std::string h = host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (::inet_pton(AF_INET6, h.c_str(), &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+  return false;
+}
+
+}  // namespace
+
+expected<void> endpoint_check(const std::string& endpoint) {
+  if (auto path = endpoint_ipc_path(endpoint); !path.empty()) {
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path))
+      return error{errc::bad_request, endpoint + ": path is longer than a Unix socket path may be"};
+    if (unix_path_live(path))
+      return error{errc::unavailable, endpoint + ": already in use by another process (is aikid running?)"};
+    return {};
+  }
+  const std::string tcp = "tcp://";
+  if (endpoint.rfind(tcp, 0) == 0) {
+    auto hp = endpoint.substr(tcp.size());
+    auto colon = hp.rfind(':');
+    if (colon == std::string::npos) return error{errc::bad_request, endpoint + ": expected tcp://HOST:PORT"};
+    auto host = hp.substr(0, colon);
+    if (!host_is_loopback(host))
+      return error{errc::bad_request,
+                   endpoint + ": a non-loopback TCP endpoint needs CURVE keys, which are not configured"};
+    return {};
+  }
+  return error{errc::bad_request, endpoint + ": unsupported transport (use ipc:// or tcp://127.0.0.1:PORT)"};
+}
+
+}  // namespace aikid::ipc

@@ -1,0 +1,171 @@
+// ipc/: everything that touches a socket.
+//
+// Table of contents
+//   endpoint_*       endpoint checks: in use? loopback? ipc path of an endpoint
+//   ingress          ROUTER socket on its own I/O thread: requests in, replies out,
+//                    admission control (busy), deadlines, max message size
+//   publisher        PUB socket on its own I/O thread: topic-framed thoughts with
+//                    boot_id and per-topic seq; never blocks
+//   admin_server     the admin Unix stream socket: one text command a line, one
+//                    JSON reply a line; peers checked with SO_PEERCRED
+//   metrics_http     Prometheus text over HTTP on a loopback port (cpp-httplib)
+// The wire format itself is in ipc/protocol.hpp; queues from actors to the
+// I/O threads in ipc/outbox.hpp.
+#pragma once
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/sinks.hpp"
+#include "ipc/protocol.hpp"
+
+namespace aikid::ipc {
+
+// --- endpoints ---------------------------------------------------------------
+
+/// For "ipc://PATH": fails (errc::unavailable) if a live process accepts
+/// connections on PATH ("already in use by another process"); a stale socket
+/// file is fine. For "tcp://HOST:PORT": fails (errc::bad_request) if HOST is
+/// not a loopback address (CURVE is required for anything else and is not
+/// configured). Other transports: errc::bad_request.
+expected<void> endpoint_check(const std::string& endpoint);
+
+/// The filesystem path of an ipc:// endpoint, "" for other transports.
+std::string endpoint_ipc_path(const std::string& endpoint);
+
+// --- ingress -------------------------------------------------------------------
+
+struct ingress_options {
+  std::string endpoint;
+  std::size_t max_message_bytes = 1 << 20;
+  /// In-flight limit per wire::op_class (indexed by the enum's value).
+  std::array<int, 6> max_inflight{64, 64, 256, 256, 8, 64};
+  int file_mode = 0660;  // for ipc:// endpoints
+  nlohmann::json ping_fields = nlohmann::json::object();  // merged into every pong (version, boot_id)
+};
+
+/// Called on the ingress I/O thread with each admitted request. It must not
+/// block (it sends a message to an actor). The request's reply comes back
+/// through reply_ok/reply_error with the same ticket.
+using dispatch_fn = std::function<void(std::uint64_t ticket, wire::request&& req)>;
+/// Called on the I/O thread when an admitted request passes its deadline (the
+/// client has already been answered `deadline`).
+using expire_fn = std::function<void(std::uint64_t ticket, const std::string& request_id)>;
+
+class ingress final : public reply_sink {
+ public:
+  /// Binds and starts the I/O thread. Fails (errc::unavailable) when the
+  /// endpoint is in use or cannot be bound, naming the endpoint and the cause.
+  static expected<std::unique_ptr<ingress>> start(zmq::context_t& ctx, ingress_options opts, dispatch_fn dispatch,
+                                                  expire_fn expire);
+  ~ingress() override;
+
+  void reply_ok(std::uint64_t ticket, nlohmann::json fields) override;
+  void reply_error(std::uint64_t ticket, error e) override;
+
+  /// From now on new requests are answered `unavailable` ("shutting down").
+  void stop_accepting();
+  /// Requests admitted and not yet answered.
+  int in_flight() const;
+  /// Live limits: max message size and per-class in-flight limits.
+  void set_limits(std::size_t max_message_bytes, std::array<int, 6> max_inflight);
+  /// Counters and latencies, collected on the I/O thread (a snapshot).
+  nlohmann::json stats() const;
+  /// Stops the I/O thread and closes the socket.
+  void stop();
+
+  struct impl;
+
+ private:
+  explicit ingress(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> p_;
+};
+
+// --- publisher -----------------------------------------------------------------
+
+struct publisher_options {
+  std::string endpoint;
+  int sndhwm = 10000;   // per subscriber; past it that subscriber loses messages
+  std::string boot_id;
+  int file_mode = 0660;
+};
+
+class publisher final : public thought_sink {
+ public:
+  /// Binds and starts the I/O thread; errc::unavailable when the endpoint is
+  /// in use or cannot be bound.
+  static expected<std::unique_ptr<publisher>> start(zmq::context_t& ctx, publisher_options opts);
+  ~publisher() override;
+  void publish(std::string topic, nlohmann::json body) override;
+  nlohmann::json stats() const;
+  void stop();
+
+  struct impl;
+
+ private:
+  explicit publisher(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> p_;
+};
+
+// --- admin socket ----------------------------------------------------------------
+
+struct admin_options {
+  std::string path;
+  std::string group = "aikid";  // members (and root, and our own uid) may connect
+  int file_mode = 0660;
+  std::size_t max_line = 64 * 1024;
+};
+
+/// Handles one command line; returns one JSON object (the reply line). Runs
+/// on the admin thread; may block briefly (it asks actors, with timeouts).
+using admin_handler = std::function<nlohmann::json(const std::string& line)>;
+
+class admin_server {
+ public:
+  /// Binds the socket (mode 0660, group `group` if it exists) and starts its
+  /// thread. Fails (errc::unavailable) if the path is in use by a live process
+  /// or cannot be bound.
+  static expected<std::unique_ptr<admin_server>> start(admin_options opts, admin_handler handler);
+  ~admin_server();
+  void stop();
+
+  struct impl;
+
+ private:
+  explicit admin_server(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> p_;
+};
+
+/// May a peer with these credentials use the admin socket? Our own uid, root,
+/// or a member (primary or supplementary) of `group`.
+bool admin_peer_allowed(unsigned uid, unsigned gid, int pid, const std::string& group);
+
+// --- metrics over HTTP ---------------------------------------------------------------
+
+class metrics_http {
+ public:
+  /// Serves GET /metrics on a loopback "HOST:PORT" with the text `render`
+  /// returns. Fails (errc::bad_request) for a non-loopback host, errc::unavailable
+  /// if the port cannot be bound.
+  static expected<std::unique_ptr<metrics_http>> start(const std::string& listen,
+                                                       std::function<std::string()> render);
+  ~metrics_http();
+  void stop();
+
+  struct impl;
+
+ private:
+  explicit metrics_http(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> p_;
+};
+
+}  // namespace aikid::ipc

@@ -1,0 +1,191 @@
+// Wire protocol v1: parsing and validating request frames, building replies.
+#include "ipc/protocol.hpp"
+
+#include <cmath>
+
+namespace aikid::wire {
+
+const std::vector<std::string>& protocol_ops() {
+  static const std::vector<std::string> ops = {
+      "perceive",      "memory.add",     "memory.search", "memory.get",  "memory.update", "memory.delete",
+      "memory.list",   "memory.history", "memory.delete_all", "kg.add",   "kg.query",      "kg.delete",
+      "kg.entities",   "generate",       "cancel",        "embed",       "tokenize",      "model.info",
+      "ping"};
+  return ops;
+}
+
+op_class protocol_op_class(std::string_view op) {
+  if (op == "perceive") return op_class::perceive;
+  if (op.rfind("memory.", 0) == 0) return op_class::memory;
+  if (op.rfind("kg.", 0) == 0) return op_class::kg;
+  if (op == "generate") return op_class::generate;
+  if (op == "embed" || op == "tokenize") return op_class::embed;
+  return op_class::control;  // ping, cancel, model.info
+}
+
+std::string_view op_class_name(op_class c) {
+  switch (c) {
+    case op_class::control: return "control";
+    case op_class::perceive: return "perceive";
+    case op_class::memory: return "memory";
+    case op_class::kg: return "kg";
+    case op_class::generate: return "generate";
+    case op_class::embed: return "embed";
+  }
+  return "control";
+}
+
+bool utf8_valid(std::string_view s, std::size_t* bad_at) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::size_t n = s.size(), i = 0;
+  auto fail = [&](std::size_t at) {
+    if (bad_at) *bad_at = at;
+    return false;
+  };
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) { ++i; continue; }
+    std::size_t len;
+    std::uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
+    else return fail(i);
+    if (i + len > n) return fail(i);
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return fail(i);
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return fail(i);
+    i += len;
+  }
+  return true;
+}
+
+expected<request> protocol_parse_request(std::string_view frame, std::size_t max_bytes, std::string* id_out) {
+  if (frame.size() > max_bytes)
+    return error{errc::too_large, "request is " + std::to_string(frame.size()) + " bytes; the limit is " +
+                                      std::to_string(max_bytes)};
+  std::size_t bad = 0;
+  if (!utf8_valid(frame, &bad))
+    return error{errc::bad_json, "request is not valid UTF-8 (byte " + std::to_string(bad) + ")"};
+  request r;
+  try {
+    r.body = json::parse(frame.begin(), frame.end());
+  } catch (const json::parse_error& e) {
+    return error{errc::bad_json, std::string("request is not JSON: ") + e.what()};
+  }
+  if (!r.body.is_object()) return error{errc::bad_json, "request must be a JSON object"};
+  if (auto it = r.body.find("id"); it != r.body.end()) {
+    if (!it->is_string()) return error{errc::bad_request, "id: must be a string"};
+    r.id = it->get<std::string>();
+    if (id_out) *id_out = r.id;
+  }
+  auto v = r.body.find("v");
+  if (v == r.body.end()) return error{errc::bad_request, "v: missing (protocol version, must be 1)"};
+  if (!v->is_number_integer() || v->get<std::int64_t>() != version)
+    return error{errc::bad_request, "v: unsupported protocol version (this daemon speaks 1)"};
+  auto op = r.body.find("op");
+  if (op == r.body.end()) return error{errc::bad_request, "op: missing"};
+  if (!op->is_string()) return error{errc::bad_request, "op: must be a string"};
+  r.op = op->get<std::string>();
+  if (auto d = r.body.find("deadline_ms"); d != r.body.end()) {
+    if (!d->is_number_integer() || d->get<std::int64_t>() <= 0)
+      return error{errc::bad_request, "deadline_ms: must be a positive integer (milliseconds)"};
+    r.deadline_ms = d->get<std::int64_t>();
+  }
+  const auto& ops = protocol_ops();
+  if (std::find(ops.begin(), ops.end(), r.op) == ops.end())
+    return error{errc::unknown_op, "unknown op \"" + r.op + "\""};
+  return r;
+}
+
+std::string protocol_reply_ok(std::string_view id, json fields) {
+  json out = json::object();
+  out["v"] = version;
+  out["id"] = std::string(id);
+  out["ok"] = true;
+  if (fields.is_object())
+    for (auto& [k, v] : fields.items()) out[k] = std::move(v);
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string protocol_reply_error(std::string_view id, const error& e) {
+  json out = {{"v", version},
+              {"id", std::string(id)},
+              {"ok", false},
+              {"error", {{"code", std::string(errc_name(e.code))}, {"message", e.message}}}};
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+namespace {
+error bad(const char* name, const std::string& what) { return error{errc::bad_request, std::string(name) + ": " + what}; }
+}  // namespace
+
+expected<std::string> field_string(const json& o, const char* name) {
+  auto it = o.find(name);
+  if (it == o.end()) return bad(name, "missing");
+  if (!it->is_string()) return bad(name, "must be a string");
+  return it->get<std::string>();
+}
+
+expected<std::optional<std::string>> field_opt_string(const json& o, const char* name) {
+  auto it = o.find(name);
+  if (it == o.end() || it->is_null()) return std::optional<std::string>{};
+  if (!it->is_string()) return bad(name, "must be a string");
+  return std::optional<std::string>{it->get<std::string>()};
+}
+
+expected<std::optional<std::int64_t>> field_opt_int(const json& o, const char* name, std::int64_t lo,
+                                                    std::int64_t hi) {
+  auto it = o.find(name);
+  if (it == o.end() || it->is_null()) return std::optional<std::int64_t>{};
+  if (!it->is_number_integer()) return bad(name, "must be an integer");
+  auto v = it->get<std::int64_t>();
+  if (v < lo || v > hi) return bad(name, std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
+                                             std::to_string(hi) + "]");
+  return std::optional<std::int64_t>{v};
+}
+
+expected<std::optional<double>> field_opt_number(const json& o, const char* name, double lo, double hi) {
+  auto it = o.find(name);
+  if (it == o.end() || it->is_null()) return std::optional<double>{};
+  if (!it->is_number()) return bad(name, "must be a number");
+  double v = it->get<double>();
+  if (!std::isfinite(v) || v < lo || v > hi) return bad(name, "out of range");
+  return std::optional<double>{v};
+}
+
+expected<std::optional<bool>> field_opt_bool(const json& o, const char* name) {
+  auto it = o.find(name);
+  if (it == o.end() || it->is_null()) return std::optional<bool>{};
+  if (!it->is_boolean()) return bad(name, "must be a boolean");
+  return std::optional<bool>{it->get<bool>()};
+}
+
+expected<std::optional<json>> field_opt_object(const json& o, const char* name) {
+  auto it = o.find(name);
+  if (it == o.end() || it->is_null()) return std::optional<json>{};
+  if (!it->is_object()) return bad(name, "must be an object");
+  return std::optional<json>{*it};
+}
+
+expected<std::optional<std::vector<float>>> field_opt_vector(const json& o, const char* name) {
+  auto it = o.find(name);
+  if (it == o.end() || it->is_null()) return std::optional<std::vector<float>>{};
+  if (!it->is_array()) return bad(name, "must be an array of numbers");
+  std::vector<float> v;
+  v.reserve(it->size());
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const auto& x = (*it)[i];
+    if (!x.is_number()) return bad(name, "element " + std::to_string(i) + " is not a number");
+    double d = x.get<double>();
+    if (!std::isfinite(d)) return bad(name, "element " + std::to_string(i) + " is not finite");
+    v.push_back(static_cast<float>(d));
+  }
+  return std::optional<std::vector<float>>{std::move(v)};
+}
+
+}  // namespace aikid::wire
