@@ -1,0 +1,30 @@
+"""aiki_bridge: Python side of aikid (wire protocol v1 over ZeroMQ).
+
+* :class:`Client` / :class:`AsyncClient` — requests (DEALER), one method per op.
+* :class:`Subscriber` (alias :class:`Thoughts`) / :class:`AsyncSubscriber` —
+  published thoughts (SUB), with ``seq`` gap and restart detection.
+* :class:`Memory` / :class:`AsyncMemory` — mem0's ``Memory`` shape over aikid.
+* :class:`AdminClient` — the admin Unix socket (``aikictl`` is its CLI).
+* Errors: :class:`AikidError` and one subclass per wire code;
+  :class:`RequestTimeout` (a ``TimeoutError``).
+"""
+from .admin import AdminClient, AdminError
+from .aio import AsyncClient
+from .client import Client
+from .endpoints import default_admin, default_requests, default_thoughts, runtime_dir
+from .errors import (ERRORS, AikidError, BadJson, BadRequest, Busy, Cancelled, Deadline,
+                     Internal, NotFound, ProtocolError, RequestTimeout, TooLarge, Unavailable,
+                     UnknownOp)
+from .memory import AsyncMemory, Memory, MemoryNotFoundError
+from .protocol import OPS
+from .subscriber import AsyncSubscriber, SeqTracker, Subscriber, Thought, Thoughts
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdminClient", "AdminError", "AikidError", "AsyncClient", "AsyncMemory", "AsyncSubscriber",
+    "BadJson", "BadRequest", "Busy", "Cancelled", "Client", "Deadline", "ERRORS", "Internal",
+    "Memory", "MemoryNotFoundError", "NotFound", "OPS", "ProtocolError", "RequestTimeout",
+    "SeqTracker", "Subscriber", "Thought", "Thoughts", "TooLarge", "Unavailable", "UnknownOp",
+    "default_admin", "default_requests", "default_thoughts", "runtime_dir",
+]

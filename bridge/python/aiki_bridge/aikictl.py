@@ -1,0 +1,100 @@
+"""aikictl: the command-line client of aikid's admin socket.
+
+    aikictl [--socket PATH] [--compact] [COMMAND …]
+
+With a command (e.g. ``aikictl get memory.dedup_threshold``) it sends that one
+line and prints the JSON reply indented; with none it opens a prompt
+(readline history in ~/.aikictl_history). Commands: help, get KEY,
+set KEY VALUE, config, stats, health, reload config|templates|model,
+snapshot, export FILE, import FILE, metrics. Exit status: 0 ok, 1 the reply
+says "ok": false, 2 the socket could not be used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional, TextIO
+
+from . import endpoints
+from .admin import AdminClient, AdminError
+
+
+def reply_print(reply: Dict[str, Any], compact: bool, out: TextIO) -> int:
+    """Print a reply; return its exit status (1 when ok is false)."""
+    if compact:
+        out.write(json.dumps(reply, ensure_ascii=False) + "\n")
+    else:
+        out.write(json.dumps(reply, ensure_ascii=False, indent=2) + "\n")
+    out.flush()
+    return 1 if reply.get("ok") is False else 0
+
+
+def interactive(client: AdminClient, compact: bool) -> int:
+    try:
+        import readline
+    except ImportError:  # not on every platform; the prompt works without it
+        readline = None  # type: ignore[assignment]
+    history = os.path.expanduser("~/.aikictl_history")
+    if readline is not None:
+        try:
+            readline.read_history_file(history)
+        except OSError:
+            pass  # first run: no history yet
+    print(f"aikictl: connected to {client.path}; 'help' lists commands, 'quit' leaves.",
+          file=sys.stderr)
+    try:
+        while True:
+            try:
+                line = input("aikid> ").strip()
+            except EOFError:
+                print(file=sys.stderr)
+                return 0
+            except KeyboardInterrupt:
+                print(file=sys.stderr)
+                continue
+            if not line:
+                continue
+            if line in ("quit", "exit"):
+                return 0
+            try:
+                reply_print(client.command(line), compact, sys.stdout)
+            except AdminError as e:
+                print(f"aikictl: {e}", file=sys.stderr)
+    finally:
+        if readline is not None:
+            try:
+                readline.write_history_file(history)
+            except OSError as e:
+                print(f"aikictl: history not saved: {e}", file=sys.stderr)
+
+
+def run(socket_path: str, words: List[str], compact: bool = False,
+        timeout: float = 10.0) -> int:
+    """One command (``words`` joined by spaces) or, with none, the prompt."""
+    with AdminClient(socket_path, timeout=timeout) as client:
+        if not words:
+            return interactive(client, compact)
+        try:
+            return reply_print(client.command(" ".join(words)), compact, sys.stdout)
+        except AdminError as e:
+            print(f"aikictl: {e}", file=sys.stderr)
+            return 2
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="aikictl", description="aikid admin client")
+    ap.add_argument("--socket", default=None,
+                    help="admin socket path (default: %(prog)s finds "
+                         "$XDG_RUNTIME_DIR/aikid/admin.sock or /run/aikid/admin.sock)")
+    ap.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a reply")
+    ap.add_argument("-c", "--compact", action="store_true", help="print the reply on one line")
+    ap.add_argument("command", nargs=argparse.REMAINDER, help="command and its arguments")
+    args = ap.parse_args(argv)
+    return run(args.socket or endpoints.default_admin(), args.command, args.compact,
+               args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
