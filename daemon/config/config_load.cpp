@@ -1,5 +1,6 @@
 // TOML → values: every key checked against the registry; errors carry
 // file:line: key.
+#include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
 #include <charconv>
@@ -201,7 +202,8 @@ std::string config_render_toml(const schema& s) {
     if (k.live) os << " (live)";
     os << "\n" << k.key.substr(dot + 1) << " = ";
     if (auto* str = std::get_if<std::string>(&k.def)) {
-      os << toml::value<std::string>(*str);
+      // A TOML basic string: JSON's escapes (\", \\, \n, \uXXXX) are valid TOML.
+      os << nlohmann::json(*str).dump();
     } else if (auto* d = std::get_if<double>(&k.def)) {
       std::string t = fmt_num(*d);
       if (t.find_first_of(".e") == std::string::npos) t += ".0";
