@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.hpp"
 #include "daemon/config/config.hpp"
 
 namespace aikid {
@@ -34,9 +35,8 @@ int daemon_run(const daemon_options& o, config::values cfg);
 
 void notify(const std::string& state);  // "READY=1", "STATUS=…", …
 
+/// Sets up the stderr logger (journald adds the time under systemd). The
+/// user's text goes through log_text() in common/log.hpp.
 void log_setup(const std::string& level);
-/// The user's text as it may appear in a log line.
-std::string log_text(const std::string& s);
-void log_set_content(bool on);
 
 }  // namespace aikid

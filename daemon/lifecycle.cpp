@@ -9,10 +9,6 @@
 
 namespace aikid {
 
-namespace {
-std::atomic<bool> g_log_content{false};
-}
-
 void notify(const std::string& state) { sd_notify(0, state.c_str()); }
 
 void log_setup(const std::string& level) {
@@ -25,13 +21,6 @@ void log_setup(const std::string& level) {
   }();
   (void)once;
   spdlog::set_level(spdlog::level::from_str(level));
-}
-
-void log_set_content(bool on) { g_log_content = on; }
-
-std::string log_text(const std::string& s) {
-  if (g_log_content.load()) return "\"" + s + "\"";
-  return "<" + std::to_string(s.size()) + " bytes redacted>";
 }
 
 }  // namespace aikid

@@ -5,12 +5,14 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <spdlog/spdlog.h>
 #include <utf8proc.h>
 
 #include <atomic>
 #include <map>
 
 #include "actors/actor_kit.hpp"
+#include "common/log.hpp"
 
 namespace aikid {
 
@@ -121,6 +123,7 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
         p.meta = meta->value_or(kit::json::object()).dump();
         p.t0_ns = t0;
         out.reply_ok(r.ticket, {{"percept_id", p.percept_id}});
+        spdlog::debug("percept {} from user {}: {}", p.percept_id, log_text(p.user), log_text(p.text));
         if (st.env.thoughts)
           st.env.thoughts->publish("percept", {{"percept_id", p.percept_id}, {"user", p.user}, {"source", p.source}});
         p.stage_names.push_back("perceive");

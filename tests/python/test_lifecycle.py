@@ -168,3 +168,17 @@ def test_notify_socket_ready_status_watchdog_and_a_stuck_actor(make_daemon, tmp_
     d.stop()
     msgs = [m for _, m in seen] + []
     ns.close()
+
+
+def test_the_users_text_is_redacted_in_logs_unless_log_content(make_daemon):
+    secret = "my bank PIN is 4711"
+    d = make_daemon("log.level=debug").start()
+    assert d.request({"op": "perceive", "text": secret, "user": "kari"})["ok"]
+    time.sleep(0.3)
+    assert secret not in d.log() and "bytes redacted" in d.log()
+    assert d.admin_cmd("set log.content true")["ok"]
+    assert d.request({"op": "perceive", "text": secret + "!", "user": "kari"})["ok"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and secret not in d.log():
+        time.sleep(0.1)
+    assert secret + "!" in d.log()
