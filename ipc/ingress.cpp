@@ -134,21 +134,22 @@ struct ingress::impl {
       ++late_replies;
       return;
     }
-    const pending& p = it->second;
+    pending p = std::move(it->second);
+    pend.erase(it);
+    // Bookkeeping first: once the client has its reply, the slot is free.
+    --inflight[static_cast<std::size_t>(p.cls)];
+    inflight_total.fetch_sub(1);
+    {
+      std::lock_guard<std::mutex> g(st_mu);
+      latency[static_cast<std::size_t>(p.cls)].add(
+          std::chrono::duration<double, std::milli>(clock::now() - p.start).count());
+    }
     if (auto* e = std::get_if<error>(&body)) {
       count_error(*e);
       send(p.to, wire::protocol_reply_error(p.id, *e));
     } else {
       send(p.to, wire::protocol_reply_ok(p.id, std::get<nlohmann::json>(body)));
     }
-    {
-      std::lock_guard<std::mutex> g(st_mu);
-      latency[static_cast<std::size_t>(p.cls)].add(
-          std::chrono::duration<double, std::milli>(clock::now() - p.start).count());
-    }
-    --inflight[static_cast<std::size_t>(p.cls)];
-    inflight_total.fetch_sub(1);
-    pend.erase(it);
   }
 
   // Answers `deadline` for every request past its deadline; returns the time

@@ -46,9 +46,9 @@ struct thoughts final : thought_sink {
   void publish(std::string, json) override {}
 };
 
-caf::behavior fake_embedder(caf::event_based_actor*) {
-  return {[](embed_atom, const std::vector<std::string>& texts) {
-    return caf::make_message(std::vector<float>(4 * texts.size(), 0.5f), std::string("fake-model"));
+caf::behavior fake_embedder(caf::event_based_actor*, std::size_t dim) {
+  return {[dim](embed_atom, const std::vector<std::string>& texts) {
+    return caf::make_message(std::vector<float>(dim * texts.size(), 0.5f), std::string("fake-model"));
   }};
 }
 
@@ -68,7 +68,7 @@ struct fixture {
     env.replies = out;
     env.thoughts = std::make_shared<thoughts>();
     env.cfg = config::config_load_defaults();
-    perception = spawn_perception(sys, env, sys.spawn(fake_embedder), memory);
+    perception = spawn_perception(sys, env, sys.spawn(fake_embedder, std::size_t{4}), memory);
   }
 
   request_msg perceive(std::uint64_t ticket, json body) {
