@@ -1,0 +1,419 @@
+// synthesis — the engine behind the synthesis actor: what aikid knows (a
+// knowledge graph), what it recognises in a text (entity linking), how it
+// answers without the model (mustache templates), and what it hands to the
+// model when no template fits (a prompt within the context budget).
+//
+// Table of contents
+//   1. knowledge graph   kg_open, kg_add, kg_query, kg_delete_*, kg_entities, kg_due
+//   2. entity linker     linker_build, linker_find
+//   3. time zone         zone_open, zone_now
+//   4. templates         templates_load_dir, templates_load_sources, templates_match,
+//                        template_render (+ the documented rendering context)
+//   5. prompt builder    prompt_build
+//   6. turns             turns_new, turns_add, turns_recent, turns_set_max
+//   7. compose           synthesis_compose: link → match → render, or build the prompt
+//
+// Threading: every object here is owned by one thread (the synthesis actor).
+// A template_set is immutable once built and may be shared (shared_ptr) —
+// a reload builds a new set and the caller swaps it in only when it is valid.
+//
+// Errors: every function that can fail returns aikid::expected<T>; no
+// exception leaves this API. Each comment says which codes come back.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+
+namespace aikid::synthesis {
+
+// ============================================================================
+// 1. Knowledge graph — SQLite (WAL, synchronous=FULL) is the truth, an
+//    in-memory copy serves reads. Ids are int64. Names are matched
+//    case-insensitively (Unicode case folding, NFC).
+// ============================================================================
+
+/// One triple as it arrives on the wire: [subject, relation, object, attrs?].
+/// Special forms:
+///   relation "alias"             — object becomes an alias of subject (no relation is stored)
+///   attrs.subject_type / object_type — set the entity's type (removed from attrs)
+///   attrs.due                    — ISO-8601 ("2024-05-01", "2024-05-01T10:00",
+///                                  "…T10:00:00Z", "…+02:00") or unix ms (integer);
+///                                  naive times are read in kg_options::naive_tz.
+struct triple {
+  std::string subject;
+  std::string relation;
+  std::string object;
+  nlohmann::json attrs = nlohmann::json::object();
+};
+
+struct entity {
+  std::int64_t id = 0;
+  std::string name;
+  std::string type;  // "" when unknown
+  std::vector<std::string> aliases;
+};
+
+/// A relation as a reader sees it. depth: 1 for a relation touching the
+/// queried entity, 2 for one touching its neighbours, …
+struct fact {
+  std::int64_t id = 0;
+  std::int64_t subject_id = 0;
+  std::string subject;
+  std::string relation;
+  std::int64_t object_id = 0;
+  std::string object;
+  nlohmann::json attrs = nlohmann::json::object();
+  std::optional<std::int64_t> due_ms;  // attrs.due as unix ms, when present
+  int depth = 1;
+};
+
+struct kg_options {
+  std::string naive_tz = "UTC";  // IANA zone for due times without an offset
+};
+
+struct kg;  // opaque
+struct kg_closer { void operator()(kg*) const noexcept; };
+using kg_ptr = std::unique_ptr<kg, kg_closer>;
+
+/// Opens (creating if absent) the graph at `path` and loads it into memory.
+/// Fails: unavailable (cannot open/create, corrupt file, schema newer than
+/// this build, unknown naive_tz), internal (an SQLite error while loading).
+expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& opts = {});
+
+/// Adds triples in one transaction; returns how many relations were new
+/// (an existing triple has its attrs replaced and is not counted). Entities
+/// are created on first mention. Returns only after the commit is durable.
+/// Fails: bad_request ("triples[3].relation: empty", a bad attrs.due, invalid
+/// UTF-8) — nothing is written; internal (SQLite error) — nothing is applied.
+expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples);
+
+/// The facts around `entity` (name or alias) to `depth` (1–3), breadth first,
+/// each relation once, ordered by depth then id.
+/// Fails: bad_request (depth outside 1–3), not_found (no such entity).
+expected<std::vector<fact>> kg_query(const kg& g, std::string_view entity, int depth = 1);
+
+/// Deletes an entity (by name or alias) with its aliases and every relation
+/// touching it; returns the number of rows removed (relations + 1).
+/// Fails: not_found, internal (SQLite; nothing is changed).
+expected<std::int64_t> kg_delete_entity(kg& g, std::string_view entity);
+
+/// Deletes one triple (subject, relation, object by name/alias); returns 1.
+/// Fails: not_found (an entity or the relation is unknown), internal.
+expected<std::int64_t> kg_delete_triple(kg& g, const triple& t);
+
+/// Entities whose name starts with `prefix` (case-insensitive), by name,
+/// at most `limit` (1–10000). Fails: bad_request (limit out of range).
+expected<std::vector<entity>> kg_entities(const kg& g, std::string_view prefix = {},
+                                          std::size_t limit = 100);
+
+/// One entity by name or alias. Fails: not_found.
+expected<entity> kg_find(const kg& g, std::string_view name);
+
+/// Relations whose attrs.due lies in [from_ms, to_ms), by due time (for
+/// proactive reminders and "what is due today"). Never fails.
+std::vector<fact> kg_due(const kg& g, std::int64_t from_ms, std::int64_t to_ms);
+
+struct kg_stats {
+  std::size_t entities = 0;
+  std::size_t relations = 0;
+  std::uint64_t generation = 0;  // bumps on every change; the linker rebuilds when it moves
+};
+kg_stats kg_stats_get(const kg& g);
+
+// ============================================================================
+// 2. Entity linker — every known name and alias in a text, one pass
+//    (Aho–Corasick over case-folded codepoints), leftmost-longest, whole words
+//    only (letters/digits of any script, æøå included). Text is expected in
+//    NFC (perception normalises); runs of white space match one space.
+// ============================================================================
+
+struct link {
+  std::size_t begin = 0, end = 0;  // byte offsets in the text given
+  std::int64_t entity_id = 0;
+  std::string name;                // the entity's canonical name
+};
+
+struct linker;
+struct linker_closer { void operator()(linker*) const noexcept; };
+using linker_ptr = std::unique_ptr<linker, linker_closer>;
+
+/// Builds the automaton over every entity name and alias of `g`; remembers
+/// g's generation (see linker_generation) so the owner knows when to rebuild.
+/// Never fails (names were validated on the way in).
+linker_ptr linker_build(const kg& g);
+std::uint64_t linker_generation(const linker& l);
+
+/// Matches in text order, non-overlapping. An alias shared by two entities
+/// yields one link per entity over the same span. Invalid UTF-8 bytes are
+/// read as U+FFFD (never match). Never fails.
+std::vector<link> linker_find(const linker& l, std::string_view text);
+
+// ============================================================================
+// 3. Time zone — IANA zones via Howard Hinnant's date/tz (system tzdata).
+// ============================================================================
+
+struct zone;
+using zone_ptr = std::shared_ptr<const zone>;
+
+/// Fails: unavailable ("time zone 'Europe/Oslo': tzdata not found in
+/// /usr/share/zoneinfo" or "unknown zone").
+expected<zone_ptr> zone_open(std::string_view iana_name);
+
+/// Local calendar fields of unix-ms `t` in zone z.
+struct local_time {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  int weekday = 0;            // 0 = Sunday
+  std::int64_t day_start_ms;  // local midnight of that day, as unix ms
+  std::int64_t day_end_ms;    // next local midnight
+  std::string iso;            // "2024-05-01T14:03:00+02:00"
+  std::string zone_name;
+};
+local_time zone_local(const zone& z, std::int64_t unix_ms);
+
+// ============================================================================
+// 4. Templates — TOML files, one template per file:
+//      name = "greeting.en"        unique in the set
+//      intent = "greeting"
+//      lang = "en"                 optional ("en", "no"); picks weekday/daypart words
+//      mode = "answer" | "prompt"
+//      examples = ["hi", …]        utterances matched by meaning   } at least
+//      keywords = ["hello", …]     words/phrases matched in the text } one of them
+//      body = "…"                  mode = "answer": the thought
+//      system = "…"  user = "…"    mode = "prompt": the two chat messages
+//    Bodies are mustache (mstch, escaping off). Rendering context:
+//      text user lang topic               strings (topic: first linked entity's name)
+//      now { date time datetime weekday month day year tz daypart }
+//      entity { id name type aliases[.] has_facts facts[…] }   first linked entity
+//      entities [ { same as entity } ]
+//      facts [ { subject relation object text due due_time depth } ]  all linked facts
+//      due [ { same as facts } ]           relations due today in the configured zone
+//      memories [ { id text score } ]      recalled memories, best first
+//      has_memories has_entities has_facts has_due has_turns   booleans
+//      turns [ { role text is_user } ]     recent turns, oldest first
+//      status { version uptime entities relations templates memories model }
+//    A name outside this context is a load error. A value missing at render
+//    time renders as empty (mustache rules), so sections guard optional parts.
+// ============================================================================
+
+enum class template_mode { answer, prompt };
+
+struct template_def {
+  std::string name, intent, lang;
+  template_mode mode = template_mode::answer;
+  std::vector<std::string> examples, keywords;
+  std::string body;          // answer mode
+  std::string system, user;  // prompt mode
+  std::string file;          // where it was loaded from
+};
+
+/// Vectors for texts (one per text, same dimension). Supplied by the caller
+/// (the embedder actor, or a fake in tests) so this engine does not depend on it.
+using embed_fn =
+    std::function<expected<std::vector<std::vector<float>>>(const std::vector<std::string>&)>;
+
+struct template_set;  // immutable once built
+using template_set_ptr = std::shared_ptr<const template_set>;
+
+/// A template file's text with the name used in error messages.
+struct template_source {
+  std::string file;
+  std::string text;
+};
+
+/// Loads every *.toml in `dir` (sorted by name) — all or nothing.
+/// Fails: bad_request "file:line: reason" for the first bad file (TOML syntax,
+/// unknown/missing/ill-typed key, mustache syntax, unknown variable, a
+/// duplicate name); unavailable (dir unreadable, the embed function failed or
+/// returned vectors of mismatched count/dimension).
+expected<template_set_ptr> templates_load_dir(const std::filesystem::path& dir,
+                                              const embed_fn& embed);
+/// The same from texts in memory (benchmarks, tests). Same failures.
+expected<template_set_ptr> templates_load_sources(std::span<const template_source> sources,
+                                                  const embed_fn& embed);
+
+std::size_t templates_count(const template_set& s);
+const template_def& templates_get(const template_set& s, std::size_t index);
+/// Index of the template named `name`, or -1.
+int templates_find(const template_set& s, std::string_view name);
+
+struct match_options {
+  float threshold = 0.55f;      // live: a template matches when score ≥ threshold
+  float keyword_boost = 0.25f;  // live: added when one of its keywords occurs in the text
+  bool use_faiss_search = false;  // search with faiss::IndexFlatIP::search instead of
+                                  // the vectorised scan of the same index's storage
+};
+
+/// score = best cosine over the template's examples (+ keyword_boost on a
+/// keyword hit); a template with keywords only scores 1 on a hit, 0 otherwise.
+struct template_match {
+  int index = -1;  // -1: no template reached the threshold
+  float score = 0, vector_score = 0;
+  bool keyword = false;
+};
+
+/// Best template for (text, vector). An empty vector matches by keywords only.
+/// Fails: bad_request (vector dimension differs from the set's).
+expected<template_match> templates_match(const template_set& s, std::string_view text,
+                                         std::span<const float> vector,
+                                         const match_options& opt = {});
+
+struct memory_hit {
+  std::int64_t id = 0;
+  std::string text;
+  float score = 0;
+};
+
+struct turn {
+  std::string role;  // "user" | "assistant"
+  std::string text;
+  std::int64_t ts_ms = 0;
+};
+
+struct status_info {
+  std::string version, uptime, model;
+  std::int64_t entities = 0, relations = 0, templates = 0, memories = 0;
+};
+
+struct linked_entity {
+  entity ent;
+  std::vector<fact> facts;
+};
+
+/// Everything a template may show. Spans/pointers are borrowed for the call.
+struct render_input {
+  std::string_view text, user;
+  std::span<const linked_entity> entities;
+  std::span<const memory_hit> memories;
+  std::span<const turn> turns;
+  std::span<const fact> due;
+  const zone* tz = nullptr;  // null: now.* renders in UTC
+  std::int64_t now_ms = 0;
+  const status_info* status = nullptr;
+};
+
+struct rendered {
+  template_mode mode = template_mode::answer;
+  std::string text;          // answer
+  std::string system, user;  // prompt
+};
+
+/// Renders template `index` of s. Fails: bad_request (index out of range),
+/// internal (mstch threw; the message names the template).
+expected<rendered> template_render(const template_set& s, std::size_t index,
+                                   const render_input& in);
+
+// ============================================================================
+// 5. Prompt builder — no template matched: the chat messages for the model,
+//    within its context budget counted by the caller's tokenizer.
+//    Kept always: system prompt, the user's text, the latest turn.
+//    Dropped first: the least relevant memories, then the older turns
+//    (oldest first), then the facts (deepest/last first).
+// ============================================================================
+
+struct chat_message {
+  std::string role;  // system | user | assistant
+  std::string content;
+};
+
+using count_tokens_fn = std::function<int(std::string_view)>;
+
+struct prompt_input {
+  std::string_view system_prompt;
+  std::string_view user_text;
+  std::span<const memory_hit> memories;  // any order; ranked here by score
+  std::span<const fact> facts;           // in relevance order
+  std::span<const turn> turns;           // oldest first, without the current text
+};
+
+struct prompt_budget {
+  int max_tokens = 2048;           // the prompt's share of the context
+  int per_message_overhead = 4;    // chat-format tokens around each message
+};
+
+struct prompt_result {
+  std::vector<chat_message> messages;
+  int tokens = 0;                  // as counted by count_tokens (+ overheads)
+  std::vector<std::int64_t> memory_ids;  // memories kept, best first
+  std::size_t facts_kept = 0, turns_kept = 0;
+};
+
+/// Fails: too_large (system prompt + user text + latest turn alone exceed the
+/// budget; the message gives the counts), bad_request (max_tokens ≤ 0 or no
+/// count function).
+expected<prompt_result> prompt_build(const prompt_input& in, const prompt_budget& budget,
+                                     const count_tokens_fn& count_tokens);
+
+// ============================================================================
+// 6. Conversation turns — the last N per user, N live.
+// ============================================================================
+
+struct turns;
+struct turns_closer { void operator()(turns*) const noexcept; };
+using turns_ptr = std::unique_ptr<turns, turns_closer>;
+
+turns_ptr turns_new(std::size_t max_per_user = 8);
+void turns_add(turns& t, std::string_view user, std::string_view role, std::string_view text,
+               std::int64_t ts_ms);
+/// Oldest first; empty for an unknown user.
+std::vector<turn> turns_recent(const turns& t, std::string_view user);
+/// Trims every user's history to n at once. n = 0 keeps nothing.
+void turns_set_max(turns& t, std::size_t n);
+std::size_t turns_max(const turns& t);
+
+// ============================================================================
+// 7. Compose — one percept to an answer or to messages for the model.
+// ============================================================================
+
+struct compose_settings {
+  match_options match;
+  int fact_depth = 1;                 // kg depth for linked entities (1–3)
+  std::size_t max_linked_entities = 8;
+  std::size_t max_facts_per_entity = 32;
+  std::string system_prompt = "You are AIKI, a helpful personal assistant.";
+  prompt_budget budget;
+};
+
+struct compose_env {
+  const kg* graph = nullptr;
+  const linker* links = nullptr;  // built from graph (caller rebuilds on generation change)
+  const template_set* templates = nullptr;  // may be null: always the prompt
+  const turns* conversation = nullptr;      // may be null
+  const zone* tz = nullptr;
+  count_tokens_fn count_tokens;
+};
+
+struct compose_request {
+  std::string_view text, user;
+  std::span<const float> vector;        // the percept's embedding (may be empty)
+  std::span<const memory_hit> memories;
+  std::int64_t now_ms = 0;
+  const status_info* status = nullptr;
+};
+
+struct composition {
+  bool answered = false;                 // true: `text` is the thought
+  std::string text;
+  std::vector<chat_message> messages;    // !answered: for inference
+  std::string source;                    // "template:<name>" | "llm"
+  std::vector<std::int64_t> memory_ids;  // memories used
+  std::vector<link> links;
+  template_match match;
+};
+
+/// Fails: bad_request (vector dimension), too_large (prompt budget), internal.
+expected<composition> synthesis_compose(const compose_env& env, const compose_request& req,
+                                        const compose_settings& settings);
+
+}  // namespace aikid::synthesis
