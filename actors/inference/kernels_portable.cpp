@@ -1,0 +1,210 @@
+// Portable reference kernels. The quantised dot products keep ggml-cpu's x86
+// summation order (model-facts §4): the integer products of each 32-block are
+// summed in 8 lanes of 4 consecutive elements, each lane accumulates
+// fma(d_w*d_a, lane_sum, acc) across blocks, and the 8 lanes are reduced as
+// hsum_float_8 does ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). The integer part
+// is exact, so results equal llama.cpp's AVX2 build bit for bit.
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "actors/inference/kernels.hpp"
+
+namespace aikid::inference {
+namespace {
+
+// fmaf(a, b, c) for |b| < 2^24 integers: a*b is exact in double, so one
+// double add and a rounding to float equal a fused multiply-add except in
+// double-rounding ties (never seen in practice). Baseline x86-64 has no FMA
+// instruction and libm's fmaf is a call; the ISA kernels use real FMA.
+inline float fma_f32(float a, float b, float c) { return float(double(a) * double(b) + double(c)); }
+
+float hsum8(const float acc[8]) {
+  const float a0 = acc[0] + acc[4], a1 = acc[1] + acc[5], a2 = acc[2] + acc[6], a3 = acc[3] + acc[7];
+  return (a0 + a2) + (a1 + a3);
+}
+
+// Unpacks a 4-bit block to 32 values in element order (low nibbles, then high).
+inline void unpack_nibbles(const std::uint8_t* qs, int out[32]) {
+  for (int j = 0; j < 16; ++j) {
+    out[j] = qs[j] & 0x0f;
+    out[j + 16] = qs[j] >> 4;
+  }
+}
+
+float dot_q4_0_q8_0(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const block_q4_0*>(vw);
+  const auto* a = static_cast<const block_q8_0*>(va);
+  float acc[8] = {};
+  for (std::int64_t b = 0; b < n / qk; ++b) {
+    const float d = fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
+    int q[32];
+    unpack_nibbles(w[b].qs, q);
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) s += (q[j] - 8) * a[b].qs[j];
+      acc[l] = fma_f32(d, float(s), acc[l]);
+    }
+  }
+  return hsum8(acc);
+}
+
+float dot_q4_1_q8_1(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const block_q4_1*>(vw);
+  const auto* a = static_cast<const block_q8_1*>(va);
+  float acc[8] = {};
+  float summs = 0;
+  for (std::int64_t b = 0; b < n / qk; ++b) {
+    const float d0 = fp16_to_fp32(w[b].d), d1 = fp16_to_fp32(a[b].d);
+    summs += fp16_to_fp32(w[b].m) * fp16_to_fp32(a[b].s);
+    const float d = d0 * d1;
+    int q[32];
+    unpack_nibbles(w[b].qs, q);
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) s += q[j] * a[b].qs[j];
+      acc[l] = fma_f32(d, float(s), acc[l]);
+    }
+  }
+  return hsum8(acc) + summs;
+}
+
+float dot_q8_0_q8_0(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const block_q8_0*>(vw);
+  const auto* a = static_cast<const block_q8_0*>(va);
+  float acc[8] = {};
+  for (std::int64_t b = 0; b < n / qk; ++b) {
+    const float d = fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) s += int(w[b].qs[j]) * int(a[b].qs[j]);
+      acc[l] = fma_f32(d, float(s), acc[l]);
+    }
+  }
+  return hsum8(acc);
+}
+
+// Half-precision dot: 16 float lanes, reduced pairwise; sum in double at the
+// end as ggml does (ggml_float).
+template <float (*cvt)(std::uint16_t)>
+float dot_half(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const std::uint8_t*>(vw);
+  const auto* a = static_cast<const std::uint8_t*>(va);
+  float acc[16] = {};
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int l = 0; l < 16; ++l) {
+      std::uint16_t x, y;
+      std::memcpy(&x, w + 2 * (i + l), 2);
+      std::memcpy(&y, a + 2 * (i + l), 2);
+      acc[l] += cvt(x) * cvt(y);  // exact product: same as fma
+    }
+  }
+  double sum = 0;
+  for (int l = 0; l < 16; ++l) sum += acc[l];
+  for (; i < n; ++i) {
+    std::uint16_t x, y;
+    std::memcpy(&x, w + 2 * i, 2);
+    std::memcpy(&y, a + 2 * i, 2);
+    sum += double(cvt(x)) * double(cvt(y));
+  }
+  return float(sum);
+}
+
+float dot_f32_f32(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const float*>(vw);
+  const auto* a = static_cast<const float*>(va);
+  double sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) sum += double(w[i]) * double(a[i]);
+  return float(sum);
+}
+
+constexpr kernel_table portable_table{
+    "portable",      dot_q4_0_q8_0,     dot_q4_1_q8_1,    dot_q8_0_q8_0, dot_half<fp16_to_fp32>,
+    dot_half<bf16_to_fp32>, dot_f32_f32, quantize_row_q8_0, quantize_row_q8_1,
+};
+
+}  // namespace
+
+const kernel_table& kernels_portable() { return portable_table; }
+
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const kernel_table& kernels_select() {
+  // Each ISA table is verified against kernels_portable() in
+  // tests/inference/kernels_test; issue 6 adds AVX-512 / VNNI tables here.
+  if (const char* env = std::getenv("AIKID_KERNELS"); env && std::strcmp(env, "portable") == 0) {
+    return portable_table;
+  }
+  if (cpu_has_avx2()) return *kernels_avx2();
+  return portable_table;
+}
+
+// ---- activation conversion and mat-vec -------------------------------------------
+ggml_type vec_dot_type(ggml_type t) {
+  switch (t) {
+    case ggml_type::q4_0: case ggml_type::q8_0: return ggml_type::q8_0;
+    case ggml_type::q4_1: return ggml_type::q8_1;
+    case ggml_type::f16: return ggml_type::f16;
+    case ggml_type::bf16: return ggml_type::bf16;
+    default: return ggml_type::f32;
+  }
+}
+
+void activation_quantize(const kernel_table& k, ggml_type wt, const float* x, std::int64_t n,
+                         activation& out) {
+  out.dot_type = vec_dot_type(wt);
+  out.n = n;
+  switch (out.dot_type) {
+    case ggml_type::q8_0:
+      out.data.resize(std::size_t(n / qk) * sizeof(block_q8_0));
+      k.quantize_q8_0(x, reinterpret_cast<block_q8_0*>(out.data.data()), n);
+      break;
+    case ggml_type::q8_1:
+      out.data.resize(std::size_t(n / qk) * sizeof(block_q8_1));
+      k.quantize_q8_1(x, reinterpret_cast<block_q8_1*>(out.data.data()), n);
+      break;
+    case ggml_type::f16:
+    case ggml_type::bf16: {
+      out.data.resize(std::size_t(n) * 2);
+      for (std::int64_t i = 0; i < n; ++i) {
+        const std::uint16_t h = out.dot_type == ggml_type::f16 ? fp32_to_fp16(x[i]) : fp32_to_bf16(x[i]);
+        std::memcpy(out.data.data() + 2 * i, &h, 2);
+      }
+      break;
+    }
+    default:
+      out.data.resize(std::size_t(n) * 4);
+      std::memcpy(out.data.data(), x, std::size_t(n) * 4);
+      break;
+  }
+}
+
+float row_dot(const kernel_table& k, ggml_type wt, std::int64_t n, const void* w,
+              const activation& a) {
+  const void* x = a.data.data();
+  switch (wt) {
+    case ggml_type::q4_0: return k.dot_q4_0_q8_0(n, w, x);
+    case ggml_type::q4_1: return k.dot_q4_1_q8_1(n, w, x);
+    case ggml_type::q8_0: return k.dot_q8_0_q8_0(n, w, x);
+    case ggml_type::f16: return k.dot_f16_f16(n, w, x);
+    case ggml_type::bf16: return k.dot_bf16_bf16(n, w, x);
+    default: return k.dot_f32_f32(n, w, x);
+  }
+}
+
+void matvec(const kernel_table& k, const weight_view& w, const activation& x, float* y,
+            std::int64_t r0, std::int64_t r1) {
+  for (std::int64_t r = r0; r < r1; ++r) y[r] = row_dot(k, w.type, w.n, w.row(r), x);
+}
+
+void matvec(const kernel_table& k, const weight_view& w, const float* x, float* y,
+            activation& scratch) {
+  activation_quantize(k, w.type, x, w.n, scratch);
+  matvec(k, w, scratch, y, 0, w.rows);
+}
+
+}  // namespace aikid::inference

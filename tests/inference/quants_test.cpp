@@ -1,0 +1,245 @@
+// Tensor types and kernels:
+//  - dequantisation of F32/F16/BF16/Q8_0/Q4_0/Q4_1 equals the gguf package's
+//    (fixtures/quants.json), also on rows of the real SmolLM2 file;
+//  - fp32 -> fp16 / bf16 rounding equals numpy / gguf;
+//  - Q8_0 / Q8_1 activation quantisers follow ggml's x86 definition;
+//  - every kernel table the CPU offers equals the portable reference bit for
+//    bit, and the quantised dots approximate the float dot of the
+//    dequantised rows.
+#define BOOST_TEST_MODULE inference_quants
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <cstring>
+#include <random>
+
+#include "actors/inference/gguf.hpp"
+#include "actors/inference/kernels.hpp"
+#include "actors/inference/quants.hpp"
+
+using namespace aikid::inference;
+using json = nlohmann::json;
+
+namespace {
+
+const json& fixture() {
+  static const json fx = [] {
+    std::ifstream in(std::string(AIKID_SOURCE_DIR) + "/tests/inference/fixtures/quants.json");
+    BOOST_REQUIRE_MESSAGE(in, "fixture quants.json missing");
+    return json::parse(in);
+  }();
+  return fx;
+}
+
+std::vector<std::uint8_t> from_hex(const std::string& h) {
+  std::vector<std::uint8_t> out(h.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::uint8_t(std::stoi(h.substr(2 * i, 2), nullptr, 16));
+  return out;
+}
+
+bool same_float(float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(type_table) {
+  BOOST_CHECK_EQUAL(type_name(3), "Q4_1");
+  BOOST_CHECK_EQUAL(type_name(14), "Q6_K");
+  BOOST_CHECK_EQUAL(type_name(999), "type#999");
+  for (auto id : {0u, 1u, 2u, 3u, 8u, 30u}) BOOST_CHECK(type_traits_of(id)->supported);
+  for (auto id : {6u, 7u, 10u, 12u, 14u, 20u}) BOOST_CHECK(!type_traits_of(id)->supported);
+  BOOST_CHECK_EQUAL(type_traits_of(3)->block_bytes, 20);
+  BOOST_CHECK_EQUAL(type_traits_of(8)->block_bytes, 34);
+}
+
+BOOST_AUTO_TEST_CASE(dequantize_matches_gguf_package) {
+  int n_types = 0;
+  for (const auto& c : fixture()["blocks"]) {
+    const auto bytes = from_hex(c["bytes"].get<std::string>());
+    const auto want = c["values"].get<std::vector<float>>();
+    const auto n = c["n"].get<std::int64_t>();
+    const auto tr = type_traits_of(c["type_id"].get<std::uint32_t>());
+    BOOST_REQUIRE(tr && tr->supported);
+    BOOST_REQUIRE_EQUAL(bytes.size(), std::size_t(n / tr->block * tr->block_bytes));
+    std::vector<float> got(static_cast<std::size_t>(n));
+    dequantize_row(ggml_type(c["type_id"].get<std::uint32_t>()), bytes.data(), got.data(), n);
+    int bad = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) bad += !same_float(got[i], want[i]);
+    BOOST_CHECK_MESSAGE(bad == 0, c["type"].get<std::string>() << ": " << bad << " values differ");
+    ++n_types;
+  }
+  BOOST_CHECK_EQUAL(n_types, 6);
+}
+
+BOOST_AUTO_TEST_CASE(dequantize_real_file_rows) {
+  auto f = gguf_file::open(std::filesystem::path(AIKID_MODELS_DIR) / "SmolLM2-135M-Instruct.Q4_1.gguf");
+  BOOST_REQUIRE_MESSAGE(f, (f ? "" : f.error().message));
+  for (const auto& r : fixture()["file_rows"]) {
+    const gguf_tensor* t = (*f)->find_tensor(r["tensor"].get<std::string>());
+    BOOST_REQUIRE(t);
+    BOOST_CHECK_EQUAL(type_name(t->type), r["type"].get<std::string>());
+    const auto tr = type_traits_of(std::uint32_t(t->type));
+    const std::size_t row_bytes = std::size_t(t->ne[0] / tr->block * tr->block_bytes);
+    std::size_t ri = 0;
+    for (const auto& row : r["rows"]) {
+      const auto want = row.get<std::vector<float>>();
+      std::vector<float> got(want.size());
+      dequantize_row(t->type, t->data + ri * row_bytes, got.data(), std::int64_t(got.size()));
+      BOOST_CHECK_MESSAGE(got == want, r["tensor"].get<std::string>() << " row " << ri);
+      ++ri;
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(half_and_bfloat_rounding_match_numpy) {
+  const auto& h = fixture()["to_half"];
+  const auto xs = h["x"].get<std::vector<float>>();
+  const auto f16 = h["f16"].get<std::vector<int>>();
+  const auto bf16 = h["bf16"].get<std::vector<int>>();
+  int bad16 = 0, badbf = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    bad16 += fp32_to_fp16(xs[i]) != std::uint16_t(f16[i]);
+    badbf += fp32_to_bf16(xs[i]) != std::uint16_t(bf16[i]);
+  }
+  BOOST_CHECK_EQUAL(bad16, 0);
+  BOOST_CHECK_EQUAL(badbf, 0);
+  // table lookup equals computed conversion for every half
+  for (std::uint32_t u = 0; u < 65536; ++u) {
+    BOOST_REQUIRE(same_float(fp16_to_fp32(std::uint16_t(u)), fp16_to_fp32_compute(std::uint16_t(u))));
+    if (!std::isnan(fp16_to_fp32(std::uint16_t(u)))) {
+      BOOST_REQUIRE_EQUAL(fp32_to_fp16(fp16_to_fp32(std::uint16_t(u))), std::uint16_t(u));  // round trip
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(activation_quantisers_follow_ggml_x86) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.f, 2.f);
+  std::vector<float> x(256);
+  for (auto& v : x) v = nd(rng);
+  x[3] = 0;
+  std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an all-zero block
+  std::vector<block_q8_1> q1(8);
+  std::vector<block_q8_0> q0(8);
+  quantize_row_q8_1(x.data(), q1.data(), 256);
+  quantize_row_q8_0(x.data(), q0.data(), 256);
+  for (int b = 0; b < 8; ++b) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[std::size_t(b * 32 + j)]));
+    BOOST_CHECK_EQUAL(q1[std::size_t(b)].d, fp32_to_fp16(amax / 127.f));
+    BOOST_CHECK_EQUAL(q0[std::size_t(b)].d, q1[std::size_t(b)].d);
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      const float id = amax != 0 ? 127.f / amax : 0.f;
+      const int want = int(std::nearbyint(x[std::size_t(b * 32 + j)] * id));  // ties to even
+      BOOST_CHECK_EQUAL(int(q1[std::size_t(b)].qs[j]), want);
+      BOOST_CHECK_EQUAL(int(q0[std::size_t(b)].qs[j]), want);
+      BOOST_CHECK_LE(std::abs(want), 127);
+      sum += want;
+    }
+    BOOST_CHECK_EQUAL(q1[std::size_t(b)].s, fp32_to_fp16(amax / 127.f * float(sum)));
+  }
+  BOOST_CHECK_EQUAL(q1[1].d, 0);  // zero block: d = 0, q = 0
+}
+
+namespace {
+
+// Random but valid blocks of weight type t (n elements).
+std::vector<std::byte> random_row(ggml_type t, int n, std::mt19937& rng) {
+  const auto tr = type_traits_of(std::uint32_t(t));
+  std::vector<std::byte> out(std::size_t(n / tr->block * tr->block_bytes));
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (auto& b : out) b = std::byte(byte(rng));
+  // keep scales finite and moderate: rewrite the fp16 fields
+  std::normal_distribution<float> nd(0.f, 0.02f);
+  const int nb = n / 32;
+  for (int i = 0; i < nb; ++i) {
+    std::byte* blk = out.data() + std::size_t(i * tr->block_bytes);
+    const std::uint16_t d = fp32_to_fp16(std::fabs(nd(rng)) + 1e-4f), m = fp32_to_fp16(nd(rng));
+    std::memcpy(blk, &d, 2);
+    if (t == ggml_type::q4_1) std::memcpy(blk + 2, &m, 2);
+    if (t == ggml_type::q8_0) {
+      for (int j = 0; j < 32; ++j) {
+        if (std::int8_t(blk[2 + j]) == -128) blk[2 + j] = std::byte(0x81);  // ggml never writes -128
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(kernel_tables_equal_portable_reference) {
+  std::vector<const kernel_table*> tables{&kernels_portable(), &kernels_select()};
+  if (cpu_has_avx2()) tables.push_back(kernels_avx2());
+  BOOST_TEST_MESSAGE("kernels_select() = " << kernels_select().name);
+  std::mt19937 rng(42);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  const int n = 576;
+  for (ggml_type t : {ggml_type::q4_0, ggml_type::q4_1, ggml_type::q8_0, ggml_type::f16, ggml_type::bf16,
+                      ggml_type::f32}) {
+    for (int trial = 0; trial < 50; ++trial) {
+      std::vector<std::byte> w;
+      if (t == ggml_type::f16 || t == ggml_type::bf16 || t == ggml_type::f32) {
+        std::vector<float> wf(n);
+        for (auto& v : wf) v = nd(rng) * 0.05f;
+        const std::size_t es = t == ggml_type::f32 ? 4 : 2;
+        w.resize(std::size_t(n) * es);
+        for (int i = 0; i < n; ++i) {
+          if (t == ggml_type::f32) {
+            std::memcpy(w.data() + 4 * i, &wf[std::size_t(i)], 4);
+          } else {
+            const std::uint16_t h = t == ggml_type::f16 ? fp32_to_fp16(wf[std::size_t(i)]) : fp32_to_bf16(wf[std::size_t(i)]);
+            std::memcpy(w.data() + 2 * i, &h, 2);
+          }
+        }
+      } else {
+        w = random_row(t, n, rng);
+      }
+      std::vector<float> x(n);
+      for (auto& v : x) v = nd(rng);
+      activation a;
+      activation_quantize(kernels_portable(), t, x.data(), n, a);
+      const float ref = row_dot(kernels_portable(), t, n, w.data(), a);
+      for (const kernel_table* k : tables) {
+        activation ak;
+        activation_quantize(*k, t, x.data(), n, ak);
+        BOOST_REQUIRE(ak.data == a.data);
+        const float got = row_dot(*k, t, n, w.data(), ak);
+        BOOST_REQUIRE_MESSAGE(std::memcmp(&got, &ref, 4) == 0,
+                              k->name << " " << type_name(t) << ": " << got << " != portable " << ref);
+      }
+      // and the quantised dot approximates the float dot of dequantised weights
+      std::vector<float> wd(n);
+      dequantize_row(t, w.data(), wd.data(), n);
+      double exact = 0, mag = 0;
+      for (int i = 0; i < n; ++i) {
+        exact += double(wd[std::size_t(i)]) * x[std::size_t(i)];
+        mag += std::fabs(double(wd[std::size_t(i)]) * x[std::size_t(i)]);
+      }
+      BOOST_CHECK_SMALL(double(ref) - exact, 0.02 * mag + 1e-6);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(matvec_rows_and_ranges) {
+  std::mt19937 rng(3);
+  const int n = 64, rows = 7;
+  std::vector<std::byte> w;
+  for (int r = 0; r < rows; ++r) {
+    auto row = random_row(ggml_type::q4_1, n, rng);
+    w.insert(w.end(), row.begin(), row.end());
+  }
+  weight_view wv{ggml_type::q4_1, n, rows, std::size_t(n / 32 * 20), w.data()};
+  std::vector<float> x(n, 0.5f), y(rows, -1.f), y2(rows, -1.f);
+  activation a;
+  matvec(kernels_select(), wv, x.data(), y.data(), a);
+  matvec(kernels_select(), wv, a, y2.data(), 2, 5);
+  for (int r = 0; r < rows; ++r) {
+    BOOST_CHECK_EQUAL(y[std::size_t(r)], row_dot(kernels_portable(), ggml_type::q4_1, n, wv.row(r), a));
+    if (r >= 2 && r < 5) BOOST_CHECK_EQUAL(y2[std::size_t(r)], y[std::size_t(r)]);
+    else BOOST_CHECK_EQUAL(y2[std::size_t(r)], -1.f);
+  }
+}
