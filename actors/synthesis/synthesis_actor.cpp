@@ -9,6 +9,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/actor_kit.hpp"
+#include "actors/inference/inference.hpp"
 #include "actors/synthesis/synthesis.hpp"
 
 namespace aikid {
@@ -44,6 +45,9 @@ struct synthesis_state {
   syn::template_set_ptr templates;
   syn::turns_ptr conversation;
   syn::zone_ptr tz;
+  // The generation model's tokenizer (same GGUF, same engine code), to count
+  // a prompt's tokens; null when the model cannot load (then ~4 bytes/token).
+  std::unique_ptr<inference::model> tokenizer;
   std::string down_reason, templates_error;
   kit::stage_stats compose;
   std::uint64_t answered = 0, prompted = 0;
@@ -209,6 +213,11 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
     st0.down_reason = g.error().message;
   }
   [[maybe_unused]] auto loaded = load_templates(self);
+  if (auto path = st0.env.cfg.get_string("inference.model"); !path.empty()) {
+    inference::model_options mo;
+    mo.path = path;
+    if (auto m = inference::model::load(mo)) st0.tokenizer = std::move(*m);
+  }
   return {
       [=](request_msg& r) {
         auto& st = self->state;
@@ -233,8 +242,10 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         cenv.templates = st.templates.get();
         cenv.conversation = st.conversation.get();
         cenv.tz = st.tz.get();
-        // Token counting: about 4 bytes a token until the model's tokenizer is wired in.
-        cenv.count_tokens = [](std::string_view s) { return static_cast<int>(s.size() / 4 + 1); };
+        if (st.tokenizer)
+          cenv.count_tokens = [m = st.tokenizer.get()](std::string_view s) { return static_cast<int>(m->tokenize(s).size()); };
+        else
+          cenv.count_tokens = [](std::string_view s) { return static_cast<int>(s.size() / 4 + 1); };
         syn::compose_request req;
         req.text = p.text;
         req.user = p.user;
