@@ -109,3 +109,34 @@ def test_busy_past_the_admission_limit_and_recovery(make_daemon):
     # Recovered: the class admits again.
     r = d.request({"op": "memory.get", "memory_id": 1})
     assert r.get("error", {}).get("code") != "busy"
+
+
+def test_without_models_the_daemon_starts_and_says_why(make_daemon):
+    d = make_daemon("inference.model=/nonexistent/model.gguf", "embedding.model=/nonexistent/minilm").start()
+    assert d.request({"op": "ping"})["ok"]
+    h = d.admin_cmd("health")
+    assert h["status"] == "degraded"
+    assert h["actors"]["inference"]["up"] is False and "/nonexistent/model.gguf" in h["actors"]["inference"]["reason"]
+    assert h["actors"]["embedder"]["up"] is False and h["actors"]["embedder"]["reason"]
+    g = d.request({"op": "generate", "prompt": "hi"})
+    assert g["error"]["code"] == "unavailable" and "no model loaded" in g["error"]["message"]
+    e = d.request({"op": "embed", "texts": ["hi"]})
+    assert e["error"]["code"] == "unavailable"
+    # Text-only memory needs the embedder; a client vector does not.
+    m = d.request({"op": "memory.add", "text": "I like tea", "user": "u"})
+    assert m["error"]["code"] == "unavailable" and "vector" in m["error"]["message"]
+    v = [0.0] * 384
+    v[0] = 1.0
+    assert d.request({"op": "memory.add", "text": "I like tea", "user": "u", "vector": v})["ok"]
+    # A percept still gets exactly one final thought, saying why it has no answer.
+    with Subscriber(d.thoughts, topics=["thought.final"]) as sub:
+        time.sleep(0.3)
+        pid = d.request({"op": "perceive", "text": "tell me something", "user": "u"})["percept_id"]
+        deadline = time.monotonic() + 30
+        got = None
+        while time.monotonic() < deadline and got is None:
+            t = sub.recv(timeout=5.0)
+            if t is not None and t.percept_id == pid:
+                got = t
+        assert got is not None
+        assert got.body["error"]["code"] == "unavailable"
