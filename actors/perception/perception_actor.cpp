@@ -24,6 +24,9 @@ std::vector<config::key_spec> perception_config_keys() {
               "drop a percept whose user and text repeat within this window (0 = off)")
           .is_live(),
       key_int("perception.embed_timeout_ms", 2000, 10, 60000, "how long to wait for the embedder").is_live(),
+      key_int("perception.max_pending", 64, 1, 100000,
+              "percepts waiting for the embedder; past it a new percept is answered busy")
+          .is_live(),
   };
 }
 
@@ -67,7 +70,8 @@ struct perception_state {
   caf::actor embedder, memory;
   std::map<std::string, std::pair<std::int64_t, std::string>> recent;  // user\0text → (unix ms, percept id)
   kit::stage_stats perceive, embed;
-  std::uint64_t duplicates = 0, embed_failures = 0;
+  std::uint64_t duplicates = 0, embed_failures = 0, busy = 0;
+  std::int64_t pending = 0;  // percepts sent to the embedder, not yet answered
   static inline const char* name = "perception";
 };
 
@@ -103,6 +107,11 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
                                                                       " bytes; perception.max_text_bytes is " +
                                                                       std::to_string(limit)});
         if (norm->empty()) return out.reply_error(r.ticket, error{errc::bad_request, "text: empty after normalisation"});
+        if (st.pending >= st.env.cfg.get_int("perception.max_pending")) {
+          ++st.busy;
+          return out.reply_error(r.ticket, error{errc::busy, "perception: " + std::to_string(st.pending) +
+                                                                 " percepts wait for the embedder; retry later"});
+        }
         percept_msg p;
         p.user = user->value_or("");
         auto now = kit::unix_ms();
@@ -133,9 +142,11 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
         auto t_embed = kit::now_ns();
         auto timeout = std::chrono::milliseconds(st.env.cfg.get_int("perception.embed_timeout_ms"));
         auto mem = st.memory;
+        ++st.pending;
         self->request(st.embedder, timeout, embed_atom_v, std::vector<std::string>{p.text})
             .then(
                 [=](std::vector<float>& vec, std::string& model) mutable {
+                  --self->state.pending;
                   p.vec = std::move(vec);
                   p.embed_model = std::move(model);
                   p.stage_names.push_back("embed");
@@ -145,6 +156,7 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
                   self->send(mem, std::move(p));
                 },
                 [=](caf::error&) mutable {
+                  --self->state.pending;
                   ++self->state.embed_failures;
                   p.stage_names.push_back("embed");
                   p.stage_ms.push_back(kit::ms_since(t_embed));
@@ -157,6 +169,8 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
         return kit::json{{"perceive", st.perceive.to_json()},
                          {"embed", st.embed.to_json()},
                          {"duplicates", st.duplicates},
+                         {"busy", st.busy},
+                         {"pending", st.pending},
                          {"embed_failures", st.embed_failures}}
             .dump();
       },

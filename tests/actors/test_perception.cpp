@@ -160,3 +160,36 @@ BOOST_FIXTURE_TEST_CASE(heartbeat_stats_and_health_answer, fixture) {
       .receive([&](const std::string& s) { stats = s; }, [&](caf::error&) {});
   BOOST_TEST(json::parse(stats).contains("perceive"));
 }
+
+// An embedder that never answers until told: percepts pile up in perception.
+caf::behavior slow_embedder(caf::event_based_actor* self, std::size_t) {
+  return {[self](embed_atom, const std::vector<std::string>&) -> caf::result<std::vector<float>, std::string> {
+    return self->make_response_promise<std::vector<float>, std::string>();  // never delivered
+  }};
+}
+
+BOOST_AUTO_TEST_CASE(busy_when_too_many_percepts_wait_for_the_embedder) {
+  cfg_t cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor memory{sys};
+  auto out = std::make_shared<replies>();
+  actor_env env;
+  env.replies = out;
+  env.thoughts = std::make_shared<thoughts>();
+  env.cfg = config::config_load_defaults();
+  env.cfg.set("perception.max_pending", std::int64_t{2});
+  env.cfg.set("perception.embed_timeout_ms", std::int64_t{60000});
+  auto p = spawn_perception(sys, env, sys.spawn(slow_embedder, std::size_t{4}), memory);
+  for (std::uint64_t t = 1; t <= 3; ++t) {
+    json body = {{"v", 1}, {"op", "perceive"}, {"text", "text " + std::to_string(t)}};
+    memory->send(p, request_msg{t, "perceive", "x", body.dump(), 0});
+  }
+  std::string stats;
+  memory->request(p, std::chrono::seconds(5), stats_atom_v).receive([&](const std::string& s) { stats = s; },
+                                                                     [&](caf::error&) {});
+  BOOST_TEST(json::parse(stats)["pending"] == 2);
+  BOOST_TEST(out->of(1).contains("percept_id"));
+  BOOST_TEST(out->of(2).contains("percept_id"));
+  BOOST_TEST(out->of(3)["error"]["code"] == "busy");
+  caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+}
