@@ -1,0 +1,103 @@
+// aikid embedding engine: a native BERT-style sentence encoder on BLIS.
+//
+// Loads a sentence-transformers model folder (all-MiniLM-L6-v2 and any BERT
+// encoder of the family) and turns texts into unit-length vectors equal (cosine
+// >= 0.9999) to sentence-transformers' on CPU.
+//
+// Model folder (every shape comes from these files, none is a constant):
+//   config.json               hidden size, layers, heads, FFN size, vocab, eps, act
+//   model.safetensors         weights (F32), mmapped and validated
+//   vocab.txt                 WordPiece vocabulary
+//   tokenizer_config.json     do_lower_case / strip_accents / tokenize_chinese_chars (optional)
+//   special_tokens_map.json   [CLS]/[SEP]/[UNK]/[PAD]/[MASK] spellings (optional)
+//   sentence_bert_config.json max_seq_length (optional; else max_position_embeddings)
+//   1_Pooling/config.json     pooling mode (optional; else mean)
+//
+// Defined behaviour of edge cases (tested in tests/embedding/):
+//   - empty text (or only whitespace/control characters) → [CLS][SEP], a valid vector;
+//   - over-long text → cut to max_tokens() tokens incl. [CLS]/[SEP], truncated = 1;
+//   - invalid UTF-8 → errc::bad_request naming the text index and byte offset;
+//     nothing is encoded for the whole call.
+//
+// Batching: texts are sorted by token count and cut into batches of up to
+// max_batch whose lengths share a power-of-two bucket. Inside a batch the
+// sequences are packed back to back (no pad rows are computed); each
+// sequence's attention sees only its own tokens, which is exactly what the
+// padding mask of a padded batch does, so results do not depend on batching.
+//
+// Threading: an encoder is not thread-safe; one caller at a time (the actor).
+// set_threads() sets the BLIS threads used by this encoder's Linear-layer
+// products (the small per-head attention products always use one).
+//
+// Internal pieces (not for the actor): safetensors.hpp (reader), tokenizer.hpp
+// (BERT basic + WordPiece), bert.hpp (config, weights, forward pass).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace aikid::embedding {
+
+struct encoder_options {
+  std::filesystem::path model_dir;
+  int threads = 1;     // BLIS threads for matrix products (>= 1)
+  int max_batch = 32;  // texts per forward pass (>= 1)
+};
+
+struct encode_output {
+  std::vector<float> vectors;           // n × dim, row-major, each row unit length
+  std::vector<std::uint8_t> truncated;  // per text: 1 if cut at max_tokens()
+  std::vector<int> n_tokens;            // per text, incl. [CLS]/[SEP]
+};
+
+class encoder {
+ public:
+  // Loads and validates the model folder.
+  // Fails with errc::unavailable and a message naming the missing/corrupt file
+  // and field (e.g. "config.json: hidden_size: missing", "model.safetensors:
+  // tensor 'x': data_offsets [a, b] past end of file"); errc::bad_request when
+  // the options are out of range.
+  static expected<std::unique_ptr<encoder>> load(const encoder_options&);
+
+  ~encoder();
+  encoder(const encoder&) = delete;
+  encoder& operator=(const encoder&) = delete;
+
+  // Output vector size (the pooling dimension; hidden_size for mean/cls/max).
+  int dim() const;
+  // Longest input in tokens incl. [CLS]/[SEP] (sentence_bert max_seq_length).
+  int max_tokens() const;
+  // "<model folder name>:<first 12 hex of the safetensors file's SHA-256>";
+  // changes whenever the weights change (equals the prefix in config/models.lock).
+  const std::string& model_id() const;
+  // BLIS threads for later encode() calls; values < 1 are taken as 1.
+  void set_threads(int n);
+
+  // Encodes texts in batches of up to max_batch, grouped by token length.
+  // Fails with errc::bad_request ("text 3: invalid UTF-8 at byte offset 17")
+  // when any text is not valid UTF-8 (nothing is encoded then).
+  expected<encode_output> encode(const std::vector<std::string>& texts);
+
+  // Token ids exactly as the Hugging Face tokenizer gives them with
+  // truncation at max_tokens(): [CLS] … [SEP]. *truncated (if given) is set
+  // to whether tokens were cut. Fails with errc::bad_request naming the byte
+  // offset of invalid UTF-8.
+  expected<std::vector<std::int32_t>> tokenize(std::string_view text,
+                                               bool* truncated = nullptr) const;
+
+  struct impl;
+
+ private:
+  explicit encoder(std::unique_ptr<impl> p);
+  static expected<std::unique_ptr<encoder>> load_model(const encoder_options&);
+  expected<encode_output> encode_batches(const std::vector<std::string>& texts);
+  std::unique_ptr<impl> p_;
+};
+
+}  // namespace aikid::embedding
