@@ -1,0 +1,468 @@
+// vindex: the FAISS side of the store.
+//   exact part  IndexIDMap2 over IndexFlatIP        rows [0, flat ntotal)
+//   HNSW part   IndexIDMap2 over IndexHNSWFlat      rows [0, hnsw ntotal)
+// where_ maps each live id to its one live row; other rows are tombstones
+// (flat_dead_ / hnsw_dead_). Distances in both parts come from vec_dot: the
+// HNSW storage is an IndexFlatIP whose distance computer is ours, so FAISS
+// keeps the graph and we supply the AVX-512 arithmetic.
+#include <omp.h>
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/DistanceComputer.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "actors/memory/memory_internal.hpp"
+
+namespace aikid::memory {
+
+using faiss_idx = faiss::Index::idx_t;
+
+// ---- HNSW storage with our distance computer ----------------------------
+
+namespace {
+
+struct fast_ip_distance : faiss::FlatCodesDistanceComputer {
+  int d;
+  const float* xb;
+  const float* q = nullptr;
+  explicit fast_ip_distance(const faiss::IndexFlat& s)
+      : faiss::FlatCodesDistanceComputer(s.codes.data(), s.code_size), d(static_cast<int>(s.d)),
+        xb(s.get_xb()) {}
+  void set_query(const float* x) override { q = x; }
+  float distance_to_code(const std::uint8_t* code) override {
+    return vec_dot(q, reinterpret_cast<const float*>(code), d);
+  }
+  float symmetric_dis(faiss_idx i, faiss_idx j) override { return vec_dot(xb + i * d, xb + j * d, d); }
+};
+
+struct fast_ip_storage : faiss::IndexFlatIP {
+  explicit fast_ip_storage(faiss_idx d) : faiss::IndexFlatIP(d) {}
+  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override {
+    return new fast_ip_distance(*this);
+  }
+};
+
+struct row_selector : faiss::IDSelector {
+  const std::vector<std::uint8_t>* dead;
+  const std::vector<faiss_idx>* ids;
+  const std::function<bool(std::int64_t)>* pred;
+  bool is_member(faiss_idx row) const override {
+    if ((*dead)[row]) return false;
+    return !pred || (*pred)((*ids)[row]);
+  }
+};
+
+std::unique_ptr<faiss::IndexIDMap2> flat_new(int dim) {
+  auto m = std::make_unique<faiss::IndexIDMap2>(new faiss::IndexFlatIP(dim));
+  m->own_fields = true;
+  return m;
+}
+
+std::unique_ptr<faiss::IndexIDMap2> hnsw_new(int dim, int M, int efc) {
+  auto* h = new faiss::IndexHNSWFlat(dim, M, faiss::METRIC_INNER_PRODUCT);
+  delete h->storage;  // swap the generic storage for ours
+  h->storage = new fast_ip_storage(dim);
+  h->hnsw.efConstruction = efc;
+  auto m = std::make_unique<faiss::IndexIDMap2>(h);
+  m->own_fields = true;
+  return m;
+}
+
+faiss::IndexFlat* flat_storage(const faiss::IndexIDMap2& m) { return static_cast<faiss::IndexFlat*>(m.index); }
+faiss::IndexFlat* hnsw_storage(const faiss::IndexIDMap2& m) {
+  return static_cast<faiss::IndexFlat*>(static_cast<faiss::IndexHNSW*>(m.index)->storage);
+}
+
+}  // namespace
+
+
+// ---- rows ---------------------------------------------------------------
+
+vindex::vindex(index_params p) : p_(p), flat_(flat_new(p.dim)) {}
+vindex::~vindex() = default;
+
+const float* vindex::row_ptr(const loc& l) const {
+  const faiss::IndexFlat* s = l.in_hnsw ? hnsw_storage(*hnsw_) : flat_storage(*flat_);
+  return s->get_xb() + l.row * p_.dim;
+}
+
+const float* vindex::vector_of(std::int64_t id) const {
+  auto it = where_.find(id);
+  return it == where_.end() ? nullptr : row_ptr(it->second);
+}
+
+void vindex::flat_append(std::int64_t id, const float* v) {
+  const faiss_idx fid = id;
+  flat_->add_with_ids(1, v, &fid);
+  flat_dead_.push_back(0);
+  where_[id] = loc{false, static_cast<std::int64_t>(flat_dead_.size() - 1)};
+}
+
+void vindex::mark_dead(const loc& l) {
+  auto& dead = l.in_hnsw ? hnsw_dead_ : flat_dead_;
+  if (!dead[l.row]) {
+    dead[l.row] = 1;
+    ++(l.in_hnsw ? hnsw_dead_n_ : flat_dead_n_);
+  }
+}
+
+void vindex::upsert(std::int64_t id, const float* v) {
+  if (building_) changed_during_build_.insert(id);
+  auto it = where_.find(id);
+  if (it != where_.end() && !it->second.in_hnsw) {  // exact part: overwrite in place
+    std::memcpy(const_cast<float*>(row_ptr(it->second)), v, sizeof(float) * p_.dim);
+    return;
+  }
+  if (it != where_.end()) mark_dead(it->second);  // HNSW row becomes a tombstone
+  flat_append(id, v);
+}
+
+bool vindex::erase(std::int64_t id) {
+  if (building_) changed_during_build_.insert(id);
+  auto it = where_.find(id);
+  if (it == where_.end()) return false;
+  mark_dead(it->second);
+  where_.erase(it);
+  return true;
+}
+
+void vindex::clear() {
+  flat_ = flat_new(p_.dim);
+  hnsw_.reset();
+  flat_dead_.clear();
+  hnsw_dead_.clear();
+  flat_dead_n_ = hnsw_dead_n_ = 0;
+  where_.clear();
+}
+
+std::size_t vindex::hnsw_rows() const { return hnsw_ ? hnsw_dead_.size() : 0; }
+std::size_t vindex::flat_rows() const { return flat_dead_.size(); }
+
+// ---- search -------------------------------------------------------------
+
+void vindex::set_ef_search(int ef) {
+  ef_search_ = ef;
+  if (hnsw_) static_cast<faiss::IndexHNSW*>(hnsw_->index)->hnsw.efSearch = ef;
+}
+
+void vindex::search(const float* q, int k, const std::function<bool(std::int64_t)>* pred, topk& out) const {
+  // exact part: score blocks of rows, then test only what could enter
+  const faiss::IndexFlat* fs = flat_storage(*flat_);
+  const float* xb = fs->get_xb();
+  const std::size_t n = flat_dead_.size();
+  constexpr std::size_t block = 1024;
+  float scores[block];
+  for (std::size_t start = 0; start < n; start += block) {
+    const std::size_t m = std::min(block, n - start);
+    vec_dot_rows(q, xb + start * p_.dim, m, p_.dim, scores);
+    for (std::size_t i = 0; i < m; ++i) {
+      const float s = scores[i];
+      if (s < out.floor()) continue;
+      const std::size_t row = start + i;
+      if (flat_dead_[row]) continue;
+      const std::int64_t id = flat_->id_map[row];
+      if (pred && !(*pred)(id)) continue;
+      out.offer(id, s);
+    }
+  }
+  // HNSW part: the graph walk skips tombstones and filtered rows in results
+  if (!hnsw_ || hnsw_dead_.size() == hnsw_dead_n_) return;
+  omp_set_num_threads(1);
+  row_selector sel;
+  sel.dead = &hnsw_dead_;
+  sel.ids = &hnsw_->id_map;
+  sel.pred = pred;
+  faiss::SearchParametersHNSW params;
+  params.efSearch = std::max(ef_search_, k);  // 1.7.3 reads hnsw.efSearch; kept equal by set_ef_search
+  params.sel = &sel;
+  std::vector<float> d(k);
+  std::vector<faiss_idx> rows(k);
+  hnsw_->index->search(1, q, k, d.data(), rows.data(), &params);
+  for (int j = 0; j < k; ++j)
+    if (rows[j] >= 0) out.offer(hnsw_->id_map[rows[j]], d[j]);
+}
+
+void vindex::score_ids(const float* q, const std::vector<std::int64_t>& ids, topk& out) const {
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i + 2 < ids.size()) {
+      auto it = where_.find(ids[i + 2]);
+      if (it != where_.end()) __builtin_prefetch(row_ptr(it->second));
+    }
+    auto it = where_.find(ids[i]);
+    if (it == where_.end()) continue;
+    out.offer(ids[i], vec_dot(q, row_ptr(it->second), p_.dim));
+  }
+}
+
+// ---- background work ----------------------------------------------------
+
+bool vindex::wants_build() const {
+  if (building_) return false;
+  if (!hnsw_) return where_.size() > p_.flat_max;
+  return hnsw_dead_n_ > std::max<std::size_t>(1000, hnsw_dead_.size() / 4);
+}
+
+bool vindex::wants_merge() const {
+  return hnsw_ && !building_ && flat_dead_.size() > flat_dead_n_;
+}
+
+bool vindex::wants_compact() const {
+  return flat_dead_n_ > 256 && flat_dead_n_ * 4 > flat_dead_.size();
+}
+
+void vindex::compact() {
+  auto fresh = flat_new(p_.dim);
+  std::vector<std::uint8_t> dead;
+  const float* xb = flat_storage(*flat_)->get_xb();
+  for (std::size_t row = 0; row < flat_dead_.size(); ++row) {
+    if (flat_dead_[row]) continue;
+    const faiss_idx id = flat_->id_map[row];
+    fresh->add_with_ids(1, xb + row * p_.dim, &id);
+    where_[id] = loc{false, static_cast<std::int64_t>(dead.size())};
+    dead.push_back(0);
+  }
+  flat_ = std::move(fresh);
+  flat_dead_ = std::move(dead);
+  flat_dead_n_ = 0;
+}
+
+void vindex::merge_step(std::size_t n) {
+  omp_set_num_threads(1);
+  std::vector<faiss_idx> ids;
+  std::vector<float> vecs;
+  std::vector<std::size_t> rows;
+  const float* xb = flat_storage(*flat_)->get_xb();
+  for (std::size_t row = 0; row < flat_dead_.size() && ids.size() < n; ++row) {
+    if (flat_dead_[row]) continue;
+    rows.push_back(row);
+    ids.push_back(flat_->id_map[row]);
+    vecs.insert(vecs.end(), xb + row * p_.dim, xb + (row + 1) * p_.dim);
+  }
+  if (ids.empty()) return;
+  const std::size_t first = hnsw_dead_.size();
+  hnsw_->add_with_ids(static_cast<faiss_idx>(ids.size()), vecs.data(), ids.data());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    mark_dead(loc{false, static_cast<std::int64_t>(rows[i])});
+    hnsw_dead_.push_back(0);
+    where_[ids[i]] = loc{true, static_cast<std::int64_t>(first + i)};
+  }
+  if (flat_dead_n_ == flat_dead_.size()) {  // everything moved: start the buffer afresh
+    flat_ = flat_new(p_.dim);
+    flat_dead_.clear();
+    flat_dead_n_ = 0;
+  }
+}
+
+std::unique_ptr<vindex::build_job> vindex::build_begin() {
+  auto job = std::make_unique<build_job>();
+  job->dim = p_.dim;
+  job->m = p_.hnsw_m;
+  job->efc = p_.ef_construction;
+  job->ids.reserve(where_.size());
+  for (const auto& [id, l] : where_) job->ids.push_back(id);
+  std::sort(job->ids.begin(), job->ids.end());
+  job->vecs.resize(job->ids.size() * p_.dim);
+  for (std::size_t i = 0; i < job->ids.size(); ++i)
+    std::memcpy(job->vecs.data() + i * p_.dim, row_ptr(where_.at(job->ids[i])), sizeof(float) * p_.dim);
+  changed_during_build_.clear();
+  building_ = true;
+  return job;
+}
+
+bool vindex::hnsw_build(build_job& job, const std::atomic<bool>& stop,
+                        const std::function<void(std::string_view)>& log) {
+  omp_set_num_threads(1);
+  job.index = hnsw_new(job.dim, job.m, job.efc);
+  const std::size_t n = job.ids.size();
+  constexpr std::size_t chunk = 1000;
+  std::size_t next_log = n / 10;
+  for (std::size_t i = 0; i < n; i += chunk) {
+    if (stop) return false;
+    const std::size_t m = std::min(chunk, n - i);
+    std::vector<faiss_idx> ids(job.ids.begin() + i, job.ids.begin() + i + m);
+    job.index->add_with_ids(static_cast<faiss_idx>(m), job.vecs.data() + i * job.dim, ids.data());
+    if (log && i + m >= next_log && i + m < n) {
+      log("memory: HNSW build " + std::to_string(i + m) + "/" + std::to_string(n));
+      next_log += std::max<std::size_t>(1, n / 10);
+    }
+  }
+  job.vecs.clear();
+  job.vecs.shrink_to_fit();
+  return true;
+}
+
+void vindex::build_install(build_job& job) {
+  const std::size_t n = job.ids.size();
+  std::vector<std::uint8_t> dead(n, 0);
+  std::size_t dead_n = 0;
+  for (std::size_t row = 0; row < n; ++row) {
+    const std::int64_t id = job.ids[row];
+    auto it = where_.find(id);
+    if (changed_during_build_.count(id) || it == where_.end()) {
+      dead[row] = 1;  // replaced or deleted while the graph was built
+      ++dead_n;
+      continue;
+    }
+    if (!it->second.in_hnsw) mark_dead(it->second);  // moves from the buffer into the graph
+    it->second = loc{true, static_cast<std::int64_t>(row)};
+  }
+  hnsw_ = std::move(job.index);
+  set_ef_search(ef_search_);
+  hnsw_dead_ = std::move(dead);
+  hnsw_dead_n_ = dead_n;
+  changed_during_build_.clear();
+  building_ = false;
+  compact();
+}
+
+void vindex::build_abandon() {
+  changed_during_build_.clear();
+  building_ = false;
+}
+
+// ---- snapshot bytes -----------------------------------------------------
+// u32 version | i32 dim | u8 has_hnsw |
+// u64 len, flat index (faiss) | u64 n, flat_dead | [u64 len, hnsw index | u64 n, hnsw_dead]
+
+namespace {
+void put_u64(std::vector<std::uint8_t>& b, std::uint64_t v) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+  b.insert(b.end(), p, p + 8);
+}
+void put_index(std::vector<std::uint8_t>& b, const faiss::Index* idx) {
+  faiss::VectorIOWriter w;
+  faiss::write_index(idx, &w);
+  put_u64(b, w.data.size());
+  b.insert(b.end(), w.data.begin(), w.data.end());
+}
+void put_bytes(std::vector<std::uint8_t>& b, const std::vector<std::uint8_t>& v) {
+  put_u64(b, v.size());
+  b.insert(b.end(), v.begin(), v.end());
+}
+struct reader {
+  const std::uint8_t* p;
+  std::size_t left;
+  bool get(void* out, std::size_t n) {
+    if (n > left) return false;
+    std::memcpy(out, p, n);
+    p += n;
+    left -= n;
+    return true;
+  }
+  bool get_u64(std::uint64_t& v) { return get(&v, 8); }
+  bool get_bytes(std::vector<std::uint8_t>& v) {
+    std::uint64_t n;
+    if (!get_u64(n) || n > left) return false;
+    v.assign(p, p + n);
+    p += n;
+    left -= n;
+    return true;
+  }
+};
+}  // namespace
+
+std::vector<std::uint8_t> vindex::save() const {
+  std::vector<std::uint8_t> b;
+  const std::uint32_t version = 1;
+  const std::int32_t dim = p_.dim;
+  const std::uint8_t has_hnsw = hnsw_ ? 1 : 0;
+  b.insert(b.end(), reinterpret_cast<const std::uint8_t*>(&version), reinterpret_cast<const std::uint8_t*>(&version) + 4);
+  b.insert(b.end(), reinterpret_cast<const std::uint8_t*>(&dim), reinterpret_cast<const std::uint8_t*>(&dim) + 4);
+  b.push_back(has_hnsw);
+  put_index(b, flat_.get());
+  put_bytes(b, flat_dead_);
+  if (hnsw_) {
+    put_index(b, hnsw_.get());
+    put_bytes(b, hnsw_dead_);
+  }
+  return b;
+}
+
+bool vindex::load(const std::uint8_t* data, std::size_t size, std::string& why) {
+  clear();
+  reader r{data, size};
+  std::uint32_t version = 0;
+  std::int32_t dim = 0;
+  std::uint8_t has_hnsw = 0;
+  if (!r.get(&version, 4) || !r.get(&dim, 4) || !r.get(&has_hnsw, 1)) return why = "truncated header", false;
+  if (version != 1) return why = "index format version " + std::to_string(version), false;
+  if (dim != p_.dim) return why = "dimension " + std::to_string(dim) + " != " + std::to_string(p_.dim), false;
+  try {
+    auto read_part = [&](std::unique_ptr<faiss::IndexIDMap2>& out, std::vector<std::uint8_t>& dead,
+                         bool hnsw) -> bool {
+      faiss::VectorIOReader ir;
+      if (!r.get_bytes(ir.data)) return why = "truncated index", false;
+      std::unique_ptr<faiss::Index> idx(faiss::read_index(&ir));
+      auto* m = dynamic_cast<faiss::IndexIDMap2*>(idx.get());
+      if (!m || m->d != p_.dim) return why = "unexpected index type", false;
+      if (hnsw) {
+        auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(m->index);
+        auto* old = h ? dynamic_cast<faiss::IndexFlatIP*>(h->storage) : nullptr;
+        if (!old) return why = "unexpected HNSW index type", false;
+        auto* fs = new fast_ip_storage(p_.dim);
+        fs->codes.swap(old->codes);
+        fs->ntotal = old->ntotal;
+        delete old;
+        h->storage = fs;
+      } else if (!dynamic_cast<faiss::IndexFlatIP*>(m->index)) {
+        return why = "unexpected flat index type", false;
+      }
+      idx.release();
+      out.reset(m);
+      if (!r.get_bytes(dead)) return why = "truncated tombstones", false;
+      if (dead.size() != static_cast<std::size_t>(m->ntotal) || m->id_map.size() != dead.size())
+        return why = "tombstones do not match the index rows", false;
+      return true;
+    };
+    if (!read_part(flat_, flat_dead_, false)) return clear(), false;
+    if (has_hnsw && !read_part(hnsw_, hnsw_dead_, true)) return clear(), false;
+    set_ef_search(ef_search_);
+  } catch (const std::exception& e) {
+    why = std::string("FAISS could not read it: ") + e.what();
+    clear();
+    return false;
+  }
+  auto add_rows = [&](bool in_hnsw, const faiss::IndexIDMap2& m, const std::vector<std::uint8_t>& dead,
+                      std::size_t& dead_n) {
+    for (std::size_t row = 0; row < dead.size(); ++row) {
+      if (dead[row]) {
+        ++dead_n;
+        continue;
+      }
+      if (!where_.emplace(m.id_map[row], loc{in_hnsw, static_cast<std::int64_t>(row)}).second) return false;
+    }
+    return true;
+  };
+  if (!add_rows(false, *flat_, flat_dead_, flat_dead_n_) ||
+      (hnsw_ && !add_rows(true, *hnsw_, hnsw_dead_, hnsw_dead_n_))) {
+    why = "an id is live twice";
+    clear();
+    return false;
+  }
+  if (r.left != 0) {
+    why = "trailing bytes";
+    clear();
+    return false;
+  }
+  return true;
+}
+
+nlohmann::json vindex::stats() const {
+  return {{"kind", hnsw_ ? "hnsw" : "flat"},
+          {"live", where_.size()},
+          {"flat_rows", flat_dead_.size()},
+          {"flat_tombstones", flat_dead_n_},
+          {"hnsw_rows", hnsw_dead_.size()},
+          {"hnsw_tombstones", hnsw_dead_n_},
+          {"building", building_.load()},
+          {"kernel", vec_kernel_name()}};
+}
+
+}  // namespace aikid::memory

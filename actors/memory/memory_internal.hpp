@@ -1,0 +1,250 @@
+// Private parts of the memory engine, one section per source file:
+//   memory_simd.cpp    dot products (AVX-512 / AVX2 / scalar) and a top-k
+//   memory_filter.cpp  the `filter` object: parse, match, value keys
+//   memory_index.cpp   vindex: FAISS flat + HNSW, tombstones, snapshot bytes
+//   memory_db.cpp      SQLite: open checks, schema + migrations, group commit
+//   memory_store.cpp   store: the public API over the three above
+//   memory_jsonl.cpp   export / import
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/memory/memory.hpp"
+#include "common/error.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <faiss/IndexIDMap.h>
+
+namespace aikid::memory {
+
+// ---- memory_simd.cpp ---------------------------------------------------
+
+/// <a, b> over d floats, with the widest kernel this CPU runs.
+float vec_dot(const float* a, const float* b, int d);
+/// out[i] = <q, base + i*d> for i < n (rows contiguous).
+void vec_dot_rows(const float* q, const float* base, std::size_t n, int d, float* out);
+/// Name of the kernel picked at start ("avx512", "avx2", "scalar").
+const char* vec_kernel_name();
+/// Scales v to unit length; false when it is zero or not finite.
+bool vec_normalize(std::vector<float>& v);
+
+/// Keeps the k best (score desc, id asc) of what it is offered.
+class topk {
+ public:
+  explicit topk(int k) : k_(k) { heap_.reserve(k + 1); }
+  /// Lowest score that could still enter (-inf while not full).
+  float floor() const { return heap_.size() < static_cast<std::size_t>(k_) ? -1e30f : heap_.front().score; }
+  void offer(std::int64_t id, float score);
+  /// Best first.
+  std::vector<std::pair<std::int64_t, float>> sorted() const;
+
+ private:
+  struct item {
+    float score;
+    std::int64_t id;
+  };
+  static bool worse(const item& a, const item& b) {  // a ranks below b
+    return a.score < b.score || (a.score == b.score && a.id > b.id);
+  }
+  int k_;
+  std::vector<item> heap_;  // min-heap by rank: front is the worst kept
+};
+
+// ---- memory_filter.cpp -------------------------------------------------
+
+/// A parsed `filter`: every clause must hold (AND); a clause holds when
+/// meta[field] (or, for an array, one of its elements) equals one of values.
+struct filter_clause {
+  std::string field;
+  std::vector<std::string> keys;  // filter_value_key of each accepted value
+};
+struct filter {
+  std::vector<filter_clause> clauses;
+  bool empty() const { return clauses.empty(); }
+};
+/// null or {} → no clauses. `bad_request` naming the field otherwise.
+expected<filter> filter_parse(const nlohmann::json& j);
+/// A canonical string for a scalar JSON value (1 and 1.0 are the same key).
+std::string filter_value_key(const nlohmann::json& v);
+bool filter_match(const filter& f, const nlohmann::json& meta);
+/// Calls fn(field, key) for each indexable (scalar or array-of-scalar) field.
+void filter_meta_keys(const nlohmann::json& meta,
+                      const std::function<void(const std::string&, const std::string&)>& fn);
+
+// ---- memory_index.cpp --------------------------------------------------
+
+struct index_params {
+  int dim = 384;
+  std::size_t flat_max = 50000;
+  int hnsw_m = 32, ef_construction = 200;
+};
+
+/// The vector index: an exact part (IndexIDMap2 over IndexFlatIP) that holds
+/// everything below flat_max and the recent adds above it, and an HNSW part
+/// (IndexIDMap2 over IndexHNSWFlat whose storage computes distances with
+/// vec_dot). Each live id is in exactly one part; a deleted or replaced row
+/// is a tombstone until compaction or rebuild. Not locked: the store holds
+/// its shared_mutex (shared for const members, exclusive for the rest);
+/// hnsw_build runs without any lock on a copy.
+class vindex {
+ public:
+  explicit vindex(index_params p);
+  ~vindex();
+
+  void upsert(std::int64_t id, const float* unit_vec);
+  bool erase(std::int64_t id);
+  bool contains(std::int64_t id) const { return where_.count(id) != 0; }
+  const float* vector_of(std::int64_t id) const;
+  std::size_t size() const { return where_.size(); }
+
+  /// Offers every live vector that passes pred (null: all) to out. HNSW part
+  /// approximate (efSearch), exact part scanned.
+  void search(const float* q, int k, const std::function<bool(std::int64_t)>* pred, topk& out) const;
+  /// HNSW efSearch (exclusive lock). Debian's FAISS 1.7.3 takes efSearch
+  /// from the graph (hnsw.efSearch), not from SearchParametersHNSW, so it is
+  /// set on the index itself and kept across builds and loads.
+  void set_ef_search(int ef);
+  /// Exact scores for the given ids (each must be live).
+  void score_ids(const float* q, const std::vector<std::int64_t>& ids, topk& out) const;
+
+  // background work, in the order the store's worker checks it
+  bool wants_build() const;     // no HNSW above flat_max, or too many HNSW tombstones
+  bool wants_merge() const;     // HNSW present and the exact buffer is not empty
+  bool wants_compact() const;   // many tombstones in the exact part
+  /// Under a shared lock: copies the live vectors out and starts tracking
+  /// changes. Then hnsw_build (no lock), then hnsw_install (exclusive).
+  struct build_job {
+    std::vector<std::int64_t> ids;
+    std::vector<float> vecs;  // [ids.size(), dim]
+    int dim = 0, m = 32, efc = 200;
+    std::unique_ptr<faiss::IndexIDMap2> index;
+  };
+  std::unique_ptr<build_job> build_begin();
+  static bool hnsw_build(build_job& job, const std::atomic<bool>& stop,
+                         const std::function<void(std::string_view)>& log);
+  void build_install(build_job& job);
+  void build_abandon();
+  /// Moves up to n buffered rows into HNSW (exclusive lock; short).
+  void merge_step(std::size_t n);
+  void compact();
+
+  /// Serialised index (both parts, tombstones) for a snapshot.
+  std::vector<std::uint8_t> save() const;
+  /// Replaces the contents from save() bytes; false (and empty) on damage.
+  bool load(const std::uint8_t* data, std::size_t size, std::string& why);
+  void clear();
+
+  nlohmann::json stats() const;
+  std::size_t hnsw_rows() const;
+  std::size_t flat_rows() const;
+
+ private:
+  struct loc {
+    bool in_hnsw;
+    std::int64_t row;
+  };
+  const float* row_ptr(const loc& l) const;
+  void flat_append(std::int64_t id, const float* v);
+  void mark_dead(const loc& l);
+  index_params p_;
+  int ef_search_ = 64;
+  std::unique_ptr<faiss::IndexIDMap2> flat_;  // over IndexFlatIP
+  std::unique_ptr<faiss::IndexIDMap2> hnsw_;  // over IndexHNSWFlat (fast storage)
+  std::vector<std::uint8_t> flat_dead_, hnsw_dead_;
+  std::size_t flat_dead_n_ = 0, hnsw_dead_n_ = 0;
+  std::unordered_map<std::int64_t, loc> where_;
+  std::atomic<bool> building_{false};
+  std::unordered_set<std::int64_t> changed_during_build_;
+};
+
+// ---- memory_db.cpp -----------------------------------------------------
+
+constexpr int schema_version = 2;
+
+/// Opens dir/memory.db for writing after checking it: a file that is not a
+/// healthy SQLite database, or whose schema is newer or dimension differs,
+/// fails with `unavailable` before anything is written to it. Creates or
+/// migrates the schema.
+expected<std::unique_ptr<SQLite::Database>> db_open(const std::filesystem::path& file, int dim,
+                                                    const std::function<void(std::string_view)>& log);
+/// A read-only connection to the same file (for history and export).
+expected<std::unique_ptr<SQLite::Database>> db_open_reader(const std::filesystem::path& file);
+
+/// The writer connection and its prepared statements (committer thread only).
+struct db_writer {
+  explicit db_writer(SQLite::Database& d);
+  SQLite::Database& db;
+  SQLite::Statement put_memory, delete_memory, put_history, put_change;
+};
+
+/// Group commit: write closures queued by many threads run on one thread,
+/// in queue order, inside one transaction per batch; wait() returns after
+/// the batch holding the ticket committed (and synced) or failed.
+class committer {
+ public:
+  using work = std::function<void(db_writer&)>;
+  explicit committer(std::unique_ptr<SQLite::Database> db);
+  ~committer();
+  /// Queues w; returns its ticket. Caller keeps queue order by holding the
+  /// store's write mutex.
+  std::uint64_t enqueue(work w);
+  /// Blocks until the ticket committed; the error if its batch failed.
+  expected<void> wait(std::uint64_t ticket);
+  /// Blocks until everything queued so far committed.
+  expected<void> drain();
+  /// Stops the thread after the queue is empty; checkpoints the WAL.
+  void close();
+  /// Non-empty once a batch failed (the store is then down).
+  std::string failure() const;
+  std::uint64_t commits() const { return commits_; }
+  std::uint64_t batches() const { return batches_; }
+
+ private:
+  void run();
+  std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<db_writer> w_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_work_, cv_done_;
+  std::deque<std::pair<std::uint64_t, work>> queue_;
+  std::uint64_t next_ticket_ = 1, done_upto_ = 0, failed_from_ = 0;
+  std::string failed_;  // non-empty: tickets >= failed_from_ fail
+  std::atomic<bool> failed_flag_{false};  // lock-free check for the read path
+  bool stop_ = false;
+  std::atomic<std::uint64_t> commits_{0}, batches_{0};
+  std::thread thread_;
+};
+
+struct db_memory_row {
+  std::int64_t id;
+  std::string user, text, meta;
+  std::int64_t created_ms, updated_ms;
+  std::vector<float> vec;
+  std::string model;
+};
+void db_put_memory(db_writer& w, const db_memory_row& r);
+void db_delete_memory(db_writer& w, std::int64_t id);
+void db_put_history(db_writer& w, std::int64_t memory_id, const std::string& event,
+                    const std::optional<std::string>& old_text,
+                    const std::optional<std::string>& new_text, std::int64_t at_ms);
+void db_put_change(db_writer& w, std::int64_t seq, std::int64_t memory_id);
+
+std::int64_t now_ms();
+
+}  // namespace aikid::memory

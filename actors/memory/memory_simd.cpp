@@ -1,0 +1,134 @@
+// Dot products for the exact scan and for HNSW's distance computer.
+// Debian's FAISS is built without AVX; this file carries the wide kernels,
+// picked once at start from what the CPU supports.
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_ps); not ours.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "actors/memory/memory_internal.hpp"
+
+namespace aikid::memory {
+
+// ---- kernels ------------------------------------------------------------
+
+static float dot_scalar(const float* a, const float* b, int d) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int i = 0;
+  for (; i + 4 <= d; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < d; ++i) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float* a, const float* b, int d) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= d; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  for (; i + 8 <= d; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  s0 = _mm256_add_ps(s0, s1);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  float s = _mm_cvtss_f32(h);
+  for (; i < d; ++i) s += a[i] * b[i];
+  return s;
+}
+
+__attribute__((target("avx512f"))) static float dot_avx512(const float* a, const float* b, int d) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 32 <= d; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i + 16 <= d; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+  if (i < d) {  // tail: masked load
+    __mmask16 m = static_cast<__mmask16>((1u << (d - i)) - 1);
+    s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+  }
+  s0 = _mm512_add_ps(s0, s1);
+  s0 = _mm512_add_ps(s0, _mm512_shuffle_f32x4(s0, s0, 0x4E));  // fold 256-bit halves
+  s0 = _mm512_add_ps(s0, _mm512_shuffle_f32x4(s0, s0, 0xB1));  // fold 128-bit lanes
+  __m128 h = _mm512_castps512_ps128(s0);
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  return _mm_cvtss_f32(h);
+}
+
+using dot_fn = float (*)(const float*, const float*, int);
+
+struct kernel {
+  dot_fn fn;
+  const char* name;
+};
+
+static kernel kernel_pick() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return {dot_avx512, "avx512"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {dot_avx2, "avx2"};
+  return {dot_scalar, "scalar"};
+}
+
+static const kernel k_kernel = kernel_pick();
+
+// ---- public helpers -----------------------------------------------------
+
+float vec_dot(const float* a, const float* b, int d) { return k_kernel.fn(a, b, d); }
+
+void vec_dot_rows(const float* q, const float* base, std::size_t n, int d, float* out) {
+  const dot_fn f = k_kernel.fn;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + 4 < n) __builtin_prefetch(base + (i + 4) * d);
+    out[i] = f(q, base + i * d, d);
+  }
+}
+
+const char* vec_kernel_name() { return k_kernel.name; }
+
+bool vec_normalize(std::vector<float>& v) {
+  double ss = 0;
+  for (float x : v) {
+    if (!std::isfinite(x)) return false;
+    ss += double(x) * x;
+  }
+  if (!(ss > 0) || !std::isfinite(ss)) return false;
+  const float inv = static_cast<float>(1.0 / std::sqrt(ss));
+  for (float& x : v) x *= inv;
+  return true;
+}
+
+// ---- topk ---------------------------------------------------------------
+
+void topk::offer(std::int64_t id, float score) {
+  item it{score, id};
+  if (heap_.size() < static_cast<std::size_t>(k_)) {
+    heap_.push_back(it);
+    std::push_heap(heap_.begin(), heap_.end(), [](const item& a, const item& b) { return worse(b, a); });
+    return;
+  }
+  if (!worse(heap_.front(), it)) return;  // not better than the worst kept
+  std::pop_heap(heap_.begin(), heap_.end(), [](const item& a, const item& b) { return worse(b, a); });
+  heap_.back() = it;
+  std::push_heap(heap_.begin(), heap_.end(), [](const item& a, const item& b) { return worse(b, a); });
+}
+
+std::vector<std::pair<std::int64_t, float>> topk::sorted() const {
+  std::vector<item> v = heap_;
+  std::sort(v.begin(), v.end(), [](const item& a, const item& b) { return worse(b, a); });
+  std::vector<std::pair<std::int64_t, float>> out;
+  out.reserve(v.size());
+  for (const item& it : v) out.emplace_back(it.id, it.score);
+  return out;
+}
+
+}  // namespace aikid::memory

@@ -1,0 +1,800 @@
+// store: the public API. Each write: validate → take write_mu → prepare
+// (dedup lookup, ids, history) → apply to the catalogue and index under mu →
+// queue the SQL for the group commit → release write_mu → wait for the sync.
+#include <omp.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <SQLiteCpp/Exception.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "actors/memory/memory_store_impl.hpp"
+
+namespace aikid::memory {
+
+namespace {
+
+constexpr char k_snap_magic[8] = {'A', 'I', 'K', 'I', 'D', 'M', 'I', 'X'};
+constexpr std::uint32_t k_snap_version = 1;
+constexpr std::size_t k_merge_chunk = 32;
+
+std::uint64_t checksum(const std::uint8_t* p, std::size_t n) {  // FNV-1a over 8-byte words
+  std::uint64_t h = 1469598103934665603ull;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 1099511628211ull;
+    h ^= h >> 29;
+  }
+  for (; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+expected<std::vector<float>> vec_check(std::vector<float> v, int dim, const char* field) {
+  if (static_cast<int>(v.size()) != dim)
+    return error{errc::bad_request, std::string(field) + ": has " + std::to_string(v.size()) +
+                                        " values, the store's dimension is " + std::to_string(dim)};
+  if (!vec_normalize(v))
+    return error{errc::bad_request, std::string(field) + ": must be finite and not all zero"};
+  return v;
+}
+
+std::string not_found_msg(std::int64_t id) { return "memory_id: no memory " + std::to_string(id); }
+
+// Which memories a search or list looks at.
+struct scope {
+  std::optional<std::string> user;
+  filter f;
+  std::optional<std::int64_t> since, until;
+  bool any() const { return user || !f.empty() || since || until; }
+  bool match(const record& r) const {
+    if (user && r.user != *user) return false;
+    if (since && r.created_ms < *since) return false;
+    if (until && r.created_ms > *until) return false;
+    return filter_match(f, r.meta);
+  }
+};
+
+// The matching ids (unsorted), using the smallest candidate source.
+// Caller holds mu (shared).
+std::vector<std::int64_t> scope_ids(const store::impl& s, const scope& sc) {
+  std::vector<const std::unordered_set<std::int64_t>*> src;
+  std::size_t best = SIZE_MAX;
+  if (sc.user) {
+    auto it = s.by_user.find(*sc.user);
+    if (it == s.by_user.end()) return {};
+    src = {&it->second};
+    best = it->second.size();
+  }
+  for (const auto& c : sc.f.clauses) {
+    std::vector<const std::unordered_set<std::int64_t>*> sets;
+    std::size_t n = 0;
+    auto pf = s.postings.find(c.field);
+    if (pf != s.postings.end())
+      for (const auto& k : c.keys) {
+        auto pk = pf->second.find(k);
+        if (pk != pf->second.end()) {
+          sets.push_back(&pk->second);
+          n += pk->second.size();
+        }
+      }
+    if (n == 0) return {};
+    if (n < best) {
+      best = n;
+      src = std::move(sets);
+    }
+  }
+  std::vector<std::int64_t> out;
+  if (best == SIZE_MAX) {  // only a time range: look at everything
+    for (const auto& [id, r] : s.recs)
+      if (sc.match(r)) out.push_back(id);
+    return out;
+  }
+  std::unordered_set<std::int64_t> seen;
+  for (const auto* set : src)
+    for (std::int64_t id : *set) {
+      if (src.size() > 1 && !seen.insert(id).second) continue;
+      if (sc.match(s.recs.at(id))) out.push_back(id);
+    }
+  return out;
+}
+
+expected<scope> scope_make(std::optional<std::string> user, const nlohmann::json& filter_json,
+                           std::optional<std::int64_t> since, std::optional<std::int64_t> until) {
+  auto f = filter_parse(filter_json);
+  if (!f) return f.error();
+  return scope{std::move(user), std::move(*f), since, until};
+}
+
+// Top k among sc's matches; exact whenever the match set is at most flat_max
+// or the index is flat. Caller holds mu (shared).
+std::vector<std::pair<std::int64_t, float>> scope_search(const store::impl& s, const float* q, int k,
+                                                         const scope& sc) {
+  topk tk(k);
+  if (!sc.any()) {
+    s.index->search(q, k, nullptr, tk);
+    return tk.sorted();
+  }
+  std::vector<std::int64_t> ids = scope_ids(s, sc);
+  const bool graph = s.index->hnsw_rows() > 0;
+  std::function<bool(std::int64_t)> pred = [&](std::int64_t id) { return sc.match(s.recs.at(id)); };
+  if (!graph && ids.size() * 4 > s.index->size()) {
+    s.index->search(q, k, &pred, tk);  // flat: a filtered full scan is exact and sequential
+  } else if (!graph || ids.size() <= s.opts.flat_max) {
+    s.index->score_ids(q, ids, tk);  // exact over the matches
+  } else {
+    s.index->search(q, k, &pred, tk);  // large match set: HNSW with the filter
+  }
+  return tk.sorted();
+}
+
+}  // namespace
+
+// ---- catalogue ----------------------------------------------------------
+
+void store::impl::cat_insert(const record& r) {
+  recs[r.id] = r;
+  by_user[r.user].insert(r.id);
+  filter_meta_keys(r.meta, [&](const std::string& f, const std::string& k) { postings[f][k].insert(r.id); });
+}
+
+void store::impl::cat_erase(std::int64_t id) {
+  auto it = recs.find(id);
+  if (it == recs.end()) return;
+  const record& r = it->second;
+  filter_meta_keys(r.meta, [&](const std::string& f, const std::string& k) {
+    auto pf = postings.find(f);
+    if (pf == postings.end()) return;
+    auto pk = pf->second.find(k);
+    if (pk == pf->second.end()) return;
+    pk->second.erase(id);
+    if (pk->second.empty()) pf->second.erase(pk);
+    if (pf->second.empty()) postings.erase(pf);
+  });
+  auto u = by_user.find(r.user);
+  if (u != by_user.end()) {
+    u->second.erase(id);
+    if (u->second.empty()) by_user.erase(u);
+  }
+  recs.erase(it);
+}
+
+expected<void> store::impl::down() const {
+  std::string f = commit->failure();
+  if (!f.empty()) return error{errc::unavailable, f};
+  return {};
+}
+
+// ---- snapshot -----------------------------------------------------------
+// file: magic[8] | u32 version | i64 seq | u64 size | u64 checksum | payload
+
+static expected<void> file_write_atomic(const std::filesystem::path& path, const std::vector<std::uint8_t>& head,
+                                        const std::vector<std::uint8_t>& body) {
+  const std::string tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return error{errc::internal, tmp + ": cannot create: " + std::strerror(errno)};
+  auto put = [&](const std::vector<std::uint8_t>& b) {
+    std::size_t off = 0;
+    while (off < b.size()) {
+      const ssize_t n = ::write(fd, b.data() + off, b.size() - off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return false;
+      }
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
+  if (!put(head) || !put(body) || ::fsync(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return error{errc::internal, tmp + ": write failed: " + why};
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return error{errc::internal, path.string() + ": rename failed: " + std::strerror(errno)};
+  const int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+expected<void> store::impl::snapshot_run() {
+  std::lock_guard one_at_a_time(snap_mu);
+  std::unique_lock wl(write_mu);
+  if (auto d = down(); !d) return d;
+  if (auto d = commit->drain(); !d) return d;
+  const std::int64_t seq = next_seq - 1;
+  std::vector<std::uint8_t> body;
+  {
+    std::shared_lock lk(mu);
+    body = index->save();
+  }
+  wl.unlock();  // writers may go on; the snapshot holds changes up to seq
+  std::vector<std::uint8_t> head(8 + 4 + 8 + 8 + 8);
+  const std::uint64_t size = body.size(), sum = checksum(body.data(), body.size());
+  std::memcpy(head.data(), k_snap_magic, 8);
+  std::memcpy(head.data() + 8, &k_snap_version, 4);
+  std::memcpy(head.data() + 12, &seq, 8);
+  std::memcpy(head.data() + 20, &size, 8);
+  std::memcpy(head.data() + 28, &sum, 8);
+  if (auto w = file_write_atomic(snap_file, head, body); !w) return w;
+  // the journal up to seq is in the snapshot now
+  wl.lock();
+  const std::uint64_t t = commit->enqueue([seq](db_writer& w) {
+    SQLite::Statement del(w.db, "DELETE FROM changes WHERE seq <= ?");
+    del.bind(1, static_cast<std::int64_t>(seq));
+    del.exec();
+    SQLite::Statement m(w.db, "INSERT OR REPLACE INTO meta(key, value) VALUES('snapshot_seq', ?)");
+    m.bind(1, std::to_string(seq));
+    m.exec();
+  });
+  snap_seq = seq;
+  wl.unlock();
+  log("memory: snapshot written (" + std::to_string(body.size()) + " bytes, change " + std::to_string(seq) + ")");
+  return commit->wait(t);
+}
+
+// Reads the snapshot into the index; "" on success, else why not.
+static std::string snapshot_read(store::impl& s, std::int64_t& seq) {
+  std::ifstream in(s.snap_file, std::ios::binary);
+  if (!in) return "missing";
+  std::vector<std::uint8_t> head(36);
+  if (!in.read(reinterpret_cast<char*>(head.data()), 36)) return "truncated header";
+  if (std::memcmp(head.data(), k_snap_magic, 8) != 0) return "bad magic";
+  std::uint32_t version;
+  std::uint64_t size, sum;
+  std::memcpy(&version, head.data() + 8, 4);
+  std::memcpy(&seq, head.data() + 12, 8);
+  std::memcpy(&size, head.data() + 20, 8);
+  std::memcpy(&sum, head.data() + 28, 8);
+  if (version != k_snap_version) return "version " + std::to_string(version);
+  std::error_code ec;
+  if (std::filesystem::file_size(s.snap_file, ec) != size + 36) return "size does not match its header";
+  std::vector<std::uint8_t> body(size);
+  if (!in.read(reinterpret_cast<char*>(body.data()), static_cast<std::streamsize>(size))) return "truncated";
+  if (checksum(body.data(), body.size()) != sum) return "checksum mismatch";
+  std::string why;
+  if (!s.index->load(body.data(), body.size(), why)) return why;
+  return "";
+}
+
+// ---- open ---------------------------------------------------------------
+
+static expected<void> store_load(store::impl& s) {
+  SQLite::Database& db = *s.reader;
+  // catalogue
+  {
+    SQLite::Statement q(db, "SELECT id, user, text, meta, created_ms, updated_ms, model FROM memories");
+    while (q.executeStep()) {
+      record r;
+      r.id = q.getColumn(0).getInt64();
+      r.user = q.getColumn(1).getString();
+      r.text = q.getColumn(2).getString();
+      try {
+        r.meta = nlohmann::json::parse(q.getColumn(3).getString());
+      } catch (const std::exception& e) {
+        return error{errc::unavailable, s.db_file.string() + ": memories.meta of id " + std::to_string(r.id) +
+                                            " is not JSON (" + e.what() + ")"};
+      }
+      r.created_ms = q.getColumn(4).getInt64();
+      r.updated_ms = q.getColumn(5).getInt64();
+      r.model = q.getColumn(6).getString();
+      s.cat_insert(r);
+    }
+  }
+  std::int64_t max_id = 0, max_seq = 0;
+  {
+    SQLite::Statement q(db, "SELECT MAX(COALESCE((SELECT MAX(id) FROM memories), 0), "
+                            "COALESCE((SELECT MAX(memory_id) FROM history), 0))");
+    if (q.executeStep()) max_id = q.getColumn(0).getInt64();
+    SQLite::Statement c(db, "SELECT COALESCE(MAX(seq), 0) FROM changes");
+    if (c.executeStep()) max_seq = c.getColumn(0).getInt64();
+    SQLite::Statement m(db, "SELECT value FROM meta WHERE key = 'snapshot_seq'");
+    if (m.executeStep()) max_seq = std::max<std::int64_t>(max_seq, std::stoll(m.getColumn(0).getString()));
+  }
+  s.next_id = max_id + 1;
+
+  // index: snapshot + replay, or a rebuild
+  std::int64_t snap_seq = 0;
+  std::string why = snapshot_read(s, snap_seq);
+  if (why.empty()) {
+    SQLite::Statement ch(db, "SELECT DISTINCT memory_id FROM changes WHERE seq > ?");
+    ch.bind(1, static_cast<std::int64_t>(snap_seq));
+    SQLite::Statement vq(db, "SELECT vector FROM memories WHERE id = ?");
+    std::size_t replayed = 0;
+    while (ch.executeStep()) {
+      const std::int64_t id = ch.getColumn(0).getInt64();
+      ++replayed;
+      if (!s.recs.count(id)) {
+        s.index->erase(id);
+        continue;
+      }
+      vq.reset();
+      vq.bind(1, static_cast<std::int64_t>(id));
+      if (!vq.executeStep()) continue;
+      const auto col = vq.getColumn(0);
+      if (col.getBytes() != static_cast<int>(sizeof(float)) * s.opts.dim) {
+        why = "vector of id " + std::to_string(id) + " has the wrong size";
+        break;
+      }
+      s.index->upsert(id, static_cast<const float*>(col.getBlob()));
+    }
+    if (why.empty()) {
+      bool agree = s.index->size() == s.recs.size();
+      for (auto it = s.recs.begin(); agree && it != s.recs.end(); ++it) agree = s.index->contains(it->first);
+      if (!agree) why = "it disagrees with the database after replay";
+    }
+    if (why.empty())
+      s.log("memory: index snapshot loaded (change " + std::to_string(snap_seq) + "), replayed " +
+            std::to_string(replayed) + " changes");
+  }
+  if (!why.empty()) {
+    s.log("memory: index snapshot " + s.snap_file.string() + " not used (" + why + "); rebuilding from " +
+          s.db_file.string());
+    s.index->clear();
+    snap_seq = 0;
+    SQLite::Statement q(db, "SELECT id, vector FROM memories ORDER BY id");
+    const std::size_t n = s.recs.size();
+    std::size_t done = 0, next_log = std::max<std::size_t>(1, n / 10);
+    while (q.executeStep()) {
+      const std::int64_t id = q.getColumn(0).getInt64();
+      const auto col = q.getColumn(1);
+      if (col.getBytes() != static_cast<int>(sizeof(float)) * s.opts.dim)
+        return error{errc::unavailable, s.db_file.string() + ": memories.vector of id " + std::to_string(id) +
+                                            " has " + std::to_string(col.getBytes()) + " bytes, expected " +
+                                            std::to_string(sizeof(float) * s.opts.dim)};
+      s.index->upsert(id, static_cast<const float*>(col.getBlob()));
+      if (++done >= next_log && done < n) {
+        s.log("memory: rebuilt " + std::to_string(done) + "/" + std::to_string(n));
+        next_log += std::max<std::size_t>(1, n / 10);
+      }
+    }
+    s.log("memory: index rebuilt from the database (" + std::to_string(done) + " memories)");
+  }
+  s.next_seq = std::max(max_seq, snap_seq) + 1;
+  s.snap_seq = why.empty() ? snap_seq : -1;  // -1: write a snapshot at the next chance
+  return {};
+}
+
+static void worker_run(store::impl& s) {
+  omp_set_num_threads(1);
+  while (!s.stop) {
+    {
+      std::unique_lock lk(s.worker_mu);
+      s.worker_cv.wait_for(lk, std::chrono::milliseconds(50), [&] { return s.stop.load(); });
+    }
+    if (s.stop) break;
+    bool build = false, merge = false, compact = false;
+    {
+      std::shared_lock lk(s.mu);
+      build = s.index->wants_build();
+      merge = !build && s.index->wants_merge();
+      compact = !build && !merge && s.index->wants_compact();
+    }
+    if (build) {
+      std::unique_ptr<vindex::build_job> job;
+      {
+        std::shared_lock lk(s.mu);
+        job = s.index->build_begin();
+      }
+      s.log("memory: building HNSW over " + std::to_string(job->ids.size()) + " memories in the background");
+      const bool ok = vindex::hnsw_build(*job, s.stop, s.opts.log);
+      {
+        std::unique_lock lk(s.mu);
+        if (ok) s.index->build_install(*job);
+        else s.index->build_abandon();
+      }
+      if (ok) {
+        s.log("memory: HNSW installed");
+        if (auto r = s.snapshot_run(); !r) s.log("memory: snapshot after build failed: " + r.error().message);
+      }
+    } else if (merge) {
+      std::unique_lock lk(s.mu);
+      s.index->merge_step(k_merge_chunk);
+    } else if (compact) {
+      std::unique_lock lk(s.mu);
+      s.index->compact();
+    }
+  }
+}
+
+store::store(std::unique_ptr<impl> p) : p_(std::move(p)) {}
+
+expected<std::unique_ptr<store>> store::open(const store_options& o) {
+  if (o.dim < 1 || o.dim > 65536) return error{errc::bad_request, "memory.dim: must be in 1..65536"};
+  if (o.flat_max < 1) return error{errc::bad_request, "memory.flat_max: must be at least 1"};
+  if (o.hnsw_m < 2 || o.hnsw_m > 256) return error{errc::bad_request, "memory.hnsw_m: must be in 2..256"};
+  if (o.hnsw_ef_construction < 1 || o.hnsw_ef_search < 1)
+    return error{errc::bad_request, "memory.hnsw_ef_construction/ef_search: must be positive"};
+  omp_set_num_threads(1);
+  auto p = std::make_unique<impl>();
+  p->opts = o;
+  p->dedup_threshold = o.dedup_threshold;
+  p->ef_search = o.hnsw_ef_search;
+  p->db_file = o.dir / "memory.db";
+  p->snap_file = o.dir / "memory.index";
+  p->index = std::make_unique<vindex>(index_params{o.dim, o.flat_max, o.hnsw_m, o.hnsw_ef_construction});
+  p->index->set_ef_search(o.hnsw_ef_search);
+  std::error_code ec;
+  std::filesystem::create_directories(o.dir, ec);
+  if (ec) return error{errc::unavailable, o.dir.string() + ": cannot create: " + ec.message()};
+  auto db = db_open(p->db_file, o.dim, o.log);
+  if (!db) return db.error();
+  auto rd = db_open_reader(p->db_file);
+  if (!rd) return rd.error();
+  p->reader = std::move(*rd);
+  try {
+    if (auto l = store_load(*p); !l) return l.error();
+  } catch (const std::exception& e) {
+    return error{errc::unavailable, p->db_file.string() + ": cannot load: " + e.what()};
+  }
+  p->commit = std::make_unique<committer>(std::move(*db));
+  impl* raw = p.get();
+  p->worker = std::thread([raw] { worker_run(*raw); });
+  p->log("memory: opened " + p->db_file.string() + " with " + std::to_string(p->recs.size()) + " memories");
+  return std::unique_ptr<store>(new store(std::move(p)));
+}
+
+store::~store() {
+  p_->stop = true;
+  p_->worker_cv.notify_all();
+  if (p_->worker.joinable()) p_->worker.join();
+  bool dirty;
+  {
+    std::lock_guard wl(p_->write_mu);
+    dirty = p_->snap_seq != p_->next_seq - 1;
+  }
+  if (p_->down() && dirty) {
+    if (auto r = p_->snapshot_run(); !r) p_->log("memory: snapshot at close failed: " + r.error().message);
+  }
+  p_->commit->close();
+  p_->reader.reset();
+}
+
+// ---- writes -------------------------------------------------------------
+
+expected<add_result> store::add(std::string user, std::string text, nlohmann::json meta, std::vector<float> vec) {
+  std::vector<new_memory> one(1);
+  one[0] = new_memory{std::move(user), std::move(text), std::move(meta), std::move(vec)};
+  auto r = add_batch(std::move(one));
+  if (!r) {
+    error e = r.error();
+    if (e.message.rfind("items[0].", 0) == 0) e.message.erase(0, 9);
+    return e;
+  }
+  return (*r)[0];
+}
+
+expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items) {
+  impl& s = *p_;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string at = "items[" + std::to_string(i) + "].";
+    auto v = vec_check(std::move(items[i].vec), s.opts.dim, "vector");
+    if (!v) return error{v.error().code, at + v.error().message};
+    items[i].vec = std::move(*v);
+    if (items[i].meta.is_null()) items[i].meta = nlohmann::json::object();
+    if (!items[i].meta.is_object()) return error{errc::bad_request, at + "meta: must be a JSON object"};
+  }
+  std::vector<add_result> results;
+  if (items.empty()) return results;
+  struct pending {
+    db_memory_row row;
+    std::string event;
+    std::optional<std::string> old_text;
+    std::int64_t seq;
+  };
+  auto work = std::make_shared<std::vector<pending>>();
+  std::unique_lock wl(s.write_mu);
+  if (auto d = s.down(); !d) return d.error();
+  const double thr = s.dedup_threshold.load();
+  const std::int64_t now = now_ms();
+  for (auto& it : items) {
+    // dedup: the closest memory of the same user
+    std::optional<std::int64_t> twin;
+    if (thr <= 1.0) {
+      std::shared_lock lk(s.mu);
+      scope sc;
+      sc.user = it.user;
+      auto best = scope_search(s, it.vec.data(), 1, sc);
+      if (!best.empty() && best[0].second >= thr) twin = best[0].first;
+    }
+    record r;
+    std::string event = "add";
+    std::optional<std::string> old_text;
+    if (twin) {
+      r = s.recs.at(*twin);
+      old_text = r.text;
+      r.text = std::move(it.text);
+      for (const auto& [k, val] : it.meta.items()) r.meta[k] = val;
+      r.updated_ms = now;
+      r.model = s.opts.model_id;
+      event = "dedup";
+    } else {
+      r.id = s.next_id++;
+      r.user = std::move(it.user);
+      r.text = std::move(it.text);
+      r.meta = std::move(it.meta);
+      r.created_ms = r.updated_ms = now;
+      r.model = s.opts.model_id;
+    }
+    const std::int64_t seq = s.next_seq++;
+    {
+      std::unique_lock lk(s.mu);
+      s.cat_erase(r.id);
+      s.cat_insert(r);
+      s.index->upsert(r.id, it.vec.data());
+    }
+    results.push_back(add_result{r.id, twin.has_value()});
+    work->push_back(pending{db_memory_row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms,
+                                          std::move(it.vec), r.model},
+                            std::move(event), std::move(old_text), seq});
+  }
+  const std::uint64_t t = s.commit->enqueue([work](db_writer& w) {
+    for (const auto& p : *work) {
+      db_put_memory(w, p.row);
+      db_put_history(w, p.row.id, p.event, p.old_text, p.row.text, p.row.updated_ms);
+      db_put_change(w, p.seq, p.row.id);
+    }
+  });
+  wl.unlock();
+  if (auto c = s.commit->wait(t); !c) return c.error();
+  return results;
+}
+
+expected<void> store::update(std::int64_t id, std::optional<std::string> text, std::optional<nlohmann::json> meta,
+                             std::optional<std::vector<float>> vec) {
+  std::optional<std::vector<float>> v;
+  if (vec) {
+    auto c = vec_check(std::move(*vec), p_->opts.dim, "vector");
+    if (!c) return c.error();
+    v = std::move(*c);
+  }
+  if (meta && meta->is_null()) meta = nlohmann::json::object();
+  if (meta && !meta->is_object()) return error{errc::bad_request, "meta: must be a JSON object"};
+  impl& s = *p_;
+  std::unique_lock wl(s.write_mu);
+  if (auto d = s.down(); !d) return d.error();
+  auto it = s.recs.find(id);
+  if (it == s.recs.end()) return error{errc::not_found, not_found_msg(id)};
+  record r = it->second;
+  const std::string old_text = r.text;
+  if (text) r.text = std::move(*text);
+  if (meta) r.meta = std::move(*meta);
+  if (v) r.model = s.opts.model_id;
+  else if (r.text != old_text) r.model = "";  // the vector no longer matches the text
+  r.updated_ms = now_ms();
+  const std::int64_t seq = s.next_seq++;
+  std::vector<float> stored;
+  {
+    std::unique_lock lk(s.mu);
+    s.cat_erase(id);
+    s.cat_insert(r);
+    if (v) s.index->upsert(id, v->data());
+    const float* cur = s.index->vector_of(id);
+    stored.assign(cur, cur + s.opts.dim);
+  }
+  db_memory_row row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms, std::move(stored), r.model};
+  const std::uint64_t t = s.commit->enqueue([row = std::move(row), old_text, seq](db_writer& w) {
+    db_put_memory(w, row);
+    db_put_history(w, row.id, "update", old_text, row.text, row.updated_ms);
+    db_put_change(w, seq, row.id);
+  });
+  wl.unlock();
+  return s.commit->wait(t);
+}
+
+expected<void> store::update_vector(std::int64_t id, std::vector<float> vec, std::string model) {
+  auto v = vec_check(std::move(vec), p_->opts.dim, "vector");
+  if (!v) return v.error();
+  impl& s = *p_;
+  std::unique_lock wl(s.write_mu);
+  if (auto d = s.down(); !d) return d.error();
+  auto it = s.recs.find(id);
+  if (it == s.recs.end()) return error{errc::not_found, not_found_msg(id)};
+  const std::int64_t seq = s.next_seq++;
+  record r;
+  {
+    std::unique_lock lk(s.mu);
+    it->second.model = std::move(model);
+    r = it->second;
+    s.index->upsert(id, v->data());
+  }
+  db_memory_row row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms, std::move(*v), r.model};
+  const std::uint64_t t = s.commit->enqueue([row = std::move(row), seq](db_writer& w) {
+    db_put_memory(w, row);
+    db_put_change(w, seq, row.id);
+  });
+  wl.unlock();
+  return s.commit->wait(t);
+}
+
+expected<void> store::remove(std::int64_t id) {
+  impl& s = *p_;
+  std::unique_lock wl(s.write_mu);
+  if (auto d = s.down(); !d) return d.error();
+  auto it = s.recs.find(id);
+  if (it == s.recs.end()) return error{errc::not_found, not_found_msg(id)};
+  std::string old_text = it->second.text;
+  const std::int64_t seq = s.next_seq++;
+  {
+    std::unique_lock lk(s.mu);
+    s.cat_erase(id);
+    s.index->erase(id);
+  }
+  const std::int64_t at = now_ms();
+  const std::uint64_t t = s.commit->enqueue([id, old_text = std::move(old_text), seq, at](db_writer& w) {
+    db_delete_memory(w, id);
+    db_put_history(w, id, "delete", old_text, std::nullopt, at);
+    db_put_change(w, seq, id);
+  });
+  wl.unlock();
+  return s.commit->wait(t);
+}
+
+expected<std::int64_t> store::delete_all(const std::string& user) {
+  impl& s = *p_;
+  std::unique_lock wl(s.write_mu);
+  if (auto d = s.down(); !d) return d.error();
+  std::vector<std::pair<std::int64_t, std::string>> gone;  // id, old text
+  std::vector<std::int64_t> seqs;
+  {
+    std::unique_lock lk(s.mu);
+    auto u = s.by_user.find(user);
+    if (u != s.by_user.end()) {
+      std::vector<std::int64_t> ids(u->second.begin(), u->second.end());
+      std::sort(ids.begin(), ids.end());
+      for (std::int64_t id : ids) {
+        gone.emplace_back(id, s.recs.at(id).text);
+        seqs.push_back(s.next_seq++);
+        s.cat_erase(id);
+        s.index->erase(id);
+      }
+    }
+  }
+  if (gone.empty()) return std::int64_t{0};
+  const std::int64_t at = now_ms();
+  const std::uint64_t t = s.commit->enqueue([gone, seqs, at](db_writer& w) {
+    for (std::size_t i = 0; i < gone.size(); ++i) {
+      db_delete_memory(w, gone[i].first);
+      db_put_history(w, gone[i].first, "delete", gone[i].second, std::nullopt, at);
+      db_put_change(w, seqs[i], gone[i].first);
+    }
+  });
+  wl.unlock();
+  if (auto c = s.commit->wait(t); !c) return c.error();
+  return static_cast<std::int64_t>(gone.size());
+}
+
+expected<void> store::snapshot() { return p_->snapshot_run(); }
+
+// ---- reads --------------------------------------------------------------
+
+expected<std::vector<hit>> store::search(const query& q) const {
+  const impl& s = *p_;
+  if (q.top_k < 1 || q.top_k > 10000) return error{errc::bad_request, "top_k: must be in 1..10000"};
+  auto v = vec_check(q.vector, s.opts.dim, "vector");
+  if (!v) return v.error();
+  auto sc = scope_make(q.user, q.filter, q.since_ms, q.until_ms);
+  if (!sc) return sc.error();
+  if (auto d = s.down(); !d) return d.error();
+  omp_set_num_threads(1);
+  std::shared_lock lk(s.mu);
+  auto best = scope_search(s, v->data(), q.top_k, *sc);
+  std::vector<hit> out;
+  out.reserve(best.size());
+  for (const auto& [id, score] : best) out.push_back(hit{s.recs.at(id), score});
+  return out;
+}
+
+expected<record> store::get(std::int64_t id) const {
+  const impl& s = *p_;
+  if (auto d = s.down(); !d) return d.error();
+  std::shared_lock lk(s.mu);
+  auto it = s.recs.find(id);
+  if (it == s.recs.end()) return error{errc::not_found, not_found_msg(id)};
+  return it->second;
+}
+
+expected<std::pair<std::vector<record>, std::int64_t>> store::list(std::optional<std::string> user,
+                                                                   const nlohmann::json& filter, int limit,
+                                                                   int offset) const {
+  const impl& s = *p_;
+  if (limit < 0) return error{errc::bad_request, "limit: must not be negative"};
+  if (offset < 0) return error{errc::bad_request, "offset: must not be negative"};
+  auto sc = scope_make(std::move(user), filter, std::nullopt, std::nullopt);
+  if (!sc) return sc.error();
+  if (auto d = s.down(); !d) return d.error();
+  std::shared_lock lk(s.mu);
+  std::vector<std::int64_t> ids;
+  if (sc->any()) {
+    ids = scope_ids(s, *sc);
+  } else {
+    ids.reserve(s.recs.size());
+    for (const auto& [id, r] : s.recs) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  std::vector<record> page;
+  for (std::size_t i = offset; i < ids.size() && page.size() < static_cast<std::size_t>(limit); ++i)
+    page.push_back(s.recs.at(ids[i]));
+  return std::make_pair(std::move(page), static_cast<std::int64_t>(ids.size()));
+}
+
+expected<std::vector<history_event>> store::history(std::int64_t id) const {
+  const impl& s = *p_;
+  if (auto d = s.down(); !d) return d.error();
+  std::vector<history_event> out;
+  try {
+    std::lock_guard lk(s.reader_mu);
+    SQLite::Statement q(*s.reader, "SELECT event, old, new, at_ms FROM history WHERE memory_id = ? ORDER BY seq");
+    q.bind(1, static_cast<std::int64_t>(id));
+    while (q.executeStep()) {
+      history_event e;
+      e.event = q.getColumn(0).getString();
+      if (!q.getColumn(1).isNull()) e.old_text = q.getColumn(1).getString();
+      if (!q.getColumn(2).isNull()) e.new_text = q.getColumn(2).getString();
+      e.at_ms = q.getColumn(3).getInt64();
+      out.push_back(std::move(e));
+    }
+  } catch (const std::exception& e) {
+    return error{errc::internal, s.db_file.string() + ": reading history of " + std::to_string(id) + ": " + e.what()};
+  }
+  if (out.empty()) return error{errc::not_found, not_found_msg(id)};
+  return out;
+}
+
+std::vector<std::int64_t> store::stale_ids(std::size_t limit) const {
+  const impl& s = *p_;
+  std::shared_lock lk(s.mu);
+  std::vector<std::int64_t> ids;
+  for (const auto& [id, r] : s.recs)
+    if (r.model != s.opts.model_id) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  if (ids.size() > limit) ids.resize(limit);
+  return ids;
+}
+
+void store::set_dedup_threshold(double t) {
+  if (std::isfinite(t)) p_->dedup_threshold = t;
+}
+void store::set_ef_search(int ef) {
+  ef = std::clamp(ef, 1, 10000);
+  p_->ef_search = ef;
+  std::unique_lock lk(p_->mu);
+  p_->index->set_ef_search(ef);
+}
+
+std::size_t store::size() const {
+  std::shared_lock lk(p_->mu);
+  return p_->recs.size();
+}
+
+nlohmann::json store::stats() const {
+  const impl& s = *p_;
+  nlohmann::json j;
+  {
+    std::shared_lock lk(s.mu);
+    j["memories"] = s.recs.size();
+    j["users"] = s.by_user.size();
+    j["index"] = s.index->stats();
+    std::size_t stale = 0;
+    for (const auto& [id, r] : s.recs) stale += r.model != s.opts.model_id;
+    j["stale_vectors"] = stale;
+  }
+  j["commits"] = s.commit->commits();
+  j["batches"] = s.commit->batches();
+  j["dedup_threshold"] = s.dedup_threshold.load();
+  j["ef_search"] = s.ef_search.load();
+  j["down"] = s.commit->failure();
+  return j;
+}
+
+}  // namespace aikid::memory

@@ -1,0 +1,228 @@
+// Durability: a SQLite VFS shim registered as the default VFS records every
+// xSync; an add (update, delete) must see a sync of the WAL happen before it
+// returns. Group commit: 8 threads adding at once share transactions+syncs.
+#define BOOST_TEST_MODULE memory_durability
+#include <boost/test/unit_test.hpp>
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "memory_test_util.hpp"
+
+using namespace aikid;
+using namespace aikid::memory;
+using memtest::temp_dir;
+
+// ---- the VFS shim: forwards everything to the real default VFS ------------
+
+namespace {
+
+sqlite3_vfs* g_real = nullptr;
+sqlite3_vfs g_shim;
+std::atomic<int> g_syncs{0}, g_wal_syncs{0};
+std::atomic<int> g_sync_delay_us{0};
+std::atomic<bool> g_sync_fails{false};
+
+struct shim_file {
+  sqlite3_file base;
+  sqlite3_file* real;
+  bool wal;
+};
+
+sqlite3_file* real_of(sqlite3_file* f) { return reinterpret_cast<shim_file*>(f)->real; }
+
+int x_close(sqlite3_file* f) {
+  int rc = real_of(f)->pMethods ? real_of(f)->pMethods->xClose(real_of(f)) : SQLITE_OK;
+  return rc;
+}
+int x_read(sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return real_of(f)->pMethods->xRead(real_of(f), b, n, o); }
+int x_write(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
+  return real_of(f)->pMethods->xWrite(real_of(f), b, n, o);
+}
+int x_truncate(sqlite3_file* f, sqlite3_int64 s) { return real_of(f)->pMethods->xTruncate(real_of(f), s); }
+int x_sync(sqlite3_file* f, int flags) {
+  if (int d = g_sync_delay_us.load()) std::this_thread::sleep_for(std::chrono::microseconds(d));
+  if (g_sync_fails) return SQLITE_IOERR_FSYNC;
+  const int rc = real_of(f)->pMethods->xSync(real_of(f), flags);
+  ++g_syncs;
+  if (reinterpret_cast<shim_file*>(f)->wal) ++g_wal_syncs;
+  return rc;
+}
+int x_file_size(sqlite3_file* f, sqlite3_int64* s) { return real_of(f)->pMethods->xFileSize(real_of(f), s); }
+int x_lock(sqlite3_file* f, int l) { return real_of(f)->pMethods->xLock(real_of(f), l); }
+int x_unlock(sqlite3_file* f, int l) { return real_of(f)->pMethods->xUnlock(real_of(f), l); }
+int x_check_reserved(sqlite3_file* f, int* r) { return real_of(f)->pMethods->xCheckReservedLock(real_of(f), r); }
+int x_file_control(sqlite3_file* f, int op, void* a) { return real_of(f)->pMethods->xFileControl(real_of(f), op, a); }
+int x_sector_size(sqlite3_file* f) { return real_of(f)->pMethods->xSectorSize(real_of(f)); }
+int x_device(sqlite3_file* f) { return real_of(f)->pMethods->xDeviceCharacteristics(real_of(f)); }
+int x_shm_map(sqlite3_file* f, int i, int sz, int ext, void volatile** p) {
+  return real_of(f)->pMethods->xShmMap(real_of(f), i, sz, ext, p);
+}
+int x_shm_lock(sqlite3_file* f, int o, int n, int fl) { return real_of(f)->pMethods->xShmLock(real_of(f), o, n, fl); }
+void x_shm_barrier(sqlite3_file* f) { real_of(f)->pMethods->xShmBarrier(real_of(f)); }
+int x_shm_unmap(sqlite3_file* f, int d) { return real_of(f)->pMethods->xShmUnmap(real_of(f), d); }
+int x_fetch(sqlite3_file* f, sqlite3_int64 o, int n, void** p) { return real_of(f)->pMethods->xFetch(real_of(f), o, n, p); }
+int x_unfetch(sqlite3_file* f, sqlite3_int64 o, void* p) { return real_of(f)->pMethods->xUnfetch(real_of(f), o, p); }
+
+const sqlite3_io_methods k_methods = {3,           x_close,         x_read,        x_write,     x_truncate,
+                                      x_sync,      x_file_size,     x_lock,        x_unlock,    x_check_reserved,
+                                      x_file_control, x_sector_size, x_device,     x_shm_map,   x_shm_lock,
+                                      x_shm_barrier, x_shm_unmap,    x_fetch,       x_unfetch};
+
+int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out) {
+  auto* sf = reinterpret_cast<shim_file*>(f);
+  sf->real = reinterpret_cast<sqlite3_file*>(sf + 1);
+  sf->wal = (flags & SQLITE_OPEN_WAL) != 0;
+  std::memset(sf->real, 0, g_real->szOsFile);
+  const int rc = g_real->xOpen(g_real, name, sf->real, flags, out);
+  sf->base.pMethods = sf->real->pMethods ? &k_methods : nullptr;
+  return rc;
+}
+
+struct shim_installer {
+  shim_installer() {
+    g_real = sqlite3_vfs_find(nullptr);
+    g_shim = *g_real;
+    g_shim.zName = "aikid-test-sync-shim";
+    g_shim.szOsFile = static_cast<int>(sizeof(shim_file)) + g_real->szOsFile;
+    g_shim.xOpen = x_open;
+    g_shim.pNext = nullptr;
+    sqlite3_vfs_register(&g_shim, 1);  // the default from now on
+  }
+} g_installer;
+
+constexpr int kDim = 8;
+
+std::vector<float> vec(int i) {
+  std::vector<float> v(kDim, 0.01f);
+  v[i % kDim] = 1.f + i * 0.001f;
+  v[(i / kDim) % kDim] += 0.5f;
+  return memtest::unit(v);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(shim_is_in_use) {
+  BOOST_TEST(std::string(sqlite3_vfs_find(nullptr)->zName) == "aikid-test-sync-shim");
+}
+
+BOOST_AUTO_TEST_CASE(every_write_syncs_the_wal_before_returning) {
+  temp_dir d("sync");
+  store_options o;
+  o.dir = d.path;
+  o.dim = kDim;
+  o.dedup_threshold = 2.0;
+  auto s = std::move(*store::open(o));
+  for (int i = 0; i < 5; ++i) {
+    const int before = g_wal_syncs;
+    auto a = s->add("u", "t" + std::to_string(i), {}, vec(i));
+    BOOST_REQUIRE(a);
+    BOOST_TEST(g_wal_syncs > before, "add " << i << " returned before the WAL was synced");
+    // and the row is committed: a separate connection sees it
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE(sqlite3_open_v2((d.path / "memory.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT text FROM memories WHERE id = ?", -1, &st, nullptr);
+    sqlite3_bind_int64(st, 1, a->id);
+    BOOST_TEST(sqlite3_step(st) == SQLITE_ROW);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  int before = g_wal_syncs;
+  BOOST_REQUIRE(s->update(1, std::string("changed"), std::nullopt, std::nullopt));
+  BOOST_TEST(g_wal_syncs > before);
+  before = g_wal_syncs;
+  BOOST_REQUIRE(s->remove(2));
+  BOOST_TEST(g_wal_syncs > before);
+  before = g_wal_syncs;
+  BOOST_REQUIRE(*s->delete_all("u") == 4);
+  BOOST_TEST(g_wal_syncs > before);
+  // reads do not sync
+  before = g_syncs;
+  query q;
+  q.vector = vec(1);
+  BOOST_REQUIRE(s->search(q));
+  BOOST_REQUIRE(s->list(std::nullopt, {}, 10, 0));
+  BOOST_TEST(g_syncs == before);
+}
+
+BOOST_AUTO_TEST_CASE(group_commit_batches_concurrent_writers) {
+  temp_dir d("group");
+  store_options o;
+  o.dir = d.path;
+  o.dim = kDim;
+  o.dedup_threshold = 2.0;
+  auto s = std::move(*store::open(o));
+  g_sync_delay_us = 2000;  // a slow disk: writers pile up behind each sync
+  const int before_syncs = g_wal_syncs;
+  const auto c0 = s->stats()["commits"].get<std::uint64_t>();
+  const auto b0 = s->stats()["batches"].get<std::uint64_t>();
+  constexpr int kThreads = 8, kEach = 40;
+  std::vector<std::thread> ts;
+  std::mutex mu;
+  std::vector<std::int64_t> ids;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto a = s->add("user" + std::to_string(t), "m", {{"t", t}}, vec(t * kEach + i));
+        if (!a) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard lk(mu);
+        ids.push_back(a->id);
+      }
+    });
+  for (auto& t : ts) t.join();
+  g_sync_delay_us = 0;
+  BOOST_TEST(failures == 0);
+  BOOST_TEST(ids.size() == std::size_t(kThreads * kEach));
+  const auto commits = s->stats()["commits"].get<std::uint64_t>() - c0;
+  const auto batches = s->stats()["batches"].get<std::uint64_t>() - b0;
+  BOOST_TEST_MESSAGE("writes " << commits << " in " << batches << " batches, WAL syncs "
+                               << (g_wal_syncs - before_syncs));
+  BOOST_TEST(commits == std::uint64_t(kThreads * kEach));
+  BOOST_TEST(batches < commits / 2);  // grouped
+  BOOST_TEST(g_wal_syncs - before_syncs < int(commits / 2));
+  std::sort(ids.begin(), ids.end());
+  BOOST_TEST((std::adjacent_find(ids.begin(), ids.end()) == ids.end()));  // no id twice
+  for (auto id : ids) BOOST_TEST(s->get(id).has_value());
+  // all there after a reopen too
+  s.reset();
+  auto r = std::move(*store::open(o));
+  BOOST_TEST(r->size() == ids.size());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_sync_is_never_acknowledged) {
+  temp_dir d("fsyncfail");
+  store_options o;
+  o.dir = d.path;
+  o.dim = kDim;
+  o.dedup_threshold = 2.0;
+  std::int64_t kept;
+  {
+    auto s = std::move(*store::open(o));
+    kept = s->add("u", "kept", {}, vec(1))->id;
+    g_sync_fails = true;
+    auto a = s->add("u", "lost", {}, vec(2));
+    g_sync_fails = false;
+    BOOST_REQUIRE(!a);
+    BOOST_TEST(a.error().code == errc::unavailable);
+    BOOST_TEST_MESSAGE(a.error().message);
+    // the store is down from now on, and says why
+    auto b = s->add("u", "after", {}, vec(3));
+    BOOST_REQUIRE(!b);
+    BOOST_TEST(b.error().code == errc::unavailable);
+    BOOST_TEST(s->get(kept).error().code == errc::unavailable);
+    BOOST_TEST(!s->stats()["down"].get<std::string>().empty());
+  }
+  auto s = std::move(*store::open(o));
+  BOOST_TEST(s->size() == 1u);
+  BOOST_TEST(s->get(kept)->text == "kept");
+}

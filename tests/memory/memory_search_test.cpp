@@ -1,0 +1,206 @@
+// Scoped and filtered search against a brute-force reference on random
+// data: the same ids in the same order (ties within float rounding may swap).
+// Flat mode, HNSW mode (filtered results stay exact up to flat_max matches),
+// and a filter that matches 0.1 % of 100k memories.
+#define BOOST_TEST_MODULE memory_search
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "memory_test_util.hpp"
+
+using namespace aikid;
+using namespace aikid::memory;
+using memtest::ref_item;
+using memtest::temp_dir;
+
+namespace {
+
+struct dataset {
+  std::vector<ref_item> items;
+};
+
+// n memories over 4 users; meta: colour (5 values), rare (1 in `rare_every`),
+// n (number). Loaded with add_batch (one transaction per 1000).
+dataset load(store& s, std::mt19937& g, int n, int dim, int rare_every, bool clustered) {
+  dataset d;
+  std::vector<std::vector<float>> centres;
+  for (int c = 0; c < 64; ++c) centres.push_back(memtest::random_vec(g, dim));
+  const char* colours[] = {"red", "green", "blue", "grey", "black"};
+  std::vector<new_memory> batch;
+  std::vector<ref_item> pending;
+  auto flush = [&] {
+    auto r = s.add_batch(batch);
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+    for (std::size_t i = 0; i < r->size(); ++i) {
+      pending[i].id = (*r)[i].id;
+      pending[i].created = s.get((*r)[i].id)->created_ms;
+      d.items.push_back(std::move(pending[i]));
+    }
+    batch.clear();
+    pending.clear();
+  };
+  for (int i = 0; i < n; ++i) {
+    ref_item it;
+    it.user = "user" + std::to_string(i % 4);
+    it.meta = {{"colour", colours[g() % 5]}, {"n", i}};
+    if (i % rare_every == 0) it.meta["rare"] = true;
+    it.vec = clustered ? memtest::clustered_vec(g, centres, 0.05f) : memtest::random_vec(g, dim);
+    batch.push_back(new_memory{it.user, "text " + std::to_string(i), it.meta, it.vec});
+    pending.push_back(std::move(it));
+    if (batch.size() == 1000) flush();
+  }
+  if (!batch.empty()) flush();
+  return d;
+}
+
+// Same ids in the same order; where they differ the scores must tie.
+void check_same(const std::vector<hit>& got, const std::vector<std::pair<std::int64_t, double>>& want,
+                const std::string& what) {
+  BOOST_REQUIRE_MESSAGE(got.size() == want.size(), what << ": " << got.size() << " hits, want " << want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    BOOST_TEST(got[i].score == want[i].second, boost::test_tools::tolerance(1e-4));
+    if (got[i].rec.id != want[i].first)
+      BOOST_TEST(std::fabs(got[i].score - want[i].second) < 1e-5, what << " rank " << i << ": id " << got[i].rec.id
+                                                                        << " want " << want[i].first);
+  }
+}
+
+void compare_many(store& s, const dataset& d, std::mt19937& g, int dim, int queries, bool check_unfiltered) {
+  const char* colours[] = {"red", "green", "blue"};
+  for (int qi = 0; qi < queries; ++qi) {
+    query q;
+    q.vector = memtest::random_vec(g, dim);
+    q.top_k = 1 + static_cast<int>(g() % 20);
+    const int mode = qi % 6;
+    std::function<bool(const ref_item&)> pred = [](const ref_item&) { return true; };
+    if (mode == 0 && !check_unfiltered) continue;
+    if (mode == 1) {
+      q.user = "user2";
+      pred = [](const ref_item& it) { return it.user == "user2"; };
+    } else if (mode == 2) {
+      q.filter = {{"colour", colours[qi % 3]}};
+      const std::string c = colours[qi % 3];
+      pred = [c](const ref_item& it) { return it.meta["colour"] == c; };
+    } else if (mode == 3) {
+      q.user = "user1";
+      q.filter = {{"colour", {{"in", {"red", "blue"}}}}};
+      pred = [](const ref_item& it) {
+        return it.user == "user1" && (it.meta["colour"] == "red" || it.meta["colour"] == "blue");
+      };
+    } else if (mode == 4) {
+      q.filter = {{"rare", true}};
+      pred = [](const ref_item& it) { return it.meta.contains("rare"); };
+    } else if (mode == 5) {
+      const std::int64_t mid = d.items[d.items.size() / 2].created;
+      q.since_ms = mid;
+      q.filter = {{"colour", "grey"}};
+      pred = [mid](const ref_item& it) { return it.created >= mid && it.meta["colour"] == "grey"; };
+    }
+    auto got = s.search(q);
+    BOOST_REQUIRE(got);
+    check_same(*got, memtest::brute_topk(d.items, q.vector, q.top_k, pred), "query " + std::to_string(qi));
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(flat_matches_brute_force) {
+  temp_dir t("flat");
+  std::mt19937 g(11);
+  store_options o;
+  o.dir = t.path;
+  o.dim = 48;
+  o.dedup_threshold = 2.0;
+  auto s = std::move(*store::open(o));
+  auto d = load(*s, g, 5000, o.dim, 200, false);
+  compare_many(*s, d, g, o.dim, 60, true);
+  // after deletes and updates, still exact
+  for (int i = 0; i < 500; ++i) {
+    auto& it = d.items[i * 7];
+    if (i % 2) {
+      BOOST_REQUIRE(s->remove(it.id));
+      it.user = "<deleted>";
+    } else {
+      it.vec = memtest::random_vec(g, o.dim);
+      BOOST_REQUIRE(s->update(it.id, std::nullopt, std::nullopt, it.vec));
+    }
+  }
+  std::erase_if(d.items, [](const ref_item& it) { return it.user == "<deleted>"; });
+  compare_many(*s, d, g, o.dim, 60, true);
+}
+
+BOOST_AUTO_TEST_CASE(hnsw_filtered_exact_unfiltered_recall) {
+  temp_dir t("hnsw");
+  std::mt19937 g(12);
+  store_options o;
+  o.dir = t.path;
+  o.dim = 32;
+  o.flat_max = 1500;
+  o.hnsw_m = 16;
+  o.hnsw_ef_construction = 100;
+  o.dedup_threshold = 2.0;
+  auto s = std::move(*store::open(o));
+  auto d = load(*s, g, 6000, o.dim, 100, true);
+  // wait for the background HNSW build and merge
+  for (int i = 0; i < 600 && !(s->stats()["index"]["kind"] == "hnsw" && s->stats()["index"]["flat_rows"] == 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  BOOST_REQUIRE(s->stats()["index"]["kind"] == "hnsw");
+  compare_many(*s, d, g, o.dim, 48, false);
+  // new adds are searchable at once (exact buffer), deletes hidden at once
+  std::vector<float> v = memtest::random_vec(g, o.dim);
+  auto a = s->add("user0", "fresh", {}, v);
+  query q;
+  q.vector = v;
+  q.top_k = 1;
+  BOOST_TEST(s->search(q)->at(0).rec.id == a->id);
+  BOOST_REQUIRE(s->remove(a->id));
+  BOOST_TEST(s->search(q)->at(0).rec.id != a->id);
+  const auto victim = d.items[10];
+  BOOST_REQUIRE(s->remove(victim.id));  // a row inside the graph: tombstone
+  q.vector = victim.vec;
+  BOOST_TEST(s->search(q)->at(0).rec.id != victim.id);
+  std::erase_if(d.items, [&](const ref_item& it) { return it.id == victim.id; });
+  // unfiltered recall@10 on clustered data
+  double hits = 0, total = 0;
+  for (int i = 0; i < 50; ++i) {
+    query u;
+    u.vector = d.items[g() % d.items.size()].vec;
+    u.top_k = 10;
+    auto got = s->search(u);
+    auto want = memtest::brute_topk(d.items, u.vector, 10, [](const ref_item&) { return true; });
+    for (const auto& w : want) {
+      total += 1;
+      for (const auto& h : *got) hits += h.rec.id == w.first;
+    }
+  }
+  BOOST_TEST_MESSAGE("recall@10 = " << hits / total);
+  BOOST_TEST(hits / total >= 0.9);
+}
+
+BOOST_AUTO_TEST_CASE(rare_filter_over_100k) {
+  temp_dir t("100k");
+  std::mt19937 g(13);
+  store_options o;
+  o.dir = t.path;
+  o.dim = 32;
+  o.flat_max = 200000;  // keep the index exact: this test is about the filter path
+  o.dedup_threshold = 2.0;
+  auto s = std::move(*store::open(o));
+  auto d = load(*s, g, 100000, o.dim, 1000, false);  // "rare" on 0.1 %
+  BOOST_REQUIRE(s->size() == 100000u);
+  for (int qi = 0; qi < 20; ++qi) {
+    query q;
+    q.vector = memtest::random_vec(g, o.dim);
+    q.top_k = 10;
+    q.filter = {{"rare", true}};
+    if (qi % 2) q.user = "user0";
+    auto got = s->search(q);
+    BOOST_REQUIRE(got);
+    auto want = memtest::brute_topk(d.items, q.vector, 10, [&](const ref_item& it) {
+      return it.meta.contains("rare") && (!q.user || it.user == *q.user);
+    });
+    check_same(*got, want, "rare query " + std::to_string(qi));
+  }
+}
