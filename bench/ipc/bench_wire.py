@@ -18,7 +18,7 @@ import zmq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "python"))
-from conftest import Daemon  # noqa: E402
+from harness import Daemon  # noqa: E402
 
 
 def pct(xs, q):

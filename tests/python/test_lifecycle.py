@@ -11,7 +11,7 @@ import subprocess
 import time
 import urllib.request
 
-from conftest import AIKID, CONFIG, Daemon
+from harness import AIKID, CONFIG, Daemon
 
 
 def test_version_and_default_config():

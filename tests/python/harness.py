@@ -1,0 +1,119 @@
+"""The aikid test harness: runs the real binary on private sockets and folders."""
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from typing import Dict, List, Optional, Sequence
+
+import zmq
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+AIKID = pathlib.Path(os.environ.get("AIKID_BIN", ROOT / "build" / "daemon" / "aikid"))
+CONFIG = ROOT / "config" / "aikid.toml"
+
+
+class Daemon:
+    """One aikid process with its own runtime and data folders."""
+
+    def __init__(self, sets: Sequence[str] = (), config: Optional[pathlib.Path] = CONFIG,
+                 env: Optional[Dict[str, str]] = None, base: Optional[str] = None) -> None:
+        self.base = base or tempfile.mkdtemp(prefix="aik")
+        self.runtime = os.path.join(self.base, "rt")
+        self.data = os.path.join(self.base, "data")
+        self.requests = f"ipc://{self.runtime}/requests.sock"
+        self.thoughts = f"ipc://{self.runtime}/thoughts.sock"
+        self.admin = os.path.join(self.runtime, "admin.sock")
+        self.args: List[str] = [str(AIKID)]
+        if config is not None:
+            self.args += ["--config", str(config)]
+        for s in (f"daemon.runtime_dir={self.runtime}", f"daemon.data_dir={self.data}", *sets):
+            self.args += ["--set", s]
+        self.env = dict(os.environ, **(env or {}))
+        self.log_path = os.path.join(self.base, "aikid.log")
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self, wait: bool = True) -> "Daemon":
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def log(self) -> str:
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"aikid exited with {self.proc.returncode}:\n{self.log()}")
+            if os.path.exists(self.admin):
+                try:
+                    r = self.request({"op": "ping"}, timeout=1.0)
+                    if r.get("ok"):
+                        return
+                except TimeoutError:
+                    pass
+            time.sleep(0.05)
+        raise TimeoutError(f"aikid not ready after {timeout}s:\n{self.log()}")
+
+    # -- raw wire access (malformed frames on purpose) --------------------
+    def dealer(self) -> zmq.Socket:
+        s = zmq.Context.instance().socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.connect(self.requests)
+        return s
+
+    def send_raw(self, frame: bytes, timeout: float = 10.0, sock: Optional[zmq.Socket] = None) -> dict:
+        import json
+        own = sock is None
+        s = sock or self.dealer()
+        try:
+            s.send_multipart([b"", frame])
+            if not s.poll(int(timeout * 1000)):
+                raise TimeoutError("no reply")
+            return json.loads(s.recv_multipart()[-1])
+        finally:
+            if own:
+                s.close()
+
+    def request(self, fields: dict, timeout: float = 10.0) -> dict:
+        import json
+        body = {"v": 1, "id": fields.get("id", "t"), **fields}
+        return self.send_raw(json.dumps(body).encode(), timeout)
+
+    def admin_cmd(self, line: str, timeout: float = 10.0) -> dict:
+        import json
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(self.admin)
+            s.sendall(line.encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        return json.loads(buf)
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._log.close()
+            return self.proc.returncode
+        return 0
