@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -66,6 +67,22 @@ expected<void> endpoint_check(const std::string& endpoint) {
     return {};
   }
   return error{errc::bad_request, endpoint + ": unsupported transport (use ipc:// or tcp://127.0.0.1:PORT)"};
+}
+
+expected<zmq::socket_t> endpoint_bind(zmq::context_t& ctx, zmq::socket_type type, const std::string& endpoint,
+                                      int file_mode, const std::function<void(zmq::socket_t&)>& configure) {
+  if (auto ok = endpoint_check(endpoint); !ok) return ok.error();
+  zmq::socket_t sock;
+  try {
+    sock = zmq::socket_t(ctx, type);
+    sock.set(zmq::sockopt::linger, 0);
+    if (configure) configure(sock);
+    sock.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    return error{errc::unavailable, endpoint + ": cannot bind: " + e.what()};
+  }
+  if (auto path = endpoint_ipc_path(endpoint); !path.empty()) ::chmod(path.c_str(), static_cast<mode_t>(file_mode));
+  return sock;
 }
 
 }  // namespace aikid::ipc

@@ -1,7 +1,6 @@
 // The ROUTER socket's I/O thread: receives requests, validates the envelope,
 // applies admission control and deadlines, dispatches to actors, and sends the
 // replies actors push into its outbox.
-#include <sys/stat.h>
 
 #include <chrono>
 #include <deque>
@@ -208,24 +207,20 @@ struct ingress::impl {
 
 expected<std::unique_ptr<ingress>> ingress::start(zmq::context_t& ctx, ingress_options opts, dispatch_fn dispatch,
                                                   expire_fn expire) {
-  if (auto ok = endpoint_check(opts.endpoint); !ok) return ok.error();
   auto p = std::make_unique<impl>();
   p->opts = opts;
   p->dispatch = std::move(dispatch);
   p->expire = std::move(expire);
   p->max_bytes = opts.max_message_bytes;
   for (std::size_t i = 0; i < n_classes; ++i) p->limits[i] = opts.max_inflight[i];
-  try {
-    p->sock = zmq::socket_t(ctx, zmq::socket_type::router);
-    p->sock.set(zmq::sockopt::linger, 0);
+  auto sock = endpoint_bind(ctx, zmq::socket_type::router, opts.endpoint, opts.file_mode, [&](zmq::socket_t& s) {
     // A hard cap well above the configured limit: frames up to it get a
     // too_large reply; beyond it ZeroMQ drops the connection (memory guard).
-    p->sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(std::max<std::size_t>(opts.max_message_bytes * 16, 16 << 20)));
-    p->sock.bind(opts.endpoint);
-  } catch (const zmq::error_t& e) {
-    return error{errc::unavailable, opts.endpoint + ": cannot bind: " + e.what()};
-  }
-  if (auto path = endpoint_ipc_path(opts.endpoint); !path.empty()) ::chmod(path.c_str(), opts.file_mode);
+    s.set(zmq::sockopt::maxmsgsize,
+          static_cast<int64_t>(std::max<std::size_t>(opts.max_message_bytes * 16, 16 << 20)));
+  });
+  if (!sock) return sock.error();
+  p->sock = std::move(*sock);
   auto* raw = p.get();
   p->th = std::thread([raw] { raw->run(); });
   return std::unique_ptr<ingress>(new ingress(std::move(p)));

@@ -42,6 +42,13 @@ expected<void> endpoint_check(const std::string& endpoint);
 /// The filesystem path of an ipc:// endpoint, "" for other transports.
 std::string endpoint_ipc_path(const std::string& endpoint);
 
+/// Checks the endpoint (endpoint_check), makes a socket of `type` with
+/// linger 0 and the options `configure` sets, binds it, and gives an ipc://
+/// socket file `file_mode`. Fails (errc::unavailable, or endpoint_check's
+/// error) naming the endpoint and the cause.
+expected<zmq::socket_t> endpoint_bind(zmq::context_t& ctx, zmq::socket_type type, const std::string& endpoint,
+                                      int file_mode, const std::function<void(zmq::socket_t&)>& configure);
+
 // --- ingress -------------------------------------------------------------------
 
 struct ingress_options {

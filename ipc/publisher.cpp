@@ -1,7 +1,6 @@
 // The PUB socket's I/O thread: stamps each thought with v, boot_id, a
 // per-topic seq and ts, and sends it as two frames (topic, body) without ever
 // blocking.
-#include <sys/stat.h>
 
 #include <chrono>
 #include <deque>
@@ -72,18 +71,12 @@ struct publisher::impl {
 };
 
 expected<std::unique_ptr<publisher>> publisher::start(zmq::context_t& ctx, publisher_options opts) {
-  if (auto ok = endpoint_check(opts.endpoint); !ok) return ok.error();
   auto p = std::make_unique<impl>();
   p->opts = opts;
-  try {
-    p->sock = zmq::socket_t(ctx, zmq::socket_type::pub);
-    p->sock.set(zmq::sockopt::linger, 0);
-    p->sock.set(zmq::sockopt::sndhwm, opts.sndhwm);
-    p->sock.bind(opts.endpoint);
-  } catch (const zmq::error_t& e) {
-    return error{errc::unavailable, opts.endpoint + ": cannot bind: " + e.what()};
-  }
-  if (auto path = endpoint_ipc_path(opts.endpoint); !path.empty()) ::chmod(path.c_str(), opts.file_mode);
+  auto sock = endpoint_bind(ctx, zmq::socket_type::pub, opts.endpoint, opts.file_mode,
+                            [&](zmq::socket_t& s) { s.set(zmq::sockopt::sndhwm, opts.sndhwm); });
+  if (!sock) return sock.error();
+  p->sock = std::move(*sock);
   auto* raw = p.get();
   p->th = std::thread([raw] { raw->run(); });
   return std::unique_ptr<publisher>(new publisher(std::move(p)));

@@ -117,3 +117,13 @@ class Daemon:
             self._log.close()
             return self.proc.returncode
         return 0
+
+
+def wait_final(sub, percept_id: str, timeout: float = 60.0):
+    """The thought.final of `percept_id` from a Subscriber, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t = sub.recv(timeout=5.0)
+        if t is not None and t.topic == "thought.final" and t.percept_id == percept_id:
+            return t
+    return None

@@ -9,6 +9,7 @@ import time
 import zmq
 
 from aiki_bridge import Client, Subscriber
+from harness import wait_final
 
 
 def test_ping_reports_version_and_boot_id(daemon):
@@ -67,13 +68,7 @@ def test_a_percept_round_trips_to_a_thought(daemon):
     with Subscriber(daemon.thoughts, topics=["thought.final"]) as sub, Client(daemon.requests, timeout=30) as c:
         time.sleep(0.3)  # ZeroMQ slow joiner: let the SUB connect before publishing
         r = c.perceive("Hello there!", user="ola")
-        pid = r["percept_id"]
-        deadline = time.monotonic() + 60
-        got = None
-        while time.monotonic() < deadline and got is None:
-            t = sub.recv(timeout=5.0)
-            if t is not None and t.percept_id == pid:
-                got = t
+        got = wait_final(sub, r["percept_id"])
         assert got is not None, "no thought.final for the percept"
         b = got.body
         assert b["v"] == 1 and b["seq"] >= 1 and len(b["boot_id"]) == 32
@@ -132,11 +127,6 @@ def test_without_models_the_daemon_starts_and_says_why(make_daemon):
     with Subscriber(d.thoughts, topics=["thought.final"]) as sub:
         time.sleep(0.3)
         pid = d.request({"op": "perceive", "text": "tell me something", "user": "u"})["percept_id"]
-        deadline = time.monotonic() + 30
-        got = None
-        while time.monotonic() < deadline and got is None:
-            t = sub.recv(timeout=5.0)
-            if t is not None and t.percept_id == pid:
-                got = t
+        got = wait_final(sub, pid, timeout=30)
         assert got is not None
         assert got.body["error"]["code"] == "unavailable"
