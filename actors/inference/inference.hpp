@@ -3,15 +3,18 @@
 // Table of contents (one concern per file):
 //   gguf.hpp/.cpp            GGUF v2/v3 reader (mmap, every field bounds-checked)
 //   quants.hpp/.cpp          tensor types, fp16/bf16, dequantisation, Q8_0/Q8_1 quantisers
-//   kernels.hpp              mat-vec dispatch table: kernels_portable.cpp (reference),
-//                            kernels_avx2.cpp (bit-identical, chosen at run time)
+//   kernels.hpp              mat-vec + attention dispatch table: kernels_portable.cpp
+//                            (reference), kernels_avx2.cpp, kernels_avx512.cpp (VNNI;
+//                            bit-identical, chosen at run time)
+//   kernels_threads.hpp/.cpp persistent thread pool of a session (model_options::threads)
 //   unicode.hpp/.cpp         codepoint classes (utf8proc), pre-tokenizer splits
 //   vocab.hpp/.cpp           byte-level BPE tokenizer, special tokens, ChatML
 //   model.cpp                model::load: hparams, tensor binding, checks
 //   session.cpp              KV cache and the forward pass (llama.cpp's CPU numerics)
 //
-// Everything here is engine code: no actors, no threads of its own (yet:
-// model_options::threads is for issue 6's kernels; today one thread runs).
+// Everything here is engine code: no actors. Each session owns
+// model_options::threads - 1 worker threads (sleeping when idle); results do
+// not depend on the thread count.
 // Tests: tests/inference/ (fixtures from llama-cpp-python), fuzzing:
 // tests/fuzz/gguf_fuzz.cpp, speed: bench/inference/.
 #pragma once
@@ -37,7 +40,7 @@ struct model_options {
   std::filesystem::path path;
   int n_ctx = 0;             // default session context: 0 = from the file, capped at n_ctx_cap;
                              // never more than the file's context_length
-  int threads = 1;           // used by the fast kernels (issue 6); the reference runs on 1
+  int threads = 1;           // threads per session's forward pass (the caller + threads-1 workers)
   int n_ctx_cap = 8192;      // cap applied to the file's context length when n_ctx = 0
 };
 
@@ -51,6 +54,7 @@ struct model_info {
   std::uint64_t file_bytes = 0;
   std::map<std::string, int> tensor_types;  // type name -> tensor count
   std::string kernels;                      // kernel table in use ("portable")
+  int n_threads = 1;                        // threads each session's forward pass uses (options.threads)
 };
 
 struct chat_message {

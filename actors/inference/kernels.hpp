@@ -32,6 +32,19 @@ struct kernel_table {
   float (*dot_f32_f32)(std::int64_t n, const void* w, const void* a);
   void (*quantize_q8_0)(const float* x, block_q8_0* y, std::int64_t n);
   void (*quantize_q8_1)(const float* x, block_q8_1* y, std::int64_t n);
+  // Several rows at once: y[i] = dot(row i, a) for i < nr, rows `row_bytes`
+  // apart; each y[i] bit-identical to the single-row dot (the fast tables
+  // interleave rows for instruction-level parallelism).
+  void (*rows_q4_0_q8_0)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
+  void (*rows_q4_1_q8_1)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
+  void (*rows_q8_0_q8_0)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
+  // Attention on the F16 KV cache in llama.cpp's summation order (see
+  // session.cpp): dot of two F16 rows (n a multiple of 64) and the
+  // probability-weighted sum of V rows. `batched` picks tinyBLAS's order
+  // (16 lanes) over ggml_vec_dot_f16's (4 x 16 lanes). acc: hd*64 floats.
+  float (*attn_dot_f16)(bool batched, int n, const std::uint16_t* x, const std::uint16_t* y);
+  void (*attn_weighted_sum)(bool batched, int n_kv, int hd, const std::uint16_t* v, std::size_t stride,
+                            const std::uint16_t* p, float* out, float* acc);
 };
 
 /// The reference kernels (plain C++, any CPU).
@@ -41,9 +54,14 @@ const kernel_table& kernels_portable();
 const kernel_table* kernels_avx2();
 /// True when this CPU can run kernels_avx2().
 bool cpu_has_avx2();
-/// The fastest table this CPU supports: avx2 when available, else portable.
-/// AIKID_KERNELS=portable in the environment forces the reference.
-/// (Issue 6 adds AVX-512/VNNI tables here.)
+/// AVX-512 (F, BW, VL) + VNNI versions, bit-identical to the portable ones;
+/// only call when cpu_has_avx512_vnni().
+const kernel_table* kernels_avx512();
+/// True when this CPU can run kernels_avx512() (AVX-512 F/BW/VL/VNNI, F16C, FMA).
+bool cpu_has_avx512_vnni();
+/// The fastest table this CPU supports: avx512 (VNNI), else avx2, else portable.
+/// AIKID_KERNELS=portable|avx2|avx512 in the environment forces one (when
+/// the CPU supports it).
 const kernel_table& kernels_select();
 
 /// A matrix in its file type: `rows` rows of `n` elements, `row_bytes` apart.
@@ -73,6 +91,10 @@ float row_dot(const kernel_table& k, ggml_type wt, std::int64_t n, const void* w
 /// y[r] = W.row(r) · x for r in [r0, r1). x already converted for W's type.
 void matvec(const kernel_table& k, const weight_view& w, const activation& x, float* y,
             std::int64_t r0, std::int64_t r1);
+/// Rows [r0, r1) of W·x for nt activations: out[t*ldo + r]. Rows are taken
+/// in cache-sized panels so each panel of W is read once for all nt.
+void matmul_rows(const kernel_table& k, const weight_view& w, const activation* x, int nt, float* out,
+                 std::size_t ldo, std::int64_t r0, std::int64_t r1);
 /// Convenience: converts x and computes all rows.
 void matvec(const kernel_table& k, const weight_view& w, const float* x, float* y,
             activation& scratch);

@@ -82,6 +82,11 @@ float dot_q8_0_q8_0(std::int64_t n, const void* vw, const void* va) {
   return hsum_float_8(acc);
 }
 
+template <float (*dot)(std::int64_t, const void*, const void*)>
+void rows_of(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y) {
+  for (int i = 0; i < nr; ++i) y[i] = dot(n, w + std::size_t(i) * row_bytes, a);
+}
+
 }  // namespace
 
 const kernel_table* kernels_avx2() {
@@ -91,6 +96,9 @@ const kernel_table* kernels_avx2() {
     t.dot_q4_0_q8_0 = dot_q4_0_q8_0;
     t.dot_q4_1_q8_1 = dot_q4_1_q8_1;
     t.dot_q8_0_q8_0 = dot_q8_0_q8_0;
+    t.rows_q4_0_q8_0 = rows_of<dot_q4_0_q8_0>;
+    t.rows_q4_1_q8_1 = rows_of<dot_q4_1_q8_1>;
+    t.rows_q8_0_q8_0 = rows_of<dot_q8_0_q8_0>;
     return t;
   }();
   return &table;

@@ -4,6 +4,7 @@
 // fma(d_w*d_a, lane_sum, acc) across blocks, and the 8 lanes are reduced as
 // hsum_float_8 does ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). The integer part
 // is exact, so results equal llama.cpp's AVX2 build bit for bit.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -119,9 +120,73 @@ float dot_f32_f32(std::int64_t n, const void* vw, const void* va) {
   return float(sum);
 }
 
+template <float (*dot)(std::int64_t, const void*, const void*)>
+void rows_of(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y) {
+  for (int i = 0; i < nr; ++i) y[i] = dot(n, w + std::size_t(i) * row_bytes, a);
+}
+
+// ---- attention numerics in ggml-cpu's order (AVX-512 build, model-facts §4) ----
+// Products of two halves are exact in float, so every "fma" is a plain add.
+
+// _mm512_reduce_add_ps as GCC expands it.
+float reduce16(const float v[16]) {
+  float a[8], b[4];
+  for (int l = 0; l < 8; ++l) a[l] = v[l + 8] + v[l];
+  for (int l = 0; l < 4; ++l) b[l] = a[l + 4] + a[l];
+  return (b[0] + b[2]) + (b[1] + b[3]);
+}
+
+// tinyBLAS (one 16-lane accumulator) for batches, ggml_vec_dot_f16 (four
+// 16-lane accumulators reduced pairwise) for single tokens.
+float attn_dot_f16(bool batched, int n, const std::uint16_t* x, const std::uint16_t* y) {
+  if (batched) {
+    float acc[16] = {};
+    for (int i = 0; i < n; i += 16) {
+      for (int l = 0; l < 16; ++l) acc[l] += fp16_to_fp32(x[i + l]) * fp16_to_fp32(y[i + l]);
+    }
+    return reduce16(acc);
+  }
+  float acc[4][16] = {};
+  for (int i = 0; i < n; i += 64) {
+    for (int j = 0; j < 4; ++j) {
+      for (int l = 0; l < 16; ++l) acc[j][l] += fp16_to_fp32(x[i + 16 * j + l]) * fp16_to_fp32(y[i + 16 * j + l]);
+    }
+  }
+  float r[16];
+  for (int l = 0; l < 16; ++l) r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  return float(double(reduce16(r)));
+}
+
+// out[d] = Σ_j p[j] * V[j][d] for j < n_kv with the lane assignment of the
+// same two paths (lane = j mod 16 or 64; llama.cpp's padded, masked KV
+// positions only add zeros).
+void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, std::size_t stride,
+                       const std::uint16_t* p, float* out, float* acc) {
+  const int lanes = batched ? 16 : 64;
+  std::fill(acc, acc + std::size_t(hd) * std::size_t(lanes), 0.0f);
+  for (int j = 0; j < n_kv; ++j) {
+    const float pj = fp16_to_fp32(p[j]);
+    const std::uint16_t* vj = v + std::size_t(j) * stride;
+    const int lane = j % lanes;
+    for (int d = 0; d < hd; ++d) acc[std::size_t(d * lanes + lane)] += fp16_to_fp32(vj[d]) * pj;
+  }
+  for (int d = 0; d < hd; ++d) {
+    const float* a = acc + std::size_t(d * lanes);
+    if (batched) {
+      out[d] = reduce16(a);
+    } else {
+      float r[16];
+      for (int l = 0; l < 16; ++l) r[l] = (a[l] + a[32 + l]) + (a[16 + l] + a[48 + l]);
+      out[d] = reduce16(r);
+    }
+  }
+}
+
 constexpr kernel_table portable_table{
     "portable",      dot_q4_0_q8_0,     dot_q4_1_q8_1,    dot_q8_0_q8_0, dot_half<fp16_to_fp32>,
     dot_half<bf16_to_fp32>, dot_f32_f32, quantize_row_q8_0, quantize_row_q8_1,
+    rows_of<dot_q4_0_q8_0>, rows_of<dot_q4_1_q8_1>, rows_of<dot_q8_0_q8_0>,
+    attn_dot_f16, attn_weighted_sum,
 };
 
 }  // namespace
@@ -133,12 +198,19 @@ bool cpu_has_avx2() {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+bool cpu_has_avx512_vnni() {
+  __builtin_cpu_init();
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
 const kernel_table& kernels_select() {
   // Each ISA table is verified against kernels_portable() in
-  // tests/inference/kernels_test; issue 6 adds AVX-512 / VNNI tables here.
-  if (const char* env = std::getenv("AIKID_KERNELS"); env && std::strcmp(env, "portable") == 0) {
-    return portable_table;
-  }
+  // tests/inference/quants_test (bit-identical results).
+  const char* env = std::getenv("AIKID_KERNELS");
+  const std::string_view want = env ? env : "";
+  if (want == "portable") return portable_table;
+  if (want != "avx2" && cpu_has_avx512_vnni()) return *kernels_avx512();
   if (cpu_has_avx2()) return *kernels_avx2();
   return portable_table;
 }
@@ -198,7 +270,31 @@ float row_dot(const kernel_table& k, ggml_type wt, std::int64_t n, const void* w
 
 void matvec(const kernel_table& k, const weight_view& w, const activation& x, float* y,
             std::int64_t r0, std::int64_t r1) {
-  for (std::int64_t r = r0; r < r1; ++r) y[r] = row_dot(k, w.type, w.n, w.row(r), x);
+  matmul_rows(k, w, &x, 1, y, 0, r0, r1);
+}
+
+void matmul_rows(const kernel_table& k, const weight_view& w, const activation* x, int nt, float* out,
+                 std::size_t ldo, std::int64_t r0, std::int64_t r1) {
+  decltype(k.rows_q4_1_q8_1) rows = nullptr;
+  switch (w.type) {
+    case ggml_type::q4_0: rows = k.rows_q4_0_q8_0; break;
+    case ggml_type::q4_1: rows = k.rows_q4_1_q8_1; break;
+    case ggml_type::q8_0: rows = k.rows_q8_0_q8_0; break;
+    default: break;
+  }
+  // a panel of rows small enough to stay in L2 while every token reads it
+  const std::int64_t panel = std::max<std::int64_t>(4, std::int64_t(32768 / std::max<std::size_t>(w.row_bytes, 1)) & ~3);
+  for (std::int64_t p0 = r0; p0 < r1; p0 += panel) {
+    const std::int64_t p1 = std::min(r1, p0 + panel);
+    for (int t = 0; t < nt; ++t) {
+      float* y = out + std::size_t(t) * ldo;
+      if (rows) {
+        rows(w.n, w.row(p0), w.row_bytes, int(p1 - p0), x[t].data.data(), y + p0);
+      } else {
+        for (std::int64_t r = p0; r < p1; ++r) y[r] = row_dot(k, w.type, w.n, w.row(r), x[t]);
+      }
+    }
+  }
 }
 
 void matvec(const kernel_table& k, const weight_view& w, const float* x, float* y,

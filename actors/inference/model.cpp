@@ -257,6 +257,7 @@ expected<std::unique_ptr<model>> model::load_impl(const model_options& opts) {
   in.n_ctx = std::min(opts.n_ctx > 0 ? opts.n_ctx : cap, in.n_ctx_train);
   m->kernels_ = &kernels_select();
   in.kernels = std::string(m->kernels_->name);
+  in.n_threads = std::clamp(opts.threads, 1, 64);
   m->file_ = std::move(*file);
   return m;
 }

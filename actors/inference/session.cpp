@@ -14,9 +14,11 @@
 //   logits = Woutput·(rmsnorm(x_last) * output_norm)
 // A prompt is processed in batches: each weight row is read once per batch.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
+#include "actors/inference/kernels_threads.hpp"
 #include "actors/inference/model_impl.hpp"
 
 namespace aikid::inference {
@@ -29,13 +31,19 @@ struct session::state {
   // KV cache, F16: [layer][pos][n_head_kv * head_dim]
   std::vector<std::uint16_t> k_cache, v_cache;
   // scratch for a batch of up to max_batch tokens
-  std::vector<float> x, xb, q, k, v, att_out, tmp, gate, up, scores;
-  std::vector<activation> acts;
+  std::vector<float> x, xb, q, k, v, att_out, tmp, gate, up;
+  std::vector<activation> acts, acts2;
   activation act_one;
-  std::vector<std::uint16_t> q16, p16;
   std::vector<float> logits;
   std::vector<float> rope_cs;  // cos/sin pairs of one position
-  std::vector<float> vacc;     // lane accumulators of the attention V sum
+  // per-thread attention scratch
+  struct attn_scratch {
+    std::vector<float> scores;
+    std::vector<std::uint16_t> q16, p16;
+    std::vector<float> vacc;  // lane accumulators of the V sum
+  };
+  std::vector<attn_scratch> attn;
+  std::unique_ptr<thread_pool> pool;
 };
 
 session::session(const model& m, int n_ctx) : m_(m), s_(std::make_unique<state>()) {
@@ -55,12 +63,17 @@ session::session(const model& m, int n_ctx) : m_(m), s_(std::make_unique<state>(
   s_->tmp.resize(B * E);
   s_->gate.resize(B * F);
   s_->up.resize(B * F);
-  s_->scores.resize(std::size_t(n_ctx_));
   s_->acts.resize(B);
-  s_->q16.resize(std::size_t(head_dim));
-  s_->p16.resize(std::size_t(n_ctx_));
+  s_->acts2.resize(B);
   s_->rope_cs.resize(std::size_t(in.n_rot));
-  s_->vacc.resize(std::size_t(head_dim) * 64);
+  s_->pool = std::make_unique<thread_pool>(in.n_threads);
+  s_->attn.resize(std::size_t(s_->pool->size()));
+  for (auto& a : s_->attn) {
+    a.scores.resize(std::size_t(n_ctx_));
+    a.q16.resize(std::size_t(head_dim));
+    a.p16.resize(std::size_t(n_ctx_));
+    a.vacc.resize(std::size_t(head_dim) * 64);
+  }
 }
 
 session::~session() = default;
@@ -76,11 +89,10 @@ void session::truncate(int n) {
 
 namespace {
 
-// ---- attention numerics in ggml-cpu's order (AVX-512 build, model-facts §4) ----
+// ---- numerics in ggml-cpu's order (AVX-512 build, model-facts §4) ----
 // Float sums are not associative, and this small quantised model amplifies
 // last-bit differences (a flipped Q8 rounding moves logits by ~0.5), so the
-// attention keeps llama.cpp's exact summation order. Products of two halves
-// are exact in float, so every "fma" below is a plain add.
+// attention (kernel_table::attn_*) keeps llama.cpp's exact summation order.
 
 // _mm512_reduce_add_ps as GCC expands it.
 float reduce16(const float v[16]) {
@@ -88,53 +100,6 @@ float reduce16(const float v[16]) {
   for (int l = 0; l < 8; ++l) a[l] = v[l + 8] + v[l];
   for (int l = 0; l < 4; ++l) b[l] = a[l + 4] + a[l];
   return (b[0] + b[2]) + (b[1] + b[3]);
-}
-
-// Dot of two F16 rows of length n (a multiple of 64): tinyBLAS (one 16-lane
-// accumulator) for batches, ggml_vec_dot_f16 (four 16-lane accumulators
-// reduced pairwise) for single tokens.
-float attn_dot_f16(bool batched, int n, const std::uint16_t* x, const std::uint16_t* y) {
-  if (batched) {
-    float acc[16] = {};
-    for (int i = 0; i < n; i += 16) {
-      for (int l = 0; l < 16; ++l) acc[l] += fp16_to_fp32(x[i + l]) * fp16_to_fp32(y[i + l]);
-    }
-    return reduce16(acc);
-  }
-  float acc[4][16] = {};
-  for (int i = 0; i < n; i += 64) {
-    for (int j = 0; j < 4; ++j) {
-      for (int l = 0; l < 16; ++l) acc[j][l] += fp16_to_fp32(x[i + 16 * j + l]) * fp16_to_fp32(y[i + 16 * j + l]);
-    }
-  }
-  float r[16];
-  for (int l = 0; l < 16; ++l) r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
-  return float(double(reduce16(r)));
-}
-
-// out[d] = Σ_j p[j] * V[j][d] for j < n_kv with the lane assignment of the
-// same two paths (the padded, masked positions of llama.cpp's KV window only
-// add zeros, which leave every lane unchanged).
-void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, std::size_t stride,
-                       const std::uint16_t* p, float* out, float* acc) {
-  const int lanes = batched ? 16 : 64;
-  std::fill(acc, acc + std::size_t(hd) * std::size_t(lanes), 0.0f);
-  for (int j = 0; j < n_kv; ++j) {
-    const float pj = fp16_to_fp32(p[j]);
-    const std::uint16_t* vj = v + std::size_t(j) * stride;
-    const int lane = j % lanes;
-    for (int d = 0; d < hd; ++d) acc[std::size_t(d * lanes + lane)] += fp16_to_fp32(vj[d]) * pj;
-  }
-  for (int d = 0; d < hd; ++d) {
-    const float* a = acc + std::size_t(d * lanes);
-    if (batched) {
-      out[d] = reduce16(a);
-    } else {
-      float r[16];
-      for (int l = 0; l < 16; ++l) r[l] = (a[l] + a[32 + l]) + (a[16 + l] + a[48 + l]);
-      out[d] = reduce16(r);
-    }
-  }
 }
 
 // ggml_v_expf (AVX-512 version, after ARM's optimized routine): max error
@@ -177,16 +142,36 @@ void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
   for (int i = 0; i < n; ++i) out[i] = (x[i] * scale) * w[i];
 }
 
-// out[t][r] = W.row(r) · x[t] for t < nt (x rows n apart, out rows w.rows apart).
-void matmul(const kernel_table& k, const weight_view& w, const float* x, int nt, float* out,
-            std::vector<activation>& acts) {
-  for (int t = 0; t < nt; ++t) activation_quantize(k, w.type, x + std::size_t(t) * std::size_t(w.n), w.n, acts[std::size_t(t)]);
-  for (std::int64_t r = 0; r < w.rows; ++r) {
-    const std::byte* row = w.row(r);
-    for (int t = 0; t < nt; ++t) {
-      out[std::size_t(t) * std::size_t(w.rows) + std::size_t(r)] = row_dot(k, w.type, w.n, row, acts[std::size_t(t)]);
-    }
+// acts[t] = x[t] converted to the vec_dot type of W (x rows n apart).
+void quantize_batch(const kernel_table& k, const weight_view& w, const float* x, int nt, activation* acts) {
+  for (int t = 0; t < nt; ++t) activation_quantize(k, w.type, x + std::size_t(t) * std::size_t(w.n), w.n, acts[t]);
+}
+
+// Calls f(item, ith) for item in [0, n_items) on all pool threads; items are
+// handed out by an atomic counter, so a thread the OS deschedules on a
+// loaded machine leaves its share to the others (no static split to wait for).
+template <class F>
+void parallel_items(thread_pool& pool, int n_items, F&& f) {
+  if (pool.size() == 1 || n_items == 1) {
+    for (int i = 0; i < n_items; ++i) f(i, 0);
+    return;
   }
+  std::atomic<int> next{0};
+  pool.run([&](int ith, int) {
+    for (int i = next.fetch_add(1, std::memory_order_relaxed); i < n_items; i = next.fetch_add(1, std::memory_order_relaxed)) {
+      f(i, ith);
+    }
+  });
+}
+
+constexpr std::int64_t row_chunk = 64;  // rows per work item of a parallel matmul
+
+int chunks_of(std::int64_t rows) { return int((rows + row_chunk - 1) / row_chunk); }
+
+// Rows of chunk c of W for nt tokens: out[t*W.rows + r].
+void matmul_chunk(const kernel_table& k, const weight_view& w, const activation* acts, int nt, float* out, int c) {
+  const std::int64_t r0 = std::int64_t(c) * row_chunk, r1 = std::min(w.rows, r0 + row_chunk);
+  matmul_rows(k, w, acts, nt, out, std::size_t(w.rows), r0, r1);
 }
 
 // cos/sin for position pos: theta_i = pos * base^(-2i/n_rot) computed by
@@ -252,6 +237,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
   // products and a single token through ggml_vec_dot_f16: keep its order.
   const bool batched = tokens.size() >= 2;
   state& s = *s_;
+  thread_pool& pool = *s.pool;
 
   for (std::size_t b0 = 0; b0 < tokens.size(); b0 += max_batch) {
     const int nt = int(std::min<std::size_t>(max_batch, tokens.size() - b0));
@@ -272,9 +258,26 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       for (int t = 0; t < nt; ++t) {
         rmsnorm(&s.xb[std::size_t(t * E)], &s.x[std::size_t(t * E)], L.attn_norm.data(), E, in.rms_eps);
       }
-      matmul(kt, L.wq, s.xb.data(), nt, s.q.data(), s.acts);  // {E} -> {H*HD}
-      matmul(kt, L.wk, s.xb.data(), nt, s.k.data(), s.acts);  // {E} -> {HKV*HD}
-      matmul(kt, L.wv, s.xb.data(), nt, s.v.data(), s.acts);  // {E} -> {HKV*HD}
+      // q = Wq·xb {E} -> {H*HD}, k = Wk·xb, v = Wv·xb {E} -> {HKV*HD}: one parallel region
+      quantize_batch(kt, L.wq, s.xb.data(), nt, s.acts.data());
+      const bool same_qkv = L.wk.type == L.wq.type && L.wv.type == L.wq.type;
+      if (!same_qkv) quantize_batch(kt, L.wk, s.xb.data(), nt, s.acts2.data());
+      const activation* akv = same_qkv ? s.acts.data() : s.acts2.data();
+      const int cq = chunks_of(L.wq.rows), ck = chunks_of(L.wk.rows), cv = chunks_of(L.wv.rows);
+      const bool kv_same = L.wv.type == L.wk.type;
+      parallel_items(pool, cq + ck + cv, [&](int c, int) {
+        if (c < cq) {
+          matmul_chunk(kt, L.wq, s.acts.data(), nt, s.q.data(), c);
+        } else if (c < cq + ck) {
+          matmul_chunk(kt, L.wk, akv, nt, s.k.data(), c - cq);
+        } else if (kv_same) {
+          matmul_chunk(kt, L.wv, akv, nt, s.v.data(), c - cq - ck);
+        }
+      });
+      if (!kv_same) {  // a mixed-type file: v's own activation (rare)
+        quantize_batch(kt, L.wv, s.xb.data(), nt, s.acts2.data());
+        parallel_items(pool, cv, [&](int c, int) { matmul_chunk(kt, L.wv, s.acts2.data(), nt, s.v.data(), c); });
+      }
       for (int t = 0; t < nt; ++t) {
         const int pos = pos0 + t;
         rope_cache(s.rope_cs.data(), in.n_rot, pos, in.rope_freq_base, in.rope_freq_scale, g.rope_freqs);
@@ -285,43 +288,58 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
           vc[std::size_t(pos) * std::size_t(KVD) + std::size_t(i)] = fp32_to_fp16(s.v[std::size_t(t * KVD + i)]);
         }
       }
-      for (int t = 0; t < nt; ++t) {
+      // one work item per (token, head)
+      parallel_items(pool, nt * H, [&](int item, int ith) {
+        const int t = item / H, h = item % H;
+        state::attn_scratch& sc = s.attn[std::size_t(ith)];
         const int pos = pos0 + t;
         const int n_kv = pos + 1;  // causal: positions 0..pos
-        for (int h = 0; h < H; ++h) {
-          const int hk = h / group;
-          const float* qh = &s.q[std::size_t(t * E + h * HD)];
-          for (int d = 0; d < HD; ++d) s.q16[std::size_t(d)] = fp32_to_fp16(qh[d]);
-          // scores = K·q (F16 x F16), scaled
-          float mx = -INFINITY;
-          for (int j = 0; j < n_kv; ++j) {
-            const std::uint16_t* kj = kc + std::size_t(j) * std::size_t(KVD) + std::size_t(hk * HD);
-            const float sc = attn_dot_f16(batched, HD, kj, s.q16.data()) * kq_scale;
-            s.scores[std::size_t(j)] = sc;
-            mx = std::max(mx, sc);
-          }
-          // softmax (ggml_vec_soft_max_f32): exp per 16-lane chunk, chunk sums in double
-          const float inv = float(1.0 / softmax_exp(s.scores.data(), n_kv, mx));
-          for (int j = 0; j < n_kv; ++j) s.p16[std::size_t(j)] = fp32_to_fp16(s.scores[std::size_t(j)] * inv);
-          // o_h = V^T · p (F16 x F16) in ggml's lane order
-          attn_weighted_sum(batched, n_kv, HD, vc + std::size_t(hk * HD), std::size_t(KVD), s.p16.data(),
-                            &s.att_out[std::size_t(t * E + h * HD)], s.vacc.data());
+        const int hk = h / group;
+        const float* qh = &s.q[std::size_t(t * E + h * HD)];
+        for (int d = 0; d < HD; ++d) sc.q16[std::size_t(d)] = fp32_to_fp16(qh[d]);
+        // scores = K·q (F16 x F16), scaled
+        float mx = -INFINITY;
+        for (int j = 0; j < n_kv; ++j) {
+          const std::uint16_t* kj = kc + std::size_t(j) * std::size_t(KVD) + std::size_t(hk * HD);
+          const float scv = kt.attn_dot_f16(batched, HD, kj, sc.q16.data()) * kq_scale;
+          sc.scores[std::size_t(j)] = scv;
+          mx = std::max(mx, scv);
         }
-      }
-      matmul(kt, L.wo, s.att_out.data(), nt, s.tmp.data(), s.acts);  // {H*HD} -> {E}
+        // softmax (ggml_vec_soft_max_f32): exp per 16-lane chunk, chunk sums in double
+        const float inv = float(1.0 / softmax_exp(sc.scores.data(), n_kv, mx));
+        for (int j = 0; j < n_kv; ++j) sc.p16[std::size_t(j)] = fp32_to_fp16(sc.scores[std::size_t(j)] * inv);
+        // o_h = V^T · p (F16 x F16) in ggml's lane order
+        kt.attn_weighted_sum(batched, n_kv, HD, vc + std::size_t(hk * HD), std::size_t(KVD), sc.p16.data(),
+                             &s.att_out[std::size_t(t * E + h * HD)], sc.vacc.data());
+      });
+      // x += Wo·o  {H*HD} -> {E}
+      quantize_batch(kt, L.wo, s.att_out.data(), nt, s.acts.data());
+      parallel_items(pool, chunks_of(L.wo.rows), [&](int c, int) { matmul_chunk(kt, L.wo, s.acts.data(), nt, s.tmp.data(), c); });
       for (int i = 0; i < nt * E; ++i) s.x[std::size_t(i)] += s.tmp[std::size_t(i)];
 
       // ---- feed-forward (SwiGLU) ----
       for (int t = 0; t < nt; ++t) {
         rmsnorm(&s.xb[std::size_t(t * E)], &s.x[std::size_t(t * E)], L.ffn_norm.data(), E, in.rms_eps);
       }
-      matmul(kt, L.w_gate, s.xb.data(), nt, s.gate.data(), s.acts);  // {E} -> {F}
-      matmul(kt, L.w_up, s.xb.data(), nt, s.up.data(), s.acts);      // {E} -> {F}
-      for (int i = 0; i < nt * F; ++i) {
-        const float gv = s.gate[std::size_t(i)];
-        s.gate[std::size_t(i)] = gv / (1.0f + vexp(-gv)) * s.up[std::size_t(i)];  // silu(g) * u
-      }
-      matmul(kt, L.w_down, s.gate.data(), nt, s.tmp.data(), s.acts);  // {F} -> {E}
+      // gate = Wgate·xb, up = Wup·xb {E} -> {F}, then silu(gate) * up on the same rows
+      quantize_batch(kt, L.w_gate, s.xb.data(), nt, s.acts.data());
+      const bool same_gu = L.w_up.type == L.w_gate.type;
+      if (!same_gu) quantize_batch(kt, L.w_up, s.xb.data(), nt, s.acts2.data());
+      parallel_items(pool, chunks_of(F), [&](int c, int) {
+        matmul_chunk(kt, L.w_gate, s.acts.data(), nt, s.gate.data(), c);
+        matmul_chunk(kt, L.w_up, same_gu ? s.acts.data() : s.acts2.data(), nt, s.up.data(), c);
+        const std::int64_t r0 = std::int64_t(c) * row_chunk, r1 = std::min<std::int64_t>(F, r0 + row_chunk);
+        for (int t = 0; t < nt; ++t) {
+          for (std::int64_t r = r0; r < r1; ++r) {
+            const std::size_t i = std::size_t(t) * std::size_t(F) + std::size_t(r);
+            const float gv = s.gate[i];
+            s.gate[i] = gv / (1.0f + vexp(-gv)) * s.up[i];  // silu(g) * u
+          }
+        }
+      });
+      // x += Wdown·h  {F} -> {E}
+      quantize_batch(kt, L.w_down, s.gate.data(), nt, s.acts.data());
+      parallel_items(pool, chunks_of(L.w_down.rows), [&](int c, int) { matmul_chunk(kt, L.w_down, s.acts.data(), nt, s.tmp.data(), c); });
       for (int i = 0; i < nt * E; ++i) s.x[std::size_t(i)] += s.tmp[std::size_t(i)];
     }
     n_past_ += nt;
@@ -330,7 +348,8 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
     if (b0 + std::size_t(nt) == tokens.size()) {
       rmsnorm(s.xb.data(), &s.x[std::size_t((nt - 1) * E)], g.output_norm.data(), E, in.rms_eps);
       s.logits.resize(std::size_t(in.n_vocab));
-      matvec(kt, g.output, s.xb.data(), s.logits.data(), s.act_one);  // {E} -> {n_vocab}
+      activation_quantize(kt, g.output.type, s.xb.data(), E, s.act_one);  // {E} -> {n_vocab}
+      parallel_items(pool, chunks_of(g.output.rows), [&](int c, int) { matmul_chunk(kt, g.output, &s.act_one, 1, s.logits.data(), c); });
     }
   }
   return {};

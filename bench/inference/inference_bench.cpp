@@ -1,7 +1,12 @@
-// Prefill and decode speed of the aikid engine on one thread.
+// Prefill and decode speed of the aikid engine.
 //
-//   inference_bench <model.gguf> [n_prompt=32] [n_gen=64] [reps=1]
+//   inference_bench <model.gguf> [n_prompt=32] [n_gen=64] [reps=1] [threads=1]
+//   inference_bench --bandwidth      (memory read bandwidth, GB/s, one thread)
 //
+// Decode runs at context n_prompt .. n_prompt+n_gen (so n_prompt=2000 gives
+// "decode at context 2k"). ttft_ms = prefill time of the prompt (the first
+// token's logits are ready then). weight_mb_tok = bytes of quantised weights
+// one decode step reads (all layer matrices + the output matrix).
 // Prefill: a plain-text prompt of exactly n_prompt tokens evaluated in one
 // eval() call. Decode: n_gen greedy tokens, one eval() each. Prints one JSON
 // line (read by bench/inference/bench.py, which also runs llama-cpp-python):
@@ -14,6 +19,9 @@
 #include <string>
 
 #include "actors/inference/inference.hpp"
+#include "actors/inference/model_impl.hpp"
+#include <cstring>
+#include <vector>
 
 using namespace aikid::inference;
 using clk = std::chrono::steady_clock;
@@ -23,13 +31,39 @@ double rss_mb() {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
   }
   return 0;
 }
 }  // namespace
 
+double bandwidth_gbs() {
+  // sum of a 256 MB buffer, best of 5 passes
+  const std::size_t n = std::size_t(256) << 20;
+  std::vector<std::uint64_t> buf(n / 8);
+  for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = i;
+  double best = 1e30;
+  volatile std::uint64_t sink = 0;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = clk::now();
+    std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (std::size_t i = 0; i < buf.size(); i += 4) {
+      s0 += buf[i]; s1 += buf[i + 1]; s2 += buf[i + 2]; s3 += buf[i + 3];
+    }
+    sink = s0 + s1 + s2 + s3;
+    best = std::min(best, std::chrono::duration<double>(clk::now() - t0).count());
+  }
+  (void)sink;
+  return double(n) / best / 1e9;
+}
+
+std::size_t mat_bytes(const weight_view& w) { return std::size_t(w.rows) * w.row_bytes; }
+
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "--bandwidth") == 0) {
+    std::printf("{\"read_gbs\":%.2f}\n", bandwidth_gbs());
+    return 0;
+  }
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s model.gguf [n_prompt] [n_gen] [reps]\n", argv[0]);
     return 2;
@@ -39,6 +73,7 @@ int main(int argc, char** argv) {
   const int n_prompt = argc > 2 ? std::atoi(argv[2]) : 32;
   const int n_gen = argc > 3 ? std::atoi(argv[3]) : 64;
   const int reps = argc > 4 ? std::atoi(argv[4]) : 1;
+  o.threads = argc > 5 ? std::atoi(argv[5]) : 1;
   auto m = model::load(o);
   if (!m) {
     std::fprintf(stderr, "%s\n", m.error().message.c_str());
@@ -54,7 +89,7 @@ int main(int argc, char** argv) {
   }
   prompt.resize(std::size_t(n_prompt));
 
-  double best_prefill = 1e30, best_decode = 1e30;
+  std::vector<double> t_prefill, t_decode;  // medians are reported
   for (int r = 0; r < reps; ++r) {
     session s(mdl, n_prompt + n_gen + 8);
     const auto t0 = clk::now();
@@ -67,12 +102,20 @@ int main(int argc, char** argv) {
       tok = std::int32_t(std::max_element(s.logits().begin(), s.logits().end()) - s.logits().begin());
     }
     const auto t2 = clk::now();
-    best_prefill = std::min(best_prefill, std::chrono::duration<double>(t1 - t0).count());
-    best_decode = std::min(best_decode, std::chrono::duration<double>(t2 - t1).count());
+    t_prefill.push_back(std::chrono::duration<double>(t1 - t0).count());
+    t_decode.push_back(std::chrono::duration<double>(t2 - t1).count());
+  }
+  std::sort(t_prefill.begin(), t_prefill.end());
+  std::sort(t_decode.begin(), t_decode.end());
+  const double best_prefill = t_prefill[t_prefill.size() / 2], best_decode = t_decode[t_decode.size() / 2];
+  std::size_t wbytes = mat_bytes(mdl.global_weights().output);
+  for (const auto& L : mdl.layers()) {
+    for (const weight_view* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) wbytes += mat_bytes(*w);
   }
   std::printf(
-      "{\"engine\":\"aikid\",\"kernels\":\"%s\",\"n_prompt\":%d,\"prefill_tok_s\":%.2f,\"n_gen\":%d,"
-      "\"decode_tok_s\":%.2f,\"rss_mb\":%.1f}\n",
-      mdl.info().kernels.c_str(), n_prompt, n_prompt / best_prefill, n_gen, n_gen / best_decode, rss_mb());
+      "{\"engine\":\"aikid\",\"kernels\":\"%s\",\"threads\":%d,\"n_prompt\":%d,\"prefill_tok_s\":%.2f,"
+      "\"ttft_ms\":%.2f,\"n_gen\":%d,\"decode_tok_s\":%.2f,\"weight_mb_tok\":%.2f,\"rss_mb\":%.1f}\n",
+      mdl.info().kernels.c_str(), mdl.info().n_threads, n_prompt, n_prompt / best_prefill, best_prefill * 1e3, n_gen,
+      n_gen / best_decode, double(wbytes) / 1e6, rss_mb());
   return 0;
 }

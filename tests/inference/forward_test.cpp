@@ -7,6 +7,7 @@
 #define BOOST_TEST_MODULE inference_forward
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -191,5 +192,28 @@ BOOST_AUTO_TEST_CASE(portable_reference_kernels_on_the_real_model) {
     BOOST_CHECK_EQUAL(tok, greedy[step]);
     const std::int32_t one[] = {tok};
     BOOST_REQUIRE(s.eval(one));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(two_threads_give_the_same_logits_as_one) {
+  // The pool splits rows and (token, head) pairs only, never a sum: bit-identical.
+  auto m1 = load_model();
+  model_options o;
+  o.path = std::filesystem::path(AIKID_MODELS_DIR) / "SmolLM2-135M-Instruct.Q4_1.gguf";
+  o.threads = 2;
+  auto r2 = model::load(o);
+  BOOST_REQUIRE(r2);
+  BOOST_CHECK_EQUAL((*r2)->info().n_threads, 2);
+  std::ifstream in(fixtures() + "forward.json");
+  const json fx = json::parse(in);
+  const auto prompt = fx["cases"][1]["prompt_ids"].get<std::vector<std::int32_t>>();
+  session a(*m1, 128), b(**r2, 128);
+  BOOST_REQUIRE(a.eval(prompt));
+  BOOST_REQUIRE(b.eval(prompt));
+  for (int step = 0; step < 6; ++step) {
+    BOOST_REQUIRE(std::equal(a.logits().begin(), a.logits().end(), b.logits().begin(), b.logits().end()));
+    const std::int32_t one[] = {argmax(a.logits())};
+    BOOST_REQUIRE(a.eval(one));
+    BOOST_REQUIRE(b.eval(one));
   }
 }

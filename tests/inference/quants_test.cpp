@@ -174,6 +174,7 @@ std::vector<std::byte> random_row(ggml_type t, int n, std::mt19937& rng) {
 BOOST_AUTO_TEST_CASE(kernel_tables_equal_portable_reference) {
   std::vector<const kernel_table*> tables{&kernels_portable(), &kernels_select()};
   if (cpu_has_avx2()) tables.push_back(kernels_avx2());
+  if (cpu_has_avx512_vnni()) tables.push_back(kernels_avx512());
   BOOST_TEST_MESSAGE("kernels_select() = " << kernels_select().name);
   std::mt19937 rng(42);
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -220,6 +221,75 @@ BOOST_AUTO_TEST_CASE(kernel_tables_equal_portable_reference) {
         mag += std::fabs(double(wd[std::size_t(i)]) * x[std::size_t(i)]);
       }
       BOOST_CHECK_SMALL(double(ref) - exact, 0.02 * mag + 1e-6);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(multi_row_kernels_equal_single_row_reference) {
+  // rows_* (4-row interleaved in the fast tables, plus tails) == portable dot per row
+  std::vector<const kernel_table*> tables{&kernels_portable(), &kernels_select()};
+  if (cpu_has_avx2()) tables.push_back(kernels_avx2());
+  if (cpu_has_avx512_vnni()) tables.push_back(kernels_avx512());
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  const int n = 1536, rows = 11;
+  for (ggml_type t : {ggml_type::q4_0, ggml_type::q4_1, ggml_type::q8_0}) {
+    std::vector<std::byte> w;
+    std::size_t rb = 0;
+    for (int r = 0; r < rows; ++r) {
+      auto row = random_row(t, n, rng);
+      rb = row.size();
+      w.insert(w.end(), row.begin(), row.end());
+    }
+    weight_view wv{t, n, rows, rb, w.data()};
+    std::vector<float> x(n);
+    for (auto& v : x) v = nd(rng);
+    activation a;
+    activation_quantize(kernels_portable(), t, x.data(), n, a);
+    for (const kernel_table* k : tables) {
+      std::vector<float> y(rows, -1.f);
+      matvec(*k, wv, a, y.data(), 0, rows);
+      std::vector<activation> acts(3, a);
+      std::vector<float> yy(std::size_t(3 * rows), -1.f);
+      matmul_rows(*k, wv, acts.data(), 3, yy.data(), std::size_t(rows), 1, rows);
+      for (int r = 0; r < rows; ++r) {
+        const float ref = row_dot(kernels_portable(), t, n, wv.row(r), a);
+        BOOST_REQUIRE_MESSAGE(std::memcmp(&y[std::size_t(r)], &ref, 4) == 0, k->name << " " << type_name(t) << " row " << r);
+        for (int tt = 0; tt < 3; ++tt) {
+          const float got = yy[std::size_t(tt * rows + r)];
+          if (r == 0) BOOST_CHECK_EQUAL(got, -1.f);
+          else BOOST_REQUIRE(std::memcmp(&got, &ref, 4) == 0);
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(attention_kernels_equal_portable_reference) {
+  std::vector<const kernel_table*> tables{&kernels_select()};
+  if (cpu_has_avx2()) tables.push_back(kernels_avx2());
+  if (cpu_has_avx512_vnni()) tables.push_back(kernels_avx512());
+  const kernel_table& ref = kernels_portable();
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  const int hd = 64, stride = 192;
+  for (int n_kv : {1, 5, 16, 17, 63, 64, 65, 200, 1100}) {
+    std::vector<std::uint16_t> v(std::size_t(n_kv) * stride), p(static_cast<std::size_t>(n_kv)), q(hd);
+    for (auto& e : v) e = fp32_to_fp16(nd(rng));
+    for (auto& e : p) e = fp32_to_fp16(std::fabs(nd(rng)) / float(n_kv));
+    for (auto& e : q) e = fp32_to_fp16(nd(rng));
+    for (bool batched : {false, true}) {
+      std::vector<float> acc(std::size_t(hd) * 64), want(hd), got(hd);
+      ref.attn_weighted_sum(batched, n_kv, hd, v.data() + 64, stride, p.data(), want.data(), acc.data());
+      const float dwant = ref.attn_dot_f16(batched, hd, v.data() + std::size_t(n_kv - 1) * stride, q.data());
+      for (const kernel_table* k : tables) {
+        std::fill(acc.begin(), acc.end(), 123.f);  // kernels must not rely on a zeroed scratch
+        k->attn_weighted_sum(batched, n_kv, hd, v.data() + 64, stride, p.data(), got.data(), acc.data());
+        BOOST_REQUIRE_MESSAGE(std::memcmp(got.data(), want.data(), 4 * std::size_t(hd)) == 0,
+                              k->name << " attn_weighted_sum n_kv " << n_kv << " batched " << batched);
+        const float dgot = k->attn_dot_f16(batched, hd, v.data() + std::size_t(n_kv - 1) * stride, q.data());
+        BOOST_REQUIRE_MESSAGE(std::memcmp(&dgot, &dwant, 4) == 0, k->name << " attn_dot_f16 " << n_kv);
+      }
     }
   }
 }

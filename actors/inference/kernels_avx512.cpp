@@ -1,0 +1,209 @@
+// AVX-512 (F/BW/VL) + VNNI kernels (compiled with -mavx512f -mavx512bw
+// -mavx512vl -mavx512vnni -mf16c -mfma; chosen at run time by
+// kernels_select() when cpu_has_avx512_vnni()).
+//
+// Bit-identical to kernels_portable.cpp, hence to llama.cpp's x86 order:
+//  - quantised dots: one 32-block -> 8 int32 lanes of 4 consecutive products
+//    (vpdpbusd gives exactly the integer sums maddubs+madd give), each lane
+//    accumulates fma(d_w*d_a, lane, acc) over blocks, hsum at the end. Four
+//    rows are computed together: four independent FMA chains and one load of
+//    each activation block for four rows (the single-row dot is latency-bound).
+//  - attention: the portable lane layout, vectorised over the head dimension
+//    (products of two halves are exact, so fma == mul + add).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "actors/inference/kernels.hpp"
+
+namespace aikid::inference {
+namespace {
+
+inline float h2f(std::uint16_t h) { return detail::fp16_table[h]; }
+
+inline float hsum_float_8(__m256 x) {
+  __m128 res = _mm256_extractf128_ps(x, 1);
+  res = _mm_add_ps(res, _mm256_castps256_ps128(x));
+  res = _mm_add_ps(res, _mm_movehl_ps(res, res));
+  res = _mm_add_ss(res, _mm_movehdup_ps(res));
+  return _mm_cvtss_f32(res);
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles first, then high nibbles.
+inline __m256i nibbles_32(const std::uint8_t* p) {
+  const __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256i bytes = _mm256_inserti128_si256(_mm256_castsi128_si256(tmp), _mm_srli_epi16(tmp, 4), 1);
+  return _mm256_and_si256(_mm256_set1_epi8(0x0f), bytes);
+}
+
+// signed x signed bytes -> 8 int32 sums of 4 -> float (|x|, sign(y, x) trick)
+inline __m256 dot_i8(__m256i x, __m256i y) {
+  const __m256i ax = _mm256_sign_epi8(x, x);
+  const __m256i sy = _mm256_sign_epi8(y, x);
+  return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sy));
+}
+// unsigned x signed bytes
+inline __m256 dot_u8(__m256i ux, __m256i y) {
+  return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ux, y));
+}
+
+// ---- quantised rows, R at a time ----
+template <int R>
+void rows_q4_1(std::int64_t n, const std::byte* w, std::size_t rb, const void* va, float* y) {
+  const auto* a = static_cast<const block_q8_1*>(va);
+  const block_q4_1* x[R];
+  for (int r = 0; r < R; ++r) x[r] = reinterpret_cast<const block_q4_1*>(w + std::size_t(r) * rb);
+  __m256 acc[R];
+  float summs[R];
+  for (int r = 0; r < R; ++r) { acc[r] = _mm256_setzero_ps(); summs[r] = 0; }
+  for (std::int64_t ib = 0; ib < n / qk; ++ib) {
+    const float d1 = h2f(a[ib].d), s1 = h2f(a[ib].s);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs));
+    for (int r = 0; r < R; ++r) {
+      const block_q4_1& b = x[r][ib];
+      summs[r] += h2f(b.m) * s1;
+      const __m256 f = dot_u8(nibbles_32(b.qs), qy);
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b.d) * d1), f, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = hsum_float_8(acc[r]) + summs[r];
+}
+
+template <int R>
+void rows_q4_0(std::int64_t n, const std::byte* w, std::size_t rb, const void* va, float* y) {
+  const auto* a = static_cast<const block_q8_0*>(va);
+  const block_q4_0* x[R];
+  for (int r = 0; r < R; ++r) x[r] = reinterpret_cast<const block_q4_0*>(w + std::size_t(r) * rb);
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  const __m256i eight = _mm256_set1_epi8(8);
+  for (std::int64_t ib = 0; ib < n / qk; ++ib) {
+    const float d1 = h2f(a[ib].d);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs));
+    for (int r = 0; r < R; ++r) {
+      const block_q4_0& b = x[r][ib];
+      const __m256 f = dot_i8(_mm256_sub_epi8(nibbles_32(b.qs), eight), qy);
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b.d) * d1), f, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = hsum_float_8(acc[r]);
+}
+
+template <int R>
+void rows_q8_0(std::int64_t n, const std::byte* w, std::size_t rb, const void* va, float* y) {
+  const auto* a = static_cast<const block_q8_0*>(va);
+  const block_q8_0* x[R];
+  for (int r = 0; r < R; ++r) x[r] = reinterpret_cast<const block_q8_0*>(w + std::size_t(r) * rb);
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  for (std::int64_t ib = 0; ib < n / qk; ++ib) {
+    const float d1 = h2f(a[ib].d);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs));
+    for (int r = 0; r < R; ++r) {
+      const block_q8_0& b = x[r][ib];
+      const __m256 f = dot_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)), qy);
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b.d) * d1), f, acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = hsum_float_8(acc[r]);
+}
+
+template <void (*K4)(std::int64_t, const std::byte*, std::size_t, const void*, float*),
+          void (*K1)(std::int64_t, const std::byte*, std::size_t, const void*, float*)>
+void rows_of(std::int64_t n, const std::byte* w, std::size_t rb, int nr, const void* a, float* y) {
+  int i = 0;
+  for (; i + 4 <= nr; i += 4) K4(n, w + std::size_t(i) * rb, rb, a, y + i);
+  for (; i < nr; ++i) K1(n, w + std::size_t(i) * rb, rb, a, y + i);
+}
+
+template <void (*K1)(std::int64_t, const std::byte*, std::size_t, const void*, float*)>
+float dot_of(std::int64_t n, const void* w, const void* a) {
+  float y;
+  K1(n, static_cast<const std::byte*>(w), 0, a, &y);
+  return y;
+}
+
+// ---- attention ----
+inline __m512 load_h16(const std::uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// _mm512_reduce_add_ps as GCC expands it (same as the portable reduce16).
+inline float reduce16(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  float a[8], b[4];
+  for (int l = 0; l < 8; ++l) a[l] = t[l + 8] + t[l];
+  for (int l = 0; l < 4; ++l) b[l] = a[l + 4] + a[l];
+  return (b[0] + b[2]) + (b[1] + b[3]);
+}
+
+float attn_dot_f16(bool batched, int n, const std::uint16_t* x, const std::uint16_t* y) {
+  if (batched) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) acc = _mm512_fmadd_ps(load_h16(x + i), load_h16(y + i), acc);
+    return reduce16(acc);
+  }
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int i = 0; i < n; i += 64) {
+    a0 = _mm512_fmadd_ps(load_h16(x + i), load_h16(y + i), a0);
+    a1 = _mm512_fmadd_ps(load_h16(x + i + 16), load_h16(y + i + 16), a1);
+    a2 = _mm512_fmadd_ps(load_h16(x + i + 32), load_h16(y + i + 32), a2);
+    a3 = _mm512_fmadd_ps(load_h16(x + i + 48), load_h16(y + i + 48), a3);
+  }
+  return reduce16(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
+}
+
+// acc layout here is [lane][d] (the portable one is [d][lane]); only the
+// lanes that receive a position are zeroed, the others read as zeros.
+void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, std::size_t stride,
+                       const std::uint16_t* p, float* out, float* acc) {
+  if (hd % 16 != 0) {
+    kernels_portable().attn_weighted_sum(batched, n_kv, hd, v, stride, p, out, acc);
+    return;
+  }
+  const int lanes = batched ? 16 : 64;
+  const int used = std::min(n_kv, lanes);
+  std::fill(acc, acc + std::size_t(used) * std::size_t(hd), 0.0f);
+  for (int j = 0; j < n_kv; ++j) {
+    const __m512 pj = _mm512_set1_ps(h2f(p[j]));
+    const std::uint16_t* vj = v + std::size_t(j) * stride;
+    float* al = acc + std::size_t(j % lanes) * std::size_t(hd);
+    for (int d = 0; d < hd; d += 16) {
+      _mm512_storeu_ps(al + d, _mm512_fmadd_ps(load_h16(vj + d), pj, _mm512_loadu_ps(al + d)));
+    }
+  }
+  for (int d = 0; d < hd; d += 16) {
+    auto L = [&](int l) { return l < used ? _mm512_loadu_ps(acc + std::size_t(l) * std::size_t(hd) + std::size_t(d)) : _mm512_setzero_ps(); };
+    __m512 r[16];
+    for (int l = 0; l < 16; ++l) {
+      r[l] = batched ? L(l) : _mm512_add_ps(_mm512_add_ps(L(l), L(32 + l)), _mm512_add_ps(L(16 + l), L(48 + l)));
+    }
+    __m512 a[8], b[4];
+    for (int l = 0; l < 8; ++l) a[l] = _mm512_add_ps(r[l + 8], r[l]);
+    for (int l = 0; l < 4; ++l) b[l] = _mm512_add_ps(a[l + 4], a[l]);
+    _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(b[0], b[2]), _mm512_add_ps(b[1], b[3])));
+  }
+}
+
+}  // namespace
+
+const kernel_table* kernels_avx512() {
+  static const kernel_table table = [] {
+    kernel_table t = kernels_portable();  // f16/bf16/f32 dots and quantisers: the reference ones
+    t.name = "avx512";
+    t.dot_q4_0_q8_0 = dot_of<rows_q4_0<1>>;
+    t.dot_q4_1_q8_1 = dot_of<rows_q4_1<1>>;
+    t.dot_q8_0_q8_0 = dot_of<rows_q8_0<1>>;
+    t.rows_q4_0_q8_0 = rows_of<rows_q4_0<4>, rows_q4_0<1>>;
+    t.rows_q4_1_q8_1 = rows_of<rows_q4_1<4>, rows_q4_1<1>>;
+    t.rows_q8_0_q8_0 = rows_of<rows_q8_0<4>, rows_q8_0<1>>;
+    t.attn_dot_f16 = attn_dot_f16;
+    t.attn_weighted_sum = attn_weighted_sum;
+    return t;
+  }();
+  return &table;
+}
+
+}  // namespace aikid::inference
