@@ -2,7 +2,9 @@
 // `generate`, `tokenize`, `model.info` and `cancel`, and answers percepts that
 // synthesis hands it as chat messages. Runs detached; a generation advances one
 // token per message to itself, so heartbeats and cancels are handled between
-// tokens (a cancel stops a generation within one token).
+// tokens (a cancel stops a generation within one token). Prompts go through a
+// prompt cache (inference.cache_slots sessions, longest shared prefix reused);
+// tokens are chosen by the sampler chain, masked by a JSON schema when given.
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -11,6 +13,9 @@
 
 #include "actors/actor_kit.hpp"
 #include "actors/inference/inference.hpp"
+#include "actors/inference/prompt_cache.hpp"
+#include "actors/inference/sampling.hpp"
+#include "actors/inference/schema.hpp"
 
 namespace aikid {
 
@@ -23,6 +28,12 @@ std::vector<config::key_spec> inference_config_keys() {
       key_int("inference.default_max_tokens", 256, 1, 32768, "max_tokens when a request gives none").is_live(),
       key_int("inference.prefill_chunk", 16, 1, 4096,
               "prompt tokens evaluated per unit of work (heartbeats and cancels are handled between units)")
+          .is_live(),
+      key_int("inference.cache_slots", 2, 1, 16,
+              "prompt cache: sessions kept, each holding one prompt's KV (the longest shared prefix is reused)")
+          .is_live(),
+      key_real("inference.temperature", 0.8, 0.0, 100.0,
+               "sampling temperature when a request gives none, and for percepts (0 = greedy)")
           .is_live(),
   };
 }
@@ -41,6 +52,17 @@ struct job {
   std::vector<std::int32_t> prompt;
   int max_tokens = 0;
   bool stream = false;
+  inf::sampling_params sampling;
+  std::vector<std::string> stop;
+  std::shared_ptr<const inf::compiled_schema> schema;
+  // per generation (made in start_next)
+  std::optional<inf::sampler> smp;
+  std::optional<inf::stop_scanner> stops;
+  std::optional<inf::json_automaton> automaton;
+  int slot = -1;
+  int cached = 0;
+  std::size_t emitted = 0;  // bytes of text already streamed
+  std::string finish_reason = "length";
   std::int64_t deadline_ns = 0;
   // progress
   std::vector<std::int32_t> out;
@@ -56,7 +78,10 @@ struct job {
 struct inference_state {
   actor_env env;
   std::unique_ptr<inf::model> model;
-  std::unique_ptr<inf::session> sess;
+  std::unique_ptr<inf::prompt_cache> cache;
+  std::unique_ptr<inf::token_masker> masker;  // made on the first schema request
+  std::vector<std::uint8_t> mask;
+  std::uint64_t cached_tokens = 0;
   std::string down_reason;
   std::deque<job> queue;
   std::optional<job> cur;
@@ -82,7 +107,8 @@ void load(inference_state& st) {
     return;
   }
   st.model = std::move(*m);
-  st.sess = std::make_unique<inf::session>(*st.model, o.n_ctx);
+  st.cache = std::make_unique<inf::prompt_cache>(*st.model, o.n_ctx,
+                                                 static_cast<int>(st.env.cfg.get_int("inference.cache_slots")));
   st.down_reason.clear();
 }
 
@@ -106,7 +132,7 @@ std::size_t utf8_complete_prefix(const std::string& s) {
 json timings_of(const job& j) {
   double total = kit::ms_since(j.t_start);
   double first = j.t_first ? static_cast<double>(j.t_first - j.t_start) / 1e6 : total;
-  return {{"prompt_tokens", j.prompt_tokens}, {"generated_tokens", j.out.size()}, {"cached_tokens", 0},
+  return {{"prompt_tokens", j.prompt_tokens}, {"generated_tokens", j.out.size()}, {"cached_tokens", j.cached},
           {"first_token_ms", first}, {"total_ms", total}};
 }
 
@@ -116,6 +142,12 @@ void finish(inference_actor* self, std::optional<error> err) {
   st.cur.reset();
   st.gen.latency.add(kit::ms_since(j.t_start));
   j.text += j.pending_bytes;  // a trailing partial character is passed as is
+  if (!err && (j.stream || j.for_percept) && j.emitted < j.text.size()) {
+    json body = {{"index", j.index++}, {"text", j.text.substr(j.emitted)}};
+    if (j.for_percept) body["percept_id"] = j.percept.percept_id;
+    else body["request_id"] = j.request_id;
+    st.env.thoughts->publish("thought.token", std::move(body));
+  }
   if (j.for_percept) {
     auto& p = j.percept;
     p.stage_names.push_back("generate");
@@ -131,11 +163,23 @@ void finish(inference_actor* self, std::optional<error> err) {
   } else if (err) {
     st.env.replies->reply_error(j.ticket, *err);
   } else {
-    st.env.replies->reply_ok(j.ticket, {{"text", j.text}, {"tokens", j.out}, {"timings", timings_of(j)}});
+    st.env.replies->reply_ok(j.ticket, {{"text", j.text}, {"tokens", j.out}, {"timings", timings_of(j)},
+                                         {"finish_reason", j.finish_reason}, {"seed", j.smp ? j.smp->seed_used() : 0u}});
   }
 }
 
 void start_next(inference_actor* self);
+
+// Streams the text that can no longer become part of a stop string.
+void stream_ready(inference_state& st, job& j) {
+  std::size_t ready = j.stops ? j.stops->safe_len(j.text) : j.text.size();
+  if (ready <= j.emitted || !(j.stream || j.for_percept)) return;
+  json body = {{"index", j.index++}, {"text", j.text.substr(j.emitted, ready - j.emitted)}};
+  j.emitted = ready;
+  if (j.for_percept) body["percept_id"] = j.percept.percept_id;
+  else body["request_id"] = j.request_id;
+  st.env.thoughts->publish("thought.token", std::move(body));
+}
 
 // One unit of work: pick a token from the logits, emit it, evaluate it.
 void step(inference_actor* self) {
@@ -151,11 +195,12 @@ void step(inference_actor* self) {
     finish(self, error{errc::deadline, "deadline_ms passed during generation"});
     return start_next(self);
   }
-  // Prefill, one chunk per unit of work.
+  // Prefill (after the cached prefix), one chunk per unit of work.
   if (j.prefilled < j.prompt.size()) {
     auto chunk = static_cast<std::size_t>(st.env.cfg.get_int("inference.prefill_chunk"));
     auto n = std::min(chunk, j.prompt.size() - j.prefilled);
-    if (auto r = st.sess->eval(std::span<const std::int32_t>(j.prompt.data() + j.prefilled, n)); !r) {
+    if (j.prompt.size() - j.prefilled - n == 1) ++n;  // the last prompt token always goes in a batch (>= 2)
+    if (auto r = st.cache->eval(j.slot, std::span<const std::int32_t>(j.prompt.data() + j.prefilled, n)); !r) {
       finish(self, r.error());
       return start_next(self);
     }
@@ -163,36 +208,57 @@ void step(inference_actor* self) {
     self->send(self, step_atom_v);
     return;
   }
-  auto logits = st.sess->logits();
-  std::int32_t best = 0;
-  for (std::int32_t i = 1; i < static_cast<std::int32_t>(logits.size()); ++i)
-    if (logits[static_cast<std::size_t>(i)] > logits[static_cast<std::size_t>(best)]) best = i;
+  auto& sess = st.cache->session_of(j.slot);
+  std::span<const std::uint8_t> allowed;
+  if (j.automaton) {
+    st.masker->mask(*j.automaton, st.mask);
+    allowed = st.mask;
+  }
+  std::int32_t best = j.smp->sample(sess.logits(), allowed);
   if (!j.t_first) j.t_first = kit::now_ns();
-  if (st.model->is_eog(best)) {
+  if (best < 0 || st.model->is_eog(best)) {  // (-1: nothing allowed; the schema text is closed below)
+    if (j.automaton && !j.automaton->complete()) j.text += j.automaton->completion();
+    j.finish_reason = "stop";
     finish(self, std::nullopt);
     return start_next(self);
   }
   j.out.push_back(best);
+  j.smp->accept(best);
   ++st.tokens_out;
-  j.pending_bytes += st.model->token_to_piece(best);
+  const std::string piece_bytes = st.model->token_to_piece(best);
+  if (j.automaton) j.automaton->feed(piece_bytes);  // allowed by the mask: cannot fail
+  j.pending_bytes += piece_bytes;
   auto cut = utf8_complete_prefix(j.pending_bytes);
   if (cut > 0) {
     std::string piece = j.pending_bytes.substr(0, cut);
     j.pending_bytes.erase(0, cut);
     j.text += piece;
-    if (j.stream || j.for_percept) {
-      json body = {{"index", j.index++}, {"text", piece}};
-      if (j.for_percept) body["percept_id"] = j.percept.percept_id;
-      else body["request_id"] = j.request_id;
-      st.env.thoughts->publish("thought.token", std::move(body));
+    if (j.stops) {
+      if (auto pos = j.stops->find(j.text, piece.size()); pos != std::string::npos) {
+        j.text.resize(pos);
+        j.finish_reason = "stop";
+        finish(self, std::nullopt);
+        return start_next(self);
+      }
     }
+    stream_ready(st, j);
   }
-  if (static_cast<int>(j.out.size()) >= j.max_tokens || st.sess->n_past() >= st.sess->n_ctx()) {
+  if (j.automaton && j.automaton->finished()) {
+    j.finish_reason = "stop";
+    finish(self, std::nullopt);
+    return start_next(self);
+  }
+  if (static_cast<int>(j.out.size()) >= j.max_tokens || sess.n_past() >= sess.n_ctx()) {
+    if (j.automaton) {  // out of tokens: close the JSON so it still parses
+      j.text += j.pending_bytes;
+      j.pending_bytes.clear();
+      j.text += j.automaton->completion();
+    }
     finish(self, std::nullopt);
     return start_next(self);
   }
   std::int32_t tok = best;
-  if (auto r = st.sess->eval(std::span<const std::int32_t>(&tok, 1)); !r) {
+  if (auto r = st.cache->eval(j.slot, std::span<const std::int32_t>(&tok, 1)); !r) {
     finish(self, r.error());
     return start_next(self);
   }
@@ -207,18 +273,84 @@ void start_next(inference_actor* self) {
     auto& j = *st.cur;
     j.t_start = kit::now_ns();
     j.prompt_tokens = static_cast<int>(j.prompt.size());
-    st.sess->truncate(0);
     if (j.prompt.empty()) {
       finish(self, error{errc::bad_request, "prompt: empty after tokenization"});
       continue;
     }
-    if (static_cast<int>(j.prompt.size()) >= st.sess->n_ctx()) {
+    if (static_cast<int>(j.prompt.size()) >= st.cache->n_ctx()) {
       finish(self, error{errc::bad_request, "prompt: " + std::to_string(j.prompt.size()) +
-                                                " tokens do not fit the context of " + std::to_string(st.sess->n_ctx())});
+                                                " tokens do not fit the context of " + std::to_string(st.cache->n_ctx())});
       continue;
+    }
+    st.cache->set_slots(static_cast<int>(st.env.cfg.get_int("inference.cache_slots")));
+    try {
+      auto lease = st.cache->acquire(j.prompt);
+      j.slot = lease.slot;
+      j.cached = lease.cached;
+    } catch (const std::bad_alloc&) {
+      finish(self, error{errc::internal, "prompt cache: out of memory allocating a KV cache slot"});
+      continue;
+    }
+    st.cached_tokens += static_cast<std::uint64_t>(j.cached);
+    j.prefilled = static_cast<std::size_t>(j.cached);
+    j.smp.emplace(j.sampling, st.cache->n_ctx());
+    if (!j.stop.empty()) j.stops.emplace(j.stop);
+    if (j.schema) {
+      if (!st.masker) st.masker = std::make_unique<inf::token_masker>(*st.model);
+      j.automaton.emplace(j.schema);
     }
     self->send(self, step_atom_v);
   }
+}
+
+// Sampling fields, stop and schema of a generate request; errors name the field.
+expected<void> parse_sampling(const inference_state& st, const json& b, job& j) {
+  auto& p = j.sampling;
+  p.temperature = static_cast<float>(st.env.cfg.get_real("inference.temperature"));
+  struct real_field {
+    const char* name;
+    double lo, hi;
+    float* dst;
+  };
+  for (auto f : {real_field{"temperature", 0, 100, &p.temperature}, real_field{"top_p", 0, 1, &p.top_p},
+                 real_field{"min_p", 0, 1, &p.min_p}, real_field{"repeat_penalty", 1e-3, 100, &p.repeat_penalty},
+                 real_field{"frequency_penalty", -100, 100, &p.frequency_penalty},
+                 real_field{"presence_penalty", -100, 100, &p.presence_penalty}}) {
+    auto v = wire::field_opt_number(b, f.name, f.lo, f.hi);
+    if (!v) return v.error();
+    if (*v) *f.dst = static_cast<float>(**v);
+  }
+  auto tk = wire::field_opt_int(b, "top_k", 0, 1 << 20);
+  if (!tk) return tk.error();
+  if (*tk) p.top_k = static_cast<int>(**tk);
+  auto ln = wire::field_opt_int(b, "penalty_last_n", -1, 1 << 20);
+  if (!ln) return ln.error();
+  if (*ln) p.penalty_last_n = static_cast<int>(**ln);
+  auto seed = wire::field_opt_int(b, "seed", -1, 0xFFFFFFFFll);
+  if (!seed) return seed.error();
+  if (*seed) p.seed = **seed < 0 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(**seed);
+  if (auto r = inf::sampling_validate(p); !r) return r.error();
+  if (auto it = b.find("stop"); it != b.end() && !it->is_null()) {
+    if (it->is_string()) j.stop.push_back(it->get<std::string>());
+    else if (it->is_array() && it->size() <= 16) {
+      for (const auto& x : *it) {
+        if (!x.is_string() || x.get_ref<const std::string&>().empty())
+          return error{errc::bad_request, "stop: must be a non-empty string or a list of at most 16 of them"};
+        j.stop.push_back(x.get<std::string>());
+      }
+    } else {
+      return error{errc::bad_request, "stop: must be a non-empty string or a list of at most 16 of them"};
+    }
+    for (const auto& x : j.stop)
+      if (x.empty()) return error{errc::bad_request, "stop: must not be empty"};
+  }
+  if (auto it = b.find("schema"); it != b.end() && !it->is_null()) {
+    if (!it->is_object()) return error{errc::bad_request, "schema: must be an object (a JSON Schema)"};
+    auto c = inf::schema_compile(it->dump());
+    if (!c) return c.error();
+    j.schema = *c;
+  }
+  return {};
 }
 
 // Parses a generate request into a job; errors name the field.
@@ -234,6 +366,7 @@ expected<job> parse_generate(const inference_state& st, const request_msg& r) {
   auto mt = wire::field_opt_int(b, "max_tokens", 1, 32768);
   if (!mt) return mt.error();
   j.max_tokens = static_cast<int>(mt->value_or(st.env.cfg.get_int("inference.default_max_tokens")));
+  if (auto r = parse_sampling(st, b, j); !r) return r.error();
   if (auto it = b.find("messages"); it != b.end()) {
     if (!it->is_array() || it->empty()) return error{errc::bad_request, "messages: must be a non-empty array"};
     std::vector<inf::chat_message> msgs;
@@ -294,7 +427,7 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
         if (r.op == "model.info") {
           const auto& i = st.model->info();
           return out.reply_ok(r.ticket, {{"models", json::array({{{"role", "generation"}, {"arch", i.arch}, {"name", i.name},
-                                                                  {"quantisation", i.file_type}, {"n_ctx", st.sess->n_ctx()},
+                                                                  {"quantisation", i.file_type}, {"n_ctx", st.cache->n_ctx()},
                                                                   {"n_ctx_train", i.n_ctx_train}, {"vocab", i.n_vocab},
                                                                   {"file_bytes", i.file_bytes}, {"kernels", i.kernels}}})}});
         }
@@ -315,6 +448,7 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
         j.for_percept = true;
         j.percept = std::move(g.percept);
         j.max_tokens = g.max_tokens;
+        j.sampling.temperature = static_cast<float>(st.env.cfg.get_real("inference.temperature"));
         if (!st.model) {
           st.cur = std::move(j);
           st.cur->t_start = kit::now_ns();
@@ -345,7 +479,8 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
       [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
-        return json{{"generate", st.gen.to_json()}, {"tokens_out", st.tokens_out}, {"cancelled", st.cancelled},
+        return json{{"generate", st.gen.to_json()}, {"tokens_out", st.tokens_out}, {"cancelled", st.cancelled}, {"cached_tokens", st.cached_tokens},
+                    {"cache_slots", st.cache ? st.cache->slots() : 0},
                     {"queued", st.queue.size()}, {"busy", st.cur.has_value()}}
             .dump();
       },
