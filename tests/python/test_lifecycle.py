@@ -182,3 +182,14 @@ def test_the_users_text_is_redacted_in_logs_unless_log_content(make_daemon):
     while time.monotonic() < deadline and secret not in d.log():
         time.sleep(0.1)
     assert secret + "!" in d.log()
+
+
+def test_loopback_tcp_endpoints_work_and_others_are_refused(make_daemon):
+    rp, tp = free_port(), free_port()
+    d = make_daemon(f"ipc.requests=tcp://127.0.0.1:{rp}", f"ipc.thoughts=tcp://127.0.0.1:{tp}")
+    d.requests, d.thoughts = f"tcp://127.0.0.1:{rp}", f"tcp://127.0.0.1:{tp}"
+    d.start()
+    assert d.request({"op": "ping"})["ok"]
+    bad = make_daemon("ipc.requests=tcp://0.0.0.0:5999").start(wait=False)
+    assert bad.proc.wait(30) == 1
+    assert "needs CURVE keys" in bad.log()
