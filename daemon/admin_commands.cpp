@@ -5,6 +5,7 @@
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <sstream>
 
 #include "actors/messages.hpp"
@@ -217,10 +218,14 @@ json admin_execute(admin_context& ctx, const std::string& line) {
     if (c == "debug") {
       if (!ctx.cfg.get_bool("daemon.debug")) return fail("bad_request", "debug commands are off (daemon.debug = false)");
       if (w.size() != 4 || w[1] != "stall") return fail("bad_request", "usage: debug stall ACTOR MS");
+      std::int32_t ms = 0;
+      auto [end, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), ms);
+      if (ec != std::errc{} || end != w[3].data() + w[3].size() || ms < 0 || ms > 600000)
+        return fail("bad_request", "MS: \"" + w[3] + "\" is not a number of milliseconds in [0, 600000]");
       for (const auto& [name, a] : ctx.actors.all())
         if (name == w[2]) {
-          caf::anon_send(a, stall_atom_v, static_cast<std::int32_t>(std::stoi(w[3])));
-          return {{"ok", true}, {"stalled", name}, {"ms", std::stoi(w[3])}};
+          caf::anon_send(a, stall_atom_v, ms);
+          return {{"ok", true}, {"stalled", name}, {"ms", ms}};
         }
       return fail("not_found", "no actor named " + w[2]);
     }

@@ -111,6 +111,8 @@ def test_admin_get_set_stats_health(daemon):
     h = daemon.admin_cmd("health")
     assert h["ok"] and set(h["actors"]) >= {"perception", "memory", "synthesis", "embedder", "inference"}
     assert daemon.admin_cmd("frobnicate")["error"]["code"] == "unknown_op"
+    assert daemon.admin_cmd("debug stall memory soon")["error"]["code"] == "bad_request"
+    assert daemon.admin_cmd("debug stall nobody 1")["error"]["code"] == "not_found"
     assert "set KEY VALUE" in daemon.admin_cmd("help")["commands"]
     m = daemon.admin_cmd("metrics")
     assert "aikid_up 1" in m["text"]
