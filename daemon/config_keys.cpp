@@ -10,7 +10,7 @@ std::vector<config::key_spec> daemon_config_keys() {
       key_path("daemon.data_dir", "",
                "data folder (memories, knowledge graph); empty: $STATE_DIRECTORY, else $XDG_DATA_HOME/aikid"),
       key_path("daemon.runtime_dir", "",
-               "folder of the sockets; empty: $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/aikid, else /tmp/aikid-UID"),
+               "folder of the sockets; empty: $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/aikid, else /run/user/UID/aikid if /run/user/UID exists, else /tmp/aikid-UID"),
       key_int("daemon.shutdown_grace_ms", 5000, 0, 600000, "how long SIGTERM waits for requests in flight"),
       key_int("daemon.heartbeat_ms", 5000, 100, 600000,
               "actor heartbeat interval when systemd sets no watchdog (else half of WatchdogSec)"),

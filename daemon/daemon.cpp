@@ -42,9 +42,13 @@ std::string env_or(const char* name, const std::string& def) {
 // systemd's *_DIRECTORY variables may list several folders; the first is ours.
 std::string first_of_list(const std::string& s) { return s.substr(0, s.find(':')); }
 
+// The same order as the bridge's endpoints.runtime_dir(), so both sides
+// agree without configuration.
 std::string default_runtime_dir() {
   if (auto r = env_or("RUNTIME_DIRECTORY", ""); !r.empty()) return first_of_list(r);
   if (auto x = env_or("XDG_RUNTIME_DIR", ""); !x.empty()) return x + "/aikid";
+  std::string run_user = "/run/user/" + std::to_string(::getuid());
+  if (std::filesystem::is_directory(run_user)) return run_user + "/aikid";
   return "/tmp/aikid-" + std::to_string(::getuid());
 }
 
