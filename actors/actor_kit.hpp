@@ -61,6 +61,25 @@ struct stage_stats {
   }
 };
 
+/// Publishes a percept's one thought.final: text, source, the memories used,
+/// timings_ms per stage (+ total), and the error when there is no answer.
+inline void publish_final(thought_sink& out, const percept_msg& p, const std::string& text, const std::string& source,
+                          const std::vector<std::int64_t>& memory_ids, const error* err = nullptr) {
+  json timings = json::object();
+  for (std::size_t i = 0; i < p.stage_names.size() && i < p.stage_ms.size(); ++i) timings[p.stage_names[i]] = p.stage_ms[i];
+  timings["total"] = ms_since(p.t0_ns);
+  json body = {{"percept_id", p.percept_id}, {"kind", p.kind}, {"text", text}, {"source", source},
+               {"memories", memory_ids}, {"timings_ms", timings}, {"user", p.user}};
+  if (!p.request_id.empty()) body["request_id"] = p.request_id;
+  if (err) body["error"] = {{"code", errc_name(err->code)}, {"message", err->message}};
+  out.publish("thought.final", std::move(body));
+}
+
+/// An admin command's failure reply line.
+inline std::string admin_error(const error& e) {
+  return json{{"ok", false}, {"error", {{"code", errc_name(e.code)}, {"message", e.message}}}}.dump();
+}
+
 /// The debug hook behind `aikictl debug stall ACTOR MS`: blocks this actor's
 /// thread, as a hung engine would, so the watchdog test can see pings stop.
 inline void stall(bool enabled, std::int32_t ms) {

@@ -85,12 +85,6 @@ expected<void> make_dir(const std::string& path, mode_t mode) {
   return {};
 }
 
-std::array<int, 6> inflight_limits(const config::values& c) {
-  // Indexed by wire::op_class: control, perceive, memory, kg, generate, embed.
-  return {static_cast<int>(c.get_int("ipc.max_inflight_control")), static_cast<int>(c.get_int("ipc.max_inflight_perceive")),
-          static_cast<int>(c.get_int("ipc.max_inflight_memory")), static_cast<int>(c.get_int("ipc.max_inflight_kg")),
-          static_cast<int>(c.get_int("ipc.max_inflight_generate")), static_cast<int>(c.get_int("ipc.max_inflight_embed"))};
-}
 
 class caf_config : public caf::actor_system_config {
  public:
@@ -117,6 +111,13 @@ bool heartbeat_all(caf::actor_system& sys, const actor_set& actors, std::chrono:
 }
 
 }  // namespace
+
+std::array<int, 6> daemon_inflight_limits(const config::values& c) {
+  // Indexed by wire::op_class: control, perceive, memory, kg, generate, embed.
+  return {static_cast<int>(c.get_int("ipc.max_inflight_control")), static_cast<int>(c.get_int("ipc.max_inflight_perceive")),
+          static_cast<int>(c.get_int("ipc.max_inflight_memory")), static_cast<int>(c.get_int("ipc.max_inflight_kg")),
+          static_cast<int>(c.get_int("ipc.max_inflight_generate")), static_cast<int>(c.get_int("ipc.max_inflight_embed"))};
+}
 
 expected<config::values> daemon_load_config(const daemon_options& o) {
   if (o.config_file) return config::config_load_file(*o.config_file, o.overrides);
@@ -201,7 +202,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   auto ing = ipc::ingress::start(
       zctx,
       {cfg.get_string("ipc.requests"), static_cast<std::size_t>(cfg.get_int("ipc.max_message_bytes")),
-       inflight_limits(cfg), 0660, json{{"version", AIKID_VERSION}, {"boot_id", boot_id}}},
+       daemon_inflight_limits(cfg), 0660, json{{"version", AIKID_VERSION}, {"boot_id", boot_id}}},
       [&sys, &actors](std::uint64_t ticket, wire::request&& req) {
         auto target = actors.server_of(req.op);
         request_msg m;

@@ -9,6 +9,7 @@
 //                           unless log.content
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,10 @@ expected<config::values> daemon_load_config(const daemon_options& o);
 /// Runs the daemon to completion. Returns the process exit code: 0 after a
 /// clean stop, 1 when a socket cannot be bound (the message names it).
 int daemon_run(const daemon_options& o, config::values cfg);
+
+/// ingress's per-class in-flight limits (ipc.max_inflight_*), indexed by
+/// wire::op_class.
+std::array<int, 6> daemon_inflight_limits(const config::values& c);
 
 void notify(const std::string& state);  // "READY=1", "STATUS=…", …
 

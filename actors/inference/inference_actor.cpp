@@ -152,14 +152,7 @@ void finish(inference_actor* self, std::optional<error> err) {
     auto& p = j.percept;
     p.stage_names.push_back("generate");
     p.stage_ms.push_back(kit::ms_since(j.t_start));
-    json timings = json::object();
-    for (std::size_t i = 0; i < p.stage_names.size(); ++i) timings[p.stage_names[i]] = p.stage_ms[i];
-    timings["total"] = kit::ms_since(p.t0_ns);
-    json body = {{"percept_id", p.percept_id}, {"kind", p.kind}, {"text", j.text}, {"source", "llm"},
-                 {"memories", p.memory_ids}, {"timings_ms", timings}, {"user", p.user}};
-    if (!p.request_id.empty()) body["request_id"] = p.request_id;
-    if (err) body["error"] = {{"code", errc_name(err->code)}, {"message", err->message}};
-    st.env.thoughts->publish("thought.final", std::move(body));
+    kit::publish_final(*st.env.thoughts, p, j.text, "llm", p.memory_ids, err ? &*err : nullptr);
   } else if (err) {
     st.env.replies->reply_error(j.ticket, *err);
   } else {

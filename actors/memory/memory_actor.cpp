@@ -297,14 +297,14 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
       },
       [=](admin_atom, const std::string& cmd, const std::string& arg) -> std::string {
         auto& st = self->state;
-        if (!st.store) return json{{"ok", false}, {"error", {{"code", "unavailable"}, {"message", st.down_reason}}}}.dump();
+        if (!st.store) return kit::admin_error(error{errc::unavailable, st.down_reason});
         if (cmd == "snapshot") {
           auto r = st.store->snapshot();
-          if (!r) return json{{"ok", false}, {"error", {{"code", errc_name(r.error().code)}, {"message", r.error().message}}}}.dump();
+          if (!r) return kit::admin_error(r.error());
           return json{{"ok", true}}.dump();
         }
         expected<std::size_t> n = cmd == "export" ? st.store->export_jsonl(arg) : st.store->import_jsonl(arg);
-        if (!n) return json{{"ok", false}, {"error", {{"code", errc_name(n.error().code)}, {"message", n.error().message}}}}.dump();
+        if (!n) return kit::admin_error(n.error());
         return json{{"ok", true}, {cmd == "export" ? "exported" : "imported", *n}}.dump();
       },
       [=](tunables_msg& m) {

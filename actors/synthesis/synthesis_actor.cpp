@@ -186,18 +186,6 @@ void serve_kg(synthesis_state& st, const request_msg& r) {
   out.reply_error(r.ticket, error{errc::unknown_op, "synthesis: unknown op " + r.op});
 }
 
-// Publishes the final thought of a percept.
-void publish_final(thought_sink& out, const percept_msg& p, const std::string& text, const std::string& source,
-                   const std::vector<std::int64_t>& memory_ids) {
-  json timings = json::object();
-  for (std::size_t i = 0; i < p.stage_names.size() && i < p.stage_ms.size(); ++i) timings[p.stage_names[i]] = p.stage_ms[i];
-  timings["total"] = kit::ms_since(p.t0_ns);
-  json body = {{"percept_id", p.percept_id}, {"kind", p.kind}, {"text", text}, {"source", source},
-               {"memories", memory_ids}, {"timings_ms", timings}, {"user", p.user}};
-  if (!p.request_id.empty()) body["request_id"] = p.request_id;
-  out.publish("thought.final", std::move(body));
-}
-
 caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor embedder, caf::actor inference) {
   auto& st0 = self->state;
   st0.env = std::move(env);
@@ -260,16 +248,14 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         st.compose.latency.add(p.stage_ms.back());
         if (!c) {
           ++st.compose.errors;
-          json body = {{"percept_id", p.percept_id}, {"kind", p.kind}, {"text", ""}, {"source", "error"},
-                       {"error", {{"code", errc_name(c.error().code)}, {"message", c.error().message}}}};
-          st.env.thoughts->publish("thought.final", std::move(body));
+          kit::publish_final(*st.env.thoughts, p, "", "error", p.memory_ids, &c.error());
           return;
         }
         syn::turns_add(*st.conversation, p.user, "user", p.text, kit::unix_ms());
         if (c->answered) {
           ++st.answered;
           syn::turns_add(*st.conversation, p.user, "assistant", c->text, kit::unix_ms());
-          publish_final(*st.env.thoughts, p, c->text, c->source, c->memory_ids.empty() ? p.memory_ids : c->memory_ids);
+          kit::publish_final(*st.env.thoughts, p, c->text, c->source, c->memory_ids.empty() ? p.memory_ids : c->memory_ids);
           return;
         }
         ++st.prompted;
@@ -299,7 +285,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
       },
       [=](reload_atom) -> std::string {
         auto r = load_templates(self);
-        if (!r) return json{{"ok", false}, {"error", {{"code", errc_name(r.error().code)}, {"message", r.error().message}}}}.dump();
+        if (!r) return kit::admin_error(r.error());
         return json{{"ok", true}, {"templates", self->state.templates ? syn::templates_count(*self->state.templates) : 0}}.dump();
       },
       [=](tunables_msg& m) {
