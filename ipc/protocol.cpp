@@ -74,10 +74,12 @@ expected<request> protocol_parse_request(std::string_view frame, std::size_t max
   request r;
   try {
     r.body = json::parse(frame.begin(), frame.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double (1e400)
     return error{errc::bad_json, std::string("request is not JSON: ") + e.what()};
   }
   if (!r.body.is_object()) return error{errc::bad_json, "request must be a JSON object"};
+  r.text.assign(frame.data(), frame.size());
   if (auto it = r.body.find("id"); it != r.body.end()) {
     if (!it->is_string()) return error{errc::bad_request, "id: must be a string"};
     r.id = it->get<std::string>();
@@ -92,8 +94,15 @@ expected<request> protocol_parse_request(std::string_view frame, std::size_t max
   if (!op->is_string()) return error{errc::bad_request, "op: must be a string"};
   r.op = op->get<std::string>();
   if (auto d = r.body.find("deadline_ms"); d != r.body.end()) {
-    if (!d->is_number_integer() || d->get<std::int64_t>() <= 0)
-      return error{errc::bad_request, "deadline_ms: must be a positive integer (milliseconds)"};
+    // JSON numbers ≥ 0 parse as unsigned: compare without converting, so a
+    // value ≥ 2^63 does not wrap into range.
+    const bool positive = d->is_number_unsigned() ? d->get<std::uint64_t>() > 0
+                                                  : d->is_number_integer() && d->get<std::int64_t>() > 0;
+    if (!positive) return error{errc::bad_request, "deadline_ms: must be a positive integer (milliseconds)"};
+    if (d->is_number_unsigned() ? d->get<std::uint64_t>() > std::uint64_t(max_deadline_ms)
+                                : d->get<std::int64_t>() > max_deadline_ms)
+      return error{errc::bad_request, "deadline_ms: " + d->dump() + " is more than " +
+                                          std::to_string(max_deadline_ms) + " (one day)"};
     r.deadline_ms = d->get<std::int64_t>();
   }
   const auto& ops = protocol_ops();

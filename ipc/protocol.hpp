@@ -26,6 +26,10 @@ using json = nlohmann::json;
 
 constexpr int version = 1;
 
+/// The largest deadline_ms accepted (one day): ingress and the daemon add it
+/// to a steady_clock time in nanoseconds, which a larger value could overflow.
+constexpr std::int64_t max_deadline_ms = 86'400'000;
+
 /// Admission classes: each has its own in-flight limit (ipc.max_inflight_*).
 enum class op_class { control, perceive, memory, kg, generate, embed };
 
@@ -34,6 +38,7 @@ struct request {
   std::string id;                 // the client's token, echoed in the reply ("" if absent)
   std::optional<std::int64_t> deadline_ms;
   json body;                      // the whole request object
+  std::string text;               // the frame as sent: the same object, keys in document order
 };
 
 /// Every op of protocol v1, in the order of the architecture's table.
@@ -43,7 +48,7 @@ const std::vector<std::string>& protocol_ops();
 ///   too_large   – the frame is longer than max_bytes
 ///   bad_json    – not valid UTF-8, not JSON, or not a JSON object
 ///   bad_request – "v" is not 1, "id"/"op" are not strings, deadline_ms not a
-///                 positive integer (the message names the field)
+///                 positive integer ≤ max_deadline_ms (the message names the field)
 ///   unknown_op  – the op is not in protocol_ops()
 /// On failure `id_out` still receives the id when it could be read, so the
 /// error reply can carry it.

@@ -333,6 +333,14 @@ expected<void> gguf_file::parse_all() {
         }
         n *= t.ne[d];
       }
+      // n_rows() multiplies ne[1..3] alone: a zero row length does not make that product safe
+      std::int64_t rows = 1;
+      for (int d = 1; d < max_dims; ++d) {
+        if (t.ne[d] != 0 && rows > std::numeric_limits<std::int64_t>::max() / t.ne[d]) {
+          return c.fail(tname + ": row count overflows");
+        }
+        rows *= t.ne[d];
+      }
     }
     std::uint32_t ty = 0;
     if (!c.read(ty)) return c.fail(tname + ": truncated type");

@@ -25,7 +25,8 @@ std::string type_name(kind k) {
 
 std::string fmt_num(double d) {
   std::ostringstream os;
-  if (d == static_cast<double>(static_cast<std::int64_t>(d)) && std::abs(d) < 1e15) os << static_cast<std::int64_t>(d);
+  // range test first: converting a double outside int64's range is undefined
+  if (std::abs(d) < 1e15 && d == static_cast<double>(static_cast<std::int64_t>(d))) os << static_cast<std::int64_t>(d);
   else os << d;
   return os.str();
 }

@@ -2,6 +2,8 @@
 // its metadata). Any input must give a parsed file or an error, never a
 // crash, a sanitizer report or an unbounded allocation.
 //
+// CI and the usual way (builds with the flags of the other targets, runs N s):
+//   tests/fuzz/fuzz.sh gguf /tmp/fuzz 600
 // Build + run (from the repo root; the seed corpus is tests/fuzz/corpus/gguf):
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 //     tests/fuzz/gguf_fuzz.cpp actors/inference/gguf.cpp actors/inference/quants.cpp \

@@ -2,6 +2,8 @@
 // string must give either a validated file whose tensors lie inside the input
 // or an error — never a crash, an out-of-bounds read or a huge allocation.
 //
+// CI and the usual way (builds with the flags of the other targets, runs N s):
+//   tests/fuzz/fuzz.sh safetensors /tmp/fuzz 600
 // Build and run (from the repo root):
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 //     tests/fuzz/safetensors_fuzz.cpp actors/embedding/safetensors.cpp -o /tmp/safetensors_fuzz
