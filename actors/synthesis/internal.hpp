@@ -84,6 +84,13 @@ namespace detail {
 /// are read in `naive`). Fails: bad_request naming the value.
 expected<std::int64_t> parse_due(const nlohmann::json& v, const zone& naive);
 }  // namespace detail
+struct local_time;
+namespace detail {
+/// zone_local without the day bounds, iso and zone_name (for rendering due
+/// times: one offset lookup, no local→UTC conversions); the offset in seconds
+/// goes to *offset_s when given. Never fails.
+local_time zone_fields(const zone& z, std::int64_t unix_ms, long* offset_s = nullptr);
+}  // namespace detail
 }  // namespace aikid::synthesis
 
 // ---- kg.cpp (for the linker) ----------------------------------------------------
@@ -101,6 +108,7 @@ void kg_for_each_name(const kg& g,
 #include <map>
 #include <optional>
 #include <set>
+#include "common/error.hpp"
 namespace aikid::synthesis::detail {
 /// The documented rendering context as a tree of names.
 struct schema_node {
@@ -109,11 +117,36 @@ struct schema_node {
 };
 const schema_node& render_schema();
 /// Syntax + names. nullopt when fine, else (line, reason); lines count from
-/// first_line (the template's first line in its file). used_roots (if given)
-/// collects the root-context names the template reads, so rendering builds
-/// only those (every context node always carries all its fields, so the
-/// static resolution here is the one mustache makes at render time).
+/// first_line (the template's first line in its file). `used` (if given)
+/// collects every context field the template reads, as paths: "text",
+/// "entity", "entity.facts", "entity.facts[].text", "now.time", … ("[]" is a
+/// list's element). Names resolve here exactly as mstch resolves them at
+/// render time (innermost scope first), so a context that carries only these
+/// fields renders the same text as the full context (see render.cpp).
 std::optional<std::pair<int, std::string>> mustache_check(std::string_view tmpl, const schema_node& root,
                                                           int first_line,
-                                                          std::set<std::string>* used_roots = nullptr);
+                                                          std::set<std::string>* used = nullptr);
+
+/// Which fields of each context node a template reads: one bit per field, in
+/// the order of the *_field enums in render.cpp. Built from mustache_check's
+/// paths when the template loads.
+struct context_use {
+  std::uint32_t root = 0, now = 0, status = 0;
+  std::uint32_t entity = 0, entity_facts = 0;      // "entity", "entity.facts[]"
+  std::uint32_t entities = 0, entities_facts = 0;  // "entities[]", "entities[].facts[]"
+  std::uint32_t facts = 0, due = 0;                // "facts[]", "due[]"
+  std::uint32_t memories = 0, turns = 0;           // "memories[]", "turns[]"
+};
+/// Fails only on a path outside the schema (a bug): the text names it.
+expected<context_use> context_use_from(const std::set<std::string>& paths);
+
+}  // namespace aikid::synthesis::detail
+
+// ---- render.cpp (the reference for tests) -----------------------------------------
+#include "actors/synthesis/synthesis.hpp"
+namespace aikid::synthesis::detail {
+/// template_render with the full rendering context — every field of every
+/// node, built eagerly as plain maps — instead of the lazy one that holds only
+/// the fields the template reads. Same failures. Tests compare the two.
+expected<rendered> template_render_full(const template_set& s, std::size_t index, const render_input& in);
 }  // namespace aikid::synthesis::detail

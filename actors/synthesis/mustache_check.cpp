@@ -69,11 +69,28 @@ bool name_chars_ok(std::string_view n) {
   return true;
 }
 
-// Resolves a (possibly dotted) name against the scope stack; null if unknown.
-const schema_node* resolve(std::string_view name, const std::vector<const schema_node*>& scopes,
-                          std::set<std::string>* used_roots) {
+// A scope on the checker's stack: the schema node and its path in the
+// context ("" root, "entity", "entity.facts[]", …; see internal.hpp).
+struct scope {
+  const schema_node* node;
+  std::string path;
+};
+
+std::string join(const std::string& path, std::string_view name) {
+  return path.empty() ? std::string(name) : path + "." + std::string(name);
+}
+
+// Resolves a (possibly dotted) name against the scope stack the way mstch
+// does at render time (innermost scope that has the first part, then the
+// rest inside it); null if unknown. Records every field it passes through
+// in `used` (as paths), and the resolved node's path in `path`.
+const schema_node* resolve(std::string_view name, const std::vector<scope>& scopes,
+                          std::set<std::string>* used, std::string& path) {
   static const schema_node dot{schema_node::leaf, {}};
-  if (name == ".") return scopes.size() > 1 ? scopes.back() : &dot;
+  if (name == ".") {
+    path = scopes.size() > 1 ? scopes.back().path : std::string();
+    return scopes.size() > 1 ? scopes.back().node : &dot;
+  }
   std::vector<std::string_view> parts;
   std::size_t b = 0;
   for (;;) {
@@ -86,17 +103,20 @@ const schema_node* resolve(std::string_view name, const std::vector<const schema
     if (p.empty()) return nullptr;
   const schema_node* s = nullptr;
   for (auto it = scopes.rbegin(); it != scopes.rend() && !s; ++it) {
-    if ((*it)->kind == schema_node::leaf) continue;
-    auto f = (*it)->fields.find(std::string(parts[0]));
-    if (f != (*it)->fields.end()) {
+    if (it->node->kind == schema_node::leaf) continue;
+    auto f = it->node->fields.find(std::string(parts[0]));
+    if (f != it->node->fields.end()) {
       s = &f->second;
-      if (used_roots && *it == scopes.front()) used_roots->insert(f->first);
+      path = join(it->path, f->first);
     }
   }
+  if (s && used) used->insert(path);
   for (std::size_t i = 1; s && i < parts.size(); ++i) {
     if (s->kind != schema_node::map) return nullptr;
     auto f = s->fields.find(std::string(parts[i]));
     s = f == s->fields.end() ? nullptr : &f->second;
+    path = join(path, parts[i]);
+    if (s && used) used->insert(path);
   }
   return s;
 }
@@ -104,14 +124,14 @@ const schema_node* resolve(std::string_view name, const std::vector<const schema
 }  // namespace
 
 std::optional<std::pair<int, std::string>> mustache_check(std::string_view t, const schema_node& root,
-                                                          int first_line, std::set<std::string>* used_roots) {
+                                                          int first_line, std::set<std::string>* used) {
   std::string open = "{{", close = "}}";
   struct section {
     std::string name;
     int line;
   };
   std::vector<section> sections;
-  std::vector<const schema_node*> scopes{&root};
+  std::vector<scope> scopes{{&root, std::string()}};
   // Element scopes: a list pushes its element (fields), a map its fields, a
   // leaf an empty scope where only "." is meaningful.
   static const schema_node leaf_scope{schema_node::leaf, {}};
@@ -174,7 +194,8 @@ std::optional<std::pair<int, std::string>> mustache_check(std::string_view t, co
       scopes.pop_back();
       continue;
     }
-    const schema_node* s = resolve(content, scopes, used_roots);
+    std::string path;
+    const schema_node* s = resolve(content, scopes, used, path);
     if (!s) {
       return std::pair{line, "unknown variable '" + std::string(content) +
                                  "' (not in the rendering context; see synthesis.hpp)"};
@@ -185,11 +206,11 @@ std::optional<std::pair<int, std::string>> mustache_check(std::string_view t, co
         scopes.push_back(scopes.back());  // an inverted section does not change the context
       } else if (s->kind == schema_node::list) {
         elem_store.push_back(schema_node{s->fields.empty() ? schema_node::leaf : schema_node::map, s->fields});
-        scopes.push_back(&elem_store.back());
+        scopes.push_back({&elem_store.back(), path + "[]"});
       } else if (s->kind == schema_node::map) {
-        scopes.push_back(s);
+        scopes.push_back({s, path});
       } else {
-        scopes.push_back(&leaf_scope);
+        scopes.push_back({&leaf_scope, std::string()});
       }
     }
   }

@@ -41,7 +41,7 @@ std::size_t content_line(std::string_view text, const toml::source_region& src) 
   return line;
 }
 
-expected<template_def> parse_one(const template_source& src, std::set<std::string>& used_roots) {
+expected<template_def> parse_one(const template_source& src, std::set<std::string>& used) {
   const std::string& file = src.file;
   toml::table tbl;
   try {
@@ -127,7 +127,7 @@ expected<template_def> parse_one(const template_source& src, std::set<std::strin
   for (auto& [key, out] : wanted) {
     if (auto r = get_string(key, true, *out); !r) return r.error();
     const auto line = content_line(src.text, tbl.get(key)->source());
-    if (auto bad = detail::mustache_check(*out, detail::render_schema(), static_cast<int>(line), &used_roots)) {
+    if (auto bad = detail::mustache_check(*out, detail::render_schema(), static_cast<int>(line), &used)) {
       return load_error(file, static_cast<std::size_t>(bad->first),
                         std::string(key) + ": mustache: " + bad->second);
     }
@@ -150,7 +150,9 @@ expected<template_set_ptr> templates_load_sources(std::span<const template_sourc
     }
     set->by_name.emplace(d->name, static_cast<int>(set->defs.size()));
     set->defs.push_back(std::move(*d));
-    set->used_roots.push_back(std::move(used));
+    auto use = detail::context_use_from(used);
+    if (!use) return load_error(src.file, 1, use.error().message);
+    set->used.push_back(*use);
   }
   // Examples → vectors, one batch.
   std::vector<std::string> texts;
@@ -196,6 +198,7 @@ expected<template_set_ptr> templates_load_sources(std::span<const template_sourc
       set->dim = static_cast<int>(dim);
       set->index = std::make_unique<faiss::IndexFlatIP>(static_cast<faiss::Index::idx_t>(dim));
       set->index->add(static_cast<faiss::Index::idx_t>(texts.size()), flat.data());
+      templates_build_codes(*set);
     } catch (const std::exception& e) {
       return error{errc::internal, std::string("templates: faiss: ") + e.what()};
     }

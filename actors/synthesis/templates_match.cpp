@@ -2,13 +2,23 @@
 // every example in the set's faiss::IndexFlatIP) and by keywords (one
 // automaton over all templates' keywords).
 //
-// Debian's FAISS is built without AVX (OPTIMIZE GENERIC), so a one-query flat
-// search runs scalar code; by default the scan below reads the same index's
-// storage (get_xb(): [n × dim] floats) with a kernel compiled for AVX-512,
-// AVX2 and baseline, chosen at load time. use_faiss_search selects FAISS's own
-// search instead (same results).
+// The search by meaning is exact — the example with the highest fp32 cosine,
+// the lowest row on a tie, as a full fp32 scan finds it — in two passes:
+//   1. every example's int8 code (template_set::codes, 1/4 of the fp32 bytes)
+//      against the query quantised to int8: an estimate of each cosine with a
+//      rigorous error bound (Cauchy–Schwarz on both quantisation residuals,
+//      plus fp32 rounding);
+//   2. fp32 dot products (dot_row, the same code the full scan runs) for the
+//      rows whose upper bound reaches the best lower bound — only those can
+//      hold the maximum. Usually a handful; on near-ties more, never wrong.
+// match_options::exact_scan runs the full fp32 scan instead (the reference),
+// use_faiss_search FAISS's own search (Debian's FAISS is built without AVX,
+// so that is scalar code; same template up to fp32 summation order).
 #include <algorithm>
 #include <cmath>
+#include <tuple>
+
+#include <immintrin.h>
 
 #include "actors/synthesis/template_set.hpp"
 
@@ -16,55 +26,242 @@ namespace aikid::synthesis {
 
 namespace {
 
-// dot(x[i], q) for each row i of x [n × d]. Four rows at a time, 16 lanes
-// each: four independent FMA chains share every load of q, and the compiler
-// vectorises the fixed-width lanes without reassociating one long sum.
+// dot(x, q) over d floats: 16 independent lanes (vectorised without
+// reassociating one long sum), a fixed reduction tree, then the tail. Every
+// fp32 score in this file comes from here, so the two-pass search and the
+// full scan compute bit-identical values for a row.
 __attribute__((target_clones("avx512f", "avx2", "default")))
-void dot_rows(const float* __restrict x, std::size_t n, std::size_t d, const float* __restrict q,
-              float* __restrict out) {
+float dot_row(const float* __restrict x, const float* __restrict q, std::size_t d) {
   const std::size_t d16 = d & ~std::size_t{15};
-  auto reduce = [](float* a) {
-    for (int w = 8; w >= 1; w /= 2)
-      for (int j = 0; j < w; ++j) a[j] += a[j + w];
-    return a[0];
-  };
+  float a[16] = {};
+  for (std::size_t k = 0; k < d16; k += 16)
+    for (int j = 0; j < 16; ++j) a[j] += x[k + j] * q[k + j];
+  for (int w = 8; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) a[j] += a[j + w];
+  float s = a[0];
+  for (std::size_t k = d16; k < d; ++k) s += x[k] * q[k];
+  return s;
+}
+
+// ---- int8 kernels: out[i] = Σ_j codes[i·cd + j] · qd[j], exact in int32 --------
+// codes [n × cd] int8, cd a multiple of 64; qd [cd] int8 in [-127, 127];
+// qu[j] = qd[j] + 128 (for u8 × s8 instructions); row_sum[i] = Σ_j codes[i·cd + j].
+
+void code_dot_scalar(const std::int8_t* codes, std::size_t n, std::size_t cd, const std::int8_t* qd,
+                     const std::uint8_t*, const std::int32_t*, std::int32_t* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int8_t* r = codes + i * cd;
+    std::int32_t acc = 0;
+    for (std::size_t j = 0; j < cd; ++j) acc += std::int32_t(r[j]) * std::int32_t(qd[j]);
+    out[i] = acc;
+  }
+}
+
+// AVX2: sign-extend 16 bytes to int16, multiply-add pairs into int32.
+__attribute__((target("avx2")))
+void code_dot_avx2(const std::int8_t* codes, std::size_t n, std::size_t cd, const std::int8_t* qd,
+                   const std::uint8_t*, const std::int32_t*, std::int32_t* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int8_t* r = codes + i * cd;
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    for (std::size_t k = 0; k < cd; k += 32) {
+      const __m256i c0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k)));
+      const __m256i c1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + k + 16)));
+      const __m256i q0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qd + k)));
+      const __m256i q1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qd + k + 16)));
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(c0, q0));
+      acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(c1, q1));
+    }
+    const __m256i acc = _mm256_add_epi32(acc0, acc1);
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    out[i] = _mm_cvtsi128_si32(s);
+  }
+}
+
+// AVX-512 VNNI: vpdpbusd multiplies u8 × s8 and adds groups of four into
+// int32: Σ qu·c = Σ qd·c + 128·Σ c. Four rows share each load of the query.
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+void code_dot_vnni(const std::int8_t* codes, std::size_t n, std::size_t cd, const std::int8_t*,
+                   const std::uint8_t* qu, const std::int32_t* row_sum, std::int32_t* out) {
   std::size_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    const float* r0 = x + i * d;
-    const float* r1 = r0 + d;
-    const float* r2 = r1 + d;
-    const float* r3 = r2 + d;
-    float a0[16] = {}, a1[16] = {}, a2[16] = {}, a3[16] = {};
-    for (std::size_t k = 0; k < d16; k += 16) {
-      for (int j = 0; j < 16; ++j) {
-        const float qj = q[k + j];
-        a0[j] += r0[k + j] * qj;
-        a1[j] += r1[k + j] * qj;
-        a2[j] += r2[k + j] * qj;
-        a3[j] += r3[k + j] * qj;
-      }
+    const std::int8_t* r = codes + i * cd;
+    __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
+    __m512i a2 = _mm512_setzero_si512(), a3 = _mm512_setzero_si512();
+    // The codes stream through once per query: fetch the next rows "non-temporal"
+    // so they do not push the caller's working set (rendering) out of L2.
+    if (i + 8 <= n)
+      for (std::size_t k = 0; k < 4 * cd; k += 64) _mm_prefetch(reinterpret_cast<const char*>(r + 4 * cd + k), _MM_HINT_NTA);
+    for (std::size_t k = 0; k < cd; k += 64) {
+      const __m512i u = _mm512_loadu_si512(qu + k);
+      a0 = _mm512_dpbusd_epi32(a0, u, _mm512_loadu_si512(r + k));
+      a1 = _mm512_dpbusd_epi32(a1, u, _mm512_loadu_si512(r + cd + k));
+      a2 = _mm512_dpbusd_epi32(a2, u, _mm512_loadu_si512(r + 2 * cd + k));
+      a3 = _mm512_dpbusd_epi32(a3, u, _mm512_loadu_si512(r + 3 * cd + k));
     }
-    float s0 = reduce(a0), s1 = reduce(a1), s2 = reduce(a2), s3 = reduce(a3);
-    for (std::size_t k = d16; k < d; ++k) {
-      s0 += r0[k] * q[k];
-      s1 += r1[k] * q[k];
-      s2 += r2[k] * q[k];
-      s3 += r3[k] * q[k];
-    }
-    out[i] = s0;
-    out[i + 1] = s1;
-    out[i + 2] = s2;
-    out[i + 3] = s3;
+    // Four horizontal sums at once: interleave and add until each 128-bit
+    // lane holds [a0 a1 a2 a3] partial sums, then add the four lanes.
+    // (maskz forms with full masks: the same instructions, without GCC 12's
+    // false "may be used uninitialized" warning from the unmasked intrinsics.)
+    constexpr __mmask16 m16 = 0xffff;
+    constexpr __mmask8 m8 = 0xff;
+    const __m512i t0 = _mm512_add_epi32(_mm512_maskz_unpacklo_epi32(m16, a0, a1), _mm512_maskz_unpackhi_epi32(m16, a0, a1));
+    const __m512i t1 = _mm512_add_epi32(_mm512_maskz_unpacklo_epi32(m16, a2, a3), _mm512_maskz_unpackhi_epi32(m16, a2, a3));
+    __m512i u = _mm512_add_epi32(_mm512_maskz_unpacklo_epi64(m8, t0, t1), _mm512_maskz_unpackhi_epi64(m8, t0, t1));
+    u = _mm512_add_epi32(u, _mm512_maskz_shuffle_i32x4(m16, u, u, 0x4e));
+    u = _mm512_add_epi32(u, _mm512_maskz_shuffle_i32x4(m16, u, u, 0xb1));
+    const __m128i rs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row_sum + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm_sub_epi32(_mm512_maskz_extracti32x4_epi32(0xf, u, 0), _mm_slli_epi32(rs, 7)));
   }
   for (; i < n; ++i) {
-    const float* r = x + i * d;
-    float acc[16] = {};
-    for (std::size_t k = 0; k < d16; k += 16)
-      for (int j = 0; j < 16; ++j) acc[j] += r[k + j] * q[k + j];
-    float s = reduce(acc);
-    for (std::size_t k = d16; k < d; ++k) s += r[k] * q[k];
-    out[i] = s;
+    const std::int8_t* r = codes + i * cd;
+    __m512i a = _mm512_setzero_si512();
+    for (std::size_t k = 0; k < cd; k += 64)
+      a = _mm512_dpbusd_epi32(a, _mm512_loadu_si512(qu + k), _mm512_loadu_si512(r + k));
+    alignas(64) std::int32_t lanes[16];
+    _mm512_store_si512(lanes, a);
+    std::int32_t sum = 0;
+    for (std::int32_t v : lanes) sum += v;
+    out[i] = sum - 128 * row_sum[i];
   }
+}
+
+std::vector<detail::code_kernel> kernels_here() {
+  std::vector<detail::code_kernel> k{{"scalar", code_dot_scalar}};
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) k.push_back({"avx2", code_dot_avx2});
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vnni"))
+    k.push_back({"avx512vnni", code_dot_vnni});
+  return k;
+}
+
+// The fastest kernel this CPU runs (the last one listed).
+detail::code_dot_fn code_dot() {
+  static const detail::code_dot_fn fn = kernels_here().back().fn;
+  return fn;
+}
+
+// x ≈ scale · code, code in [-127, 127]. Returns (scale, ‖x − scale·code‖₂,
+// ‖scale·code‖₂), the norms rounded up to floats.
+struct quantised {
+  float scale, err, norm;
+  std::int32_t sum;
+};
+quantised quantise(const float* x, std::size_t d, std::int8_t* code) {
+  float maxabs = 0;
+  for (std::size_t j = 0; j < d; ++j) maxabs = std::max(maxabs, std::fabs(x[j]));
+  const float scale = maxabs > 0 ? maxabs / 127.f : 1.f;
+  double err2 = 0, norm2 = 0;
+  std::int32_t sum = 0;
+  for (std::size_t j = 0; j < d; ++j) {
+    const float c = std::clamp(std::nearbyint(x[j] / scale), -127.f, 127.f);
+    code[j] = static_cast<std::int8_t>(c);
+    sum += code[j];
+    const double r = double(scale) * c;
+    err2 += (double(x[j]) - r) * (double(x[j]) - r);
+    norm2 += r * r;
+  }
+  auto up = [](double v) { return std::nextafter(static_cast<float>(std::sqrt(v) * (1 + 1e-9)), INFINITY); };
+  return {scale, up(err2), up(norm2), sum};
+}
+
+bool all_finite(const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+namespace detail {
+std::vector<code_kernel> code_kernels() { return kernels_here(); }
+}  // namespace detail
+
+void templates_build_codes(template_set& s) {
+  s.codes.clear();
+  s.code_scale.clear();
+  s.code_err.clear();
+  s.code_norm.clear();
+  s.code_sum.clear();
+  if (!s.index || s.index->ntotal == 0 || s.dim <= 0) return;
+  const auto n = static_cast<std::size_t>(s.index->ntotal);
+  const auto d = static_cast<std::size_t>(s.dim);
+  const float* x = s.index->get_xb();
+  if (!all_finite(x, n * d)) return;  // fp32 scan only
+  s.code_dim = (d + 63) / 64 * 64;
+  s.codes.assign(n * s.code_dim, 0);
+  s.code_scale.resize(n);
+  s.code_err.resize(n);
+  s.code_norm.resize(n);
+  s.code_sum.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto qz = quantise(x + i * d, d, s.codes.data() + i * s.code_dim);
+    s.code_scale[i] = qz.scale;
+    s.code_err[i] = qz.err;
+    s.code_norm[i] = qz.norm;
+    s.code_sum[i] = qz.sum;
+  }
+}
+
+namespace {
+
+// The exact best example for unit query q: (row, fp32 score), lowest row on a tie.
+std::pair<std::int64_t, float> best_example(const template_set& s, const float* q, bool exact_scan) {
+  const auto n = static_cast<std::size_t>(s.index->ntotal);
+  const auto d = static_cast<std::size_t>(s.dim);
+  const float* x = s.index->get_xb();
+  std::int64_t top = -1;
+  float top_score = -2.f;
+  auto take = [&](std::size_t i) {
+    const float v = dot_row(x + i * d, q, d);
+    if (v > top_score) {
+      top_score = v;
+      top = static_cast<std::int64_t>(i);
+    }
+  };
+  if (exact_scan || s.codes.empty() || !all_finite(q, d)) {
+    for (std::size_t i = 0; i < n; ++i) take(i);
+    return {top, top_score};
+  }
+  // Pass 1: the query as int8, t · qd ≈ q, with e_q = ‖q − t·qd‖₂.
+  thread_local std::vector<std::int8_t> qd;
+  thread_local std::vector<std::uint8_t> qu;
+  thread_local std::vector<std::int32_t> dots;
+  thread_local std::vector<float> est, bound;
+  qd.assign(s.code_dim, 0);
+  qu.assign(s.code_dim, 128);
+  const auto qz = quantise(q, d, qd.data());
+  for (std::size_t j = 0; j < d; ++j) qu[j] = static_cast<std::uint8_t>(qd[j] + 128);
+  double qn2 = 0;
+  for (std::size_t j = 0; j < d; ++j) qn2 += double(q[j]) * q[j];
+  const float qn = float(std::sqrt(qn2) * (1 + 1e-6));
+  // |fl(x·q) − est| ≤ err·‖q‖ + norm·e_q + fp32 rounding of dot_row and of est.
+  const float slack = 1e-4f + 1e-7f * float(d);
+  dots.resize(n);
+  est.resize(n);
+  bound.resize(n);
+  code_dot()(s.codes.data(), n, s.code_dim, qd.data(), qu.data(), s.code_sum.data(), dots.data());
+  float best_lo = -INFINITY;
+  const float* scale = s.code_scale.data();
+  const float* err = s.code_err.data();
+  const float* norm = s.code_norm.data();
+  const std::int32_t* dot = dots.data();
+  float* e = est.data();
+  float* b = bound.data();
+#pragma omp simd reduction(max : best_lo)
+  for (std::size_t i = 0; i < n; ++i) {
+    e[i] = scale[i] * (qz.scale * float(dot[i]));
+    b[i] = err[i] * qn + norm[i] * qz.err + slack;
+    best_lo = std::max(best_lo, e[i] - b[i]);
+  }
+  // Pass 2: fp32 for every row that can still reach best_lo, in row order.
+  for (std::size_t i = 0; i < n; ++i)
+    if (est[i] + bound[i] >= best_lo) take(i);
+  return {top, top_score};
 }
 
 }  // namespace
@@ -78,7 +275,7 @@ expected<template_match> templates_match(const template_set& s, std::string_view
                                         " differs from the templates' " + std::to_string(s.dim)};
   }
   // The query as a unit vector.
-  thread_local std::vector<float> q, scores;
+  thread_local std::vector<float> q;
   if (use_vec) {
     q.assign(vector.begin(), vector.end());
     double n2 = 0;
@@ -115,15 +312,15 @@ expected<template_match> templates_match(const template_set& s, std::string_view
     if (!use_vec) return 0.f;
     auto [b, e] = s.example_rows[t];
     if (b == e) return 0.f;
-    scores.resize(e - b);
-    dot_rows(s.index->get_xb() + std::size_t(b) * s.dim, e - b, s.dim, q.data(), scores.data());
-    return *std::max_element(scores.begin(), scores.end());
+    float v = -2.f;
+    for (auto i = b; i < e; ++i)
+      v = std::max(v, dot_row(s.index->get_xb() + std::size_t(i) * s.dim, q.data(), std::size_t(s.dim)));
+    return v;
   };
   // Meaning: the single closest example.
   if (use_vec) {
     std::int64_t top = -1;
     float top_score = -2.f;
-    const auto n = static_cast<std::size_t>(s.index->ntotal);
     if (opt.use_faiss_search) {
       float D = 0;
       faiss::Index::idx_t I = -1;
@@ -135,14 +332,7 @@ expected<template_match> templates_match(const template_set& s, std::string_view
       top = I;
       top_score = D;
     } else {
-      scores.resize(n);
-      dot_rows(s.index->get_xb(), n, s.dim, q.data(), scores.data());
-      for (std::size_t i = 0; i < n; ++i) {
-        if (scores[i] > top_score) {
-          top_score = scores[i];
-          top = static_cast<std::int64_t>(i);
-        }
-      }
+      std::tie(top, top_score) = best_example(s, q.data(), opt.exact_scan);
     }
     if (top >= 0) {
       const auto t = s.example_owner[static_cast<std::size_t>(top)];

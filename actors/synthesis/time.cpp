@@ -40,11 +40,12 @@ expected<zone_ptr> zone_open(std::string_view iana_name) {
   }
 }
 
-local_time zone_local(const zone& z, std::int64_t unix_ms) {
+namespace detail {
+// The calendar fields and the UTC offset of unix-ms t in z (no day bounds, no iso).
+local_time zone_fields(const zone& z, std::int64_t unix_ms, long* offset_s) {
   using namespace std::chrono;
   const sys_time<milliseconds> st{milliseconds{unix_ms}};
   local_time r;
-  r.zone_name = z.name;
   seconds offset{0};
   date::local_time<milliseconds> lt{milliseconds{unix_ms}};
   if (z.tz) {
@@ -62,6 +63,19 @@ local_time zone_local(const zone& z, std::int64_t unix_ms) {
   r.minute = int(hms.minutes().count());
   r.second = int(hms.seconds().count());
   r.weekday = int(date::weekday{ld}.c_encoding());
+  r.day_start_ms = r.day_end_ms = 0;
+  if (offset_s) *offset_s = static_cast<long>(offset.count());
+  return r;
+}
+}  // namespace detail
+
+local_time zone_local(const zone& z, std::int64_t unix_ms) {
+  using namespace std::chrono;
+  long off = 0;
+  local_time r = detail::zone_fields(z, unix_ms, &off);
+  r.zone_name = z.name;
+  const date::local_days ld{date::year_month_day{date::year{r.year}, date::month{unsigned(r.month)},
+                                                 date::day{unsigned(r.day)}}};
   auto to_sys = [&](date::local_days d) -> std::int64_t {
     if (!z.tz) return duration_cast<milliseconds>(d.time_since_epoch()).count();
     auto zt = date::zoned_time<seconds>(z.tz, date::local_seconds{d.time_since_epoch()},
@@ -71,7 +85,6 @@ local_time zone_local(const zone& z, std::int64_t unix_ms) {
   r.day_start_ms = to_sys(ld);
   r.day_end_ms = to_sys(ld + date::days{1});
   char buf[64];
-  const long off = static_cast<long>(offset.count());
   const long aoff = off < 0 ? -off : off;
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld", r.year, r.month,
                 r.day, r.hour, r.minute, r.second, off < 0 ? '-' : '+', aoff / 3600,

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/synthesis/internal.hpp"  // detail::template_render_full (comparison)
 #include "actors/synthesis/synthesis.hpp"
 
 namespace syn = aikid::synthesis;
@@ -254,6 +256,17 @@ int main(int argc, char** argv) {
     matched += chosen[i] >= 0;
     right += chosen[i] == queries[i]["template"].get<int>();
   }
+  // The full fp32 scan (the reference the default two-pass search is tested
+  // against): its time, and whether any query chose differently.
+  int exact_disagree = 0;
+  std::vector<syn::template_match> chosen_exact(kQueries);
+  syn::match_options me = mo;
+  me.exact_scan = true;
+  auto match_exact = time_it(kQueries, [&](int i) { chosen_exact[i] = *syn::templates_match(**set, qtext[i], qvec[i], me); });
+  for (int i = 0; i < kQueries; ++i) {
+    auto f = syn::templates_match(**set, qtext[i], qvec[i], mo);
+    exact_disagree += chosen_exact[i].index != f->index || chosen_exact[i].score != f->score;
+  }
   int faiss_disagree = 0;  // near-ties: the two kernels sum in different orders
   syn::match_options mf = mo;
   mf.use_faiss_search = true;
@@ -286,8 +299,29 @@ int main(int argc, char** argv) {
     auto r = syn::template_render(**set, static_cast<std::size_t>(std::max(0, chosen[q])), in);
     render_bytes += r->text.size();
   };
+  // Profiling aid: AIKID_BENCH_ONLY=match|render loops one operation (for perf).
+  if (const char* only = std::getenv("AIKID_BENCH_ONLY")) {
+    const std::string op = only;
+    for (int i = 0; i < 50000; ++i) op == "match" ? do_match(i) : do_render(i);
+    std::printf("%zu\n", render_bytes);
+    return 0;
+  }
   warm(do_render, 200);
   auto render = time_it(kQueries * 2, do_render);
+  // The same renders with the full context built eagerly (every field, plain
+  // maps: how rendering worked before the lazy context), for comparison.
+  auto render_full = time_it(kQueries, [&](int i) {
+    syn::render_input in;
+    in.text = qtext[i];
+    in.user = "Ola";
+    in.entities = linked[i];
+    in.memories = mems;
+    in.turns = turns;
+    in.tz = tz->get();
+    in.now_ms = now_ms;
+    auto r = syn::detail::template_render_full(**set, static_cast<std::size_t>(std::max(0, chosen[i])), in);
+    render_bytes += r->text.size();
+  });
   auto match_render = time_it(kQueries, [&](int i) {
     do_match(i);
     do_render(i);
@@ -306,6 +340,9 @@ int main(int argc, char** argv) {
   auto row = [](const pct& p) { return json{{"p50_us", p.p50}, {"p99_us", p.p99}, {"mean_us", p.mean}}; };
   json result = {{"match", row(match)},
                  {"match_faiss", row(match_faiss)},
+                 {"match_exact", row(match_exact)},
+                 {"render_full", row(render_full)},
+                 {"exact_disagree", exact_disagree},
                  {"render", row(render)},
                  {"match_render", row(match_render)},
                  {"link", row(link)},

@@ -167,6 +167,9 @@ def run_peer(work):
     return res
 
 
+TUNABLE = "glibc.malloc.tcache_count=2000"
+
+
 def main():
     ap = argparse.ArgumentParser()
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -176,15 +179,27 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     load0 = os.getloadavg()
+    # aikid twice: with glibc's default malloc settings, and with a larger
+    # per-thread cache (GLIBC_TUNABLES, a setting of the process that runs the
+    # engine, not of the engine): the heap holding the knowledge graph is
+    # fragmented, and mstch allocates many small nodes per render.
     cpp_run = subprocess.run([a.bin, a.work], check=True, capture_output=True, text=True)
     sys.stderr.write(cpp_run.stderr)
     cpp = json.load(open(os.path.join(a.work, "cpp.json")))
+    tuned_env = dict(os.environ, GLIBC_TUNABLES=TUNABLE)
+    subprocess.run([a.bin, a.work], check=True, capture_output=True, text=True, env=tuned_env)
+    tuned = json.load(open(os.path.join(a.work, "cpp.json")))
     py = run_peer(a.work)
 
     def r(name, key, label):
         c, p = cpp[key], py[key]
         return (f"| {label} | {c['p50_us']:.1f} | {c['p99_us']:.1f} | {p['p50_us']:.1f} | {p['p99_us']:.1f} "
-                f"| {p['p50_us'] / c['p50_us']:.0f}× | {p['p99_us'] / c['p99_us']:.0f}× |")
+                f"| {p['p50_us'] / c['p50_us']:.1f}× | {p['p99_us'] / c['p99_us']:.1f}× |")
+
+    def t(key, label):
+        c, p = tuned[key], py[key]
+        return (f"| {label} | {c['p50_us']:.1f} | {c['p99_us']:.1f} | {p['p50_us']:.1f} | {p['p99_us']:.1f} "
+                f"| {p['p50_us'] / c['p50_us']:.1f}× | {p['p99_us'] / c['p99_us']:.1f}× |")
 
     lines = [
         "# Synthesis benchmark",
@@ -209,14 +224,36 @@ def main():
         r("link", "link", "entity linking, 200-char text"),
         r("kg", "kg_query_d2", f"kg.query depth 2 (~{cpp['facts_per_query_d2']:.0f} facts)"),
         "",
-        f"- aikid match with `use_faiss_search` (faiss::IndexFlatIP::search, Debian's generic build): "
-        f"p50 {cpp['match_faiss']['p50_us']:.1f} µs, p99 {cpp['match_faiss']['p99_us']:.1f} µs — the default scans the "
-        "same index's storage with an AVX2/AVX-512 kernel.",
+        f"The same aikid program run again with `GLIBC_TUNABLES={TUNABLE}` (a larger per-thread malloc cache; "
+        "nothing else differs):",
+        "",
+        "| operation | aikid p50 µs | aikid p99 µs | Python p50 µs | Python p99 µs | speed-up p50 | speed-up p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        t("match", "template match (vector + keywords)"),
+        t("render", "render (context + mustache)"),
+        t("match_render", "match + render"),
+        "",
+        "- aikid match = the two-pass exact search: every example's int8 code against the int8 query (AVX-512 VNNI "
+        "here) with a rigorous error bound per example, then fp32 dot products for the examples whose bound can still "
+        f"reach the best. The full fp32 scan (`exact_scan`, the reference): p50 {cpp['match_exact']['p50_us']:.1f} µs, "
+        f"p99 {cpp['match_exact']['p99_us']:.1f} µs; queries where the two chose a different template or score: "
+        f"{cpp['exact_disagree']}/{cpp['queries']}. "
+        f"FAISS's own search (`use_faiss_search`, Debian's generic build): p50 {cpp['match_faiss']['p50_us']:.1f} µs, "
+        f"p99 {cpp['match_faiss']['p99_us']:.1f} µs.",
+        "- aikid render builds only the context fields the template reads (found when it loads), with the root and "
+        "entities as mstch objects (mstch copies every node it pushes for a section). The same renders with the full "
+        "context (every field of every node) built eagerly as plain maps, the reference the tests compare with "
+        "(the code before this change built every field below the root fields the template read): "
+        f"p50 {cpp['render_full']['p50_us']:.1f} µs, "
+        f"p99 {cpp['render_full']['p99_us']:.1f} µs.",
         f"- Match accuracy on the synthetic queries: aikid {cpp['right']}/{cpp['queries']}, Python {py['right']}/{cpp['queries']} "
         "(same scoring rule).",
-        f"- Goal \"match + render p99 < 100 µs\": {'met' if cpp['match_render']['p99_us'] < 100 else 'NOT met'} "
-        f"({cpp['match_render']['p99_us']:.1f} µs); ≥ 1000× faster than the old stack's 100 ms: "
-        f"{100000 / cpp['match_render']['p99_us']:.0f}× at p99.",
+        f"- Goal \"match + render p99 < 100 µs\" (= ≥ 1000× faster than the old stack's 100 ms): default malloc "
+        f"{'met' if cpp['match_render']['p99_us'] < 100 else 'NOT met'} ({cpp['match_render']['p99_us']:.1f} µs, "
+        f"{100000 / cpp['match_render']['p99_us']:.0f}×); with `{TUNABLE}` "
+        f"{'met' if tuned['match_render']['p99_us'] < 100 else 'NOT met'} ({tuned['match_render']['p99_us']:.1f} µs, "
+        f"{100000 / tuned['match_render']['p99_us']:.0f}×). p50: {cpp['match_render']['p50_us']:.1f} / "
+        f"{tuned['match_render']['p50_us']:.1f} µs.",
         f"- Set-up: kg load {cpp['kg_load_s']:.2f} s (SQLite, one transaction) vs networkx {py['kg_load_s']:.2f} s; "
         f"linker build {cpp['linker_build_ms']:.0f} ms vs regex compile {py['linker_build_ms']:.0f} ms; "
         f"template load (1,000 files, mustache check, FAISS) {cpp['templates_load_ms']:.0f} ms.",

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "actors/synthesis/internal.hpp"
 #include "actors/synthesis/synthesis.hpp"
 #include "tests/synthesis/fake_embed.hpp"
 #include "tests/synthesis/test_util.hpp"
@@ -195,7 +196,122 @@ user = "{{text}} {{user}}{{#memories}}[{{id}}:{{score}}]{{/memories}}"
   BOOST_TEST(!syn::template_render(**ps, 5, empty).has_value());
 }
 
+// The lazy context (only the fields a template reads, objects for the root
+// and entities) renders exactly what the full context renders.
+BOOST_AUTO_TEST_CASE(lazy_context_renders_like_the_full_context) {
+  // Starter templates plus templates that shadow names across scopes: root
+  // text vs fact/memory/turn text, the root's due list vs a fact's due,
+  // status.entities vs the entities list, has_facts on the root and an entity,
+  // dotted names inside lists, inverted sections inside lists.
+  std::vector<syn::template_source> src = {
+      {"a.toml", R"T(name = "a"
+intent = "x"
+mode = "answer"
+keywords = ["k"]
+body = """
+{{text}}|{{user}}|{{lang}}|{{topic}}|{{has_facts}}|{{has_due}}|{{has_turns}}|{{has_entities}}
+{{#entities}}[{{id}} {{name}} {{type}} {{#aliases}}<{{.}}>{{/aliases}} {{has_facts}}
+{{#facts}}({{subject}}|{{relation}}|{{object}}|{{text}}|{{due}}|{{due_time}}|{{depth}}|{{name}}|{{entity.name}}|{{topic}}){{/facts}}]{{/entities}}
+{{#facts}}{{text}}{{^due}}-{{/due}}{{#due}}@{{due}}{{/due}};{{/facts}}
+{{#due}}{{text}} {{due_time}} {{due}} {{has_due}}/{{/due}}
+{{#memories}}{{id}}:{{text}}:{{score}}:{{user}};{{/memories}}{{^memories}}no memories{{/memories}}
+{{#turns}}{{role}}{{#is_user}}!{{/is_user}} {{text}} {{has_turns}};{{/turns}}
+{{#status}}{{version}} {{uptime}} {{entities}} {{relations}} {{templates}} {{memories}} {{model}} {{text}}{{/status}}
+{{#now}}{{date}} {{time}} {{datetime}} {{weekday}} {{month}} {{day}} {{year}} {{tz}} {{daypart}} {{text}}{{/now}}
+{{now.weekday}} {{now.daypart}} {{entity.name}} {{entity.has_facts}}
+"""
+)T"},
+      {"b.toml", R"T(name = "b"
+intent = "x"
+mode = "prompt"
+keywords = ["k"]
+system = "{{#entity}}{{name}}: {{#facts}}{{text}} {{#has_facts}}+{{/has_facts}}{{/facts}}{{^facts}}none{{/facts}}{{/entity}}{{^entity}}nobody{{/entity}}"
+user = "{{#has_memories}}{{#memories}}{{text}} {{/memories}}{{/has_memories}}{{#entity}}{{#aliases}}{{.}},{{/aliases}}{{/entity}}{{text}}"
+)T"},
+      {"c.toml", R"T(name = "c"
+intent = "x"
+mode = "answer"
+keywords = ["k"]
+body = "{{#entity}}{{#facts}}{{#due}}{{due}}/{{due_time}}{{/due}}{{/facts}}{{/entity}}{{#status}}{{#entities}}{{.}}{{/entities}}{{/status}}"
+)T"}};
+  auto extra = syn::templates_load_sources(src, fake::embed);
+  BOOST_REQUIRE_MESSAGE(extra.has_value(), (extra ? std::string() : extra.error().message));
+  const std::int64_t now = fx["now_ms"];
+  auto lt = syn::zone_local(*tz, now);
+  const auto due = syn::kg_due(*g, lt.day_start_ms, lt.day_end_ms);
+  int compared = 0;
+  for (const std::string text : {"what do you remember about Ola?", "who is Kari and Ola", "hva husker du om hytta",
+                                 "nothing here", "status report"}) {
+    std::vector<syn::linked_entity> linked;
+    for (auto& l : syn::linker_find(*links, text)) linked.push_back({*syn::kg_find(*g, l.name), *syn::kg_query(*g, l.name, 2)});
+    for (int variant = 0; variant < 2; ++variant) {
+      syn::render_input in;
+      in.text = text;
+      in.now_ms = now;
+      if (variant == 0) {
+        in.user = "Ola";
+        in.entities = linked;
+        in.memories = memories;
+        in.turns = turns;
+        in.due = due;
+        in.tz = tz.get();
+        in.status = &status;
+      }
+      for (const syn::template_set* s : {set.get(), extra->get()}) {
+        for (std::size_t i = 0; i < syn::templates_count(*s); ++i) {
+          auto lazy = syn::template_render(*s, i, in);
+          auto full = syn::detail::template_render_full(*s, i, in);
+          BOOST_REQUIRE(lazy.has_value());
+          BOOST_REQUIRE(full.has_value());
+          const auto& name = syn::templates_get(*s, i).name;
+          BOOST_TEST(lazy->text == full->text, name << " ← " << text);
+          BOOST_TEST(lazy->system == full->system, name << " ← " << text);
+          BOOST_TEST(lazy->user == full->user, name << " ← " << text);
+          ++compared;
+        }
+      }
+    }
+  }
+  BOOST_TEST(compared == 5 * 2 * 15);
+  // The shadowing template really shows the fields (not all empty).
+  syn::render_input in;
+  in.text = "who is Kari";
+  std::vector<syn::linked_entity> linked;
+  for (auto& l : syn::linker_find(*links, in.text)) linked.push_back({*syn::kg_find(*g, l.name), *syn::kg_query(*g, l.name, 1)});
+  in.entities = linked;
+  in.memories = memories;
+  in.status = &status;
+  in.tz = tz.get();
+  in.now_ms = now;
+  auto r = syn::template_render(**extra, 0, in);
+  BOOST_REQUIRE(r.has_value());
+  BOOST_TEST(has(r->text, "who is Kari|"));
+  BOOST_TEST(has(r->text, "Kari lives in Bergen"));
+  BOOST_TEST(has(r->text, "2024-05-01"));
+  BOOST_TEST(has(r->text, "SmolLM2"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
+
+// mustache_check reports the fields a template reads, as the paths the lazy
+// context is built from.
+BOOST_AUTO_TEST_CASE(checker_reports_the_fields_read) {
+  std::set<std::string> used;
+  auto bad = syn::detail::mustache_check(
+      "{{#entity}}{{name}}{{#facts}}{{text}}{{#due}}{{due}}{{/due}}{{topic}}{{/facts}}{{/entity}}"
+      "{{#memories}}{{text}}{{/memories}}{{now.time}}{{#status}}{{entities}}{{/status}}",
+      syn::detail::render_schema(), 1, &used);
+  BOOST_REQUIRE(!bad.has_value());
+  const std::set<std::string> want = {"entity", "entity.name", "entity.facts", "entity.facts[].text",
+                                      "entity.facts[].due", "topic", "memories", "memories[].text",
+                                      "now", "now.time", "status", "status.entities"};
+  BOOST_TEST(used == want, boost::test_tools::per_element());
+  auto use = syn::detail::context_use_from(used);
+  BOOST_REQUIRE(use.has_value());
+  BOOST_TEST(use->entity_facts == 0b11000u);  // text (3), due (4)
+  BOOST_TEST(use->entities == 0u);
+  BOOST_TEST(!syn::detail::context_use_from({"entity.nope"}).has_value());
+}
 
 BOOST_AUTO_TEST_CASE(unknown_time_zone_is_an_error) {
   auto z = syn::zone_open("Europe/Atlantis");
