@@ -117,6 +117,23 @@ class AsyncClient(Ops):
             return max(entries, key=lambda e: e[1])
         return entries[0]
 
+    def generate_stream(self, thoughts: Any, prompt: Optional[str] = None,
+                        messages: Optional[Any] = None, **kw: Any) -> Any:
+        """``async for`` a streamed ``generate``: TokenThought pieces, then a GenerateResult.
+
+        ``thoughts`` is a connected :class:`~aiki_bridge.AsyncThoughts`; see
+        :func:`aiki_bridge.stream.agenerate_stream`.
+        """
+        from .stream import agenerate_stream
+        return agenerate_stream(self, thoughts, prompt, messages, **kw)
+
+    def perceive_stream(self, thoughts: Any, text: str, user: Optional[str] = None,
+                        source: Optional[str] = None, meta: Optional[Dict[str, Any]] = None,
+                        **kw: Any) -> Any:
+        """``async for`` a percept's answer: TokenThought pieces, then its FinalThought."""
+        from .stream import aperceive_stream
+        return aperceive_stream(self, thoughts, text, user, source, meta, **kw)
+
     async def close(self) -> None:
         """Stop the receiver, fail requests still waiting, close the socket."""
         self._closed = True

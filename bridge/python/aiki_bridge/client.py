@@ -88,6 +88,36 @@ class Client(Ops):
         self.resets += 1
         self._connect()
 
+    def clone(self) -> "Client":
+        """A second Client to the same endpoint (same timeout, CURVE keys and context)."""
+        c = Client.__new__(Client)
+        c.endpoint, c.timeout, c._curve = self.endpoint, self.timeout, self._curve
+        c._own_context, c._ctx = False, self._ctx
+        c._lock, c._sock, c.resets = threading.Lock(), None, 0
+        c._connect()
+        return c
+
+    # -- streaming helpers (see aiki_bridge.stream) -------------------------
+    def generate_stream(self, thoughts: Any, prompt: Optional[str] = None,
+                        messages: Optional[Any] = None, **kw: Any) -> Any:
+        """Iterate a streamed ``generate``: TokenThought pieces, then a GenerateResult.
+
+        ``thoughts`` is a connected :class:`~aiki_bridge.Thoughts`; see
+        :func:`aiki_bridge.stream.generate_stream`.
+        """
+        from .stream import generate_stream
+        return generate_stream(self, thoughts, prompt, messages, **kw)
+
+    def perceive_stream(self, thoughts: Any, text: str, user: Optional[str] = None,
+                        source: Optional[str] = None, meta: Optional[Dict[str, Any]] = None,
+                        **kw: Any) -> Any:
+        """Iterate a percept's answer: TokenThought pieces, then its FinalThought.
+
+        See :func:`aiki_bridge.stream.perceive_stream`.
+        """
+        from .stream import perceive_stream
+        return perceive_stream(self, thoughts, text, user, source, meta, **kw)
+
     def close(self) -> None:
         """Close the socket (and the context if this client made it)."""
         with self._lock:

@@ -214,17 +214,33 @@ class Ops:
     def generate(self, prompt: Optional[str] = None,
                  messages: Optional[List[Dict[str, str]]] = None,
                  max_tokens: Optional[int] = None, stream: Optional[bool] = None,
-                 schema: Optional[Dict[str, Any]] = None, **kw: Any) -> Any:
-        """``generate`` → ``text``, ``tokens``, ``timings``.
+                 schema: Optional[Dict[str, Any]] = None, *,
+                 temperature: Optional[float] = None, top_k: Optional[int] = None,
+                 top_p: Optional[float] = None, min_p: Optional[float] = None,
+                 repeat_penalty: Optional[float] = None,
+                 frequency_penalty: Optional[float] = None,
+                 presence_penalty: Optional[float] = None, penalty_last_n: Optional[int] = None,
+                 seed: Optional[int] = None, stop: Union[None, str, Sequence[str]] = None,
+                 **kw: Any) -> Any:
+        """``generate`` → ``text``, ``tokens``, ``timings``, ``finish_reason``, ``seed``.
 
-        Sampling fields (temperature, top_p, top_k, seed, …) pass through
-        ``kw``. With ``stream=True`` the pieces are published as
-        ``thought.token`` carrying this request's id.
+        The sampling fields are the daemon's (llama.cpp semantics; None = the
+        daemon's default); ``stop`` is a string or a list of them; ``schema``
+        a JSON schema the output must follow. With ``stream=True`` the pieces
+        are published as ``thought.token`` carrying this request's id (see
+        ``generate_stream``). ``deadline_ms``, ``timeout`` and ``request_id``
+        go through ``kw`` like any other wire field.
         """
         if (prompt is None) == (messages is None):
             raise ValueError("generate needs exactly one of prompt or messages")
+        if stop is not None and not isinstance(stop, str):
+            stop = list(stop)
         return self.request("generate", prompt=prompt, messages=messages,
-                            max_tokens=max_tokens, stream=stream, schema=schema, **kw)
+                            max_tokens=max_tokens, stream=stream, schema=schema,
+                            temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
+                            repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
+                            presence_penalty=presence_penalty, penalty_last_n=penalty_last_n,
+                            seed=seed, stop=stop, **kw)
 
     def cancel(self, target: str, **kw: Any) -> Any:
         """``cancel`` a request id or percept id → ``cancelled``."""

@@ -9,18 +9,24 @@ Each :class:`Thought` says which of the two happened just before it
 (``thought.gap``, ``thought.restart``), and the optional callbacks
 ``on_gap(thought, missed)`` and ``on_restart(thought, old_boot_id)`` are
 called before the thought is handed out.
+
+:class:`Thoughts` / :class:`AsyncThoughts` read the same socket but hand out
+typed events (:mod:`aiki_bridge.events`), with :class:`~aiki_bridge.Gap`
+and :class:`~aiki_bridge.Restart` as events of their own.
 """
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections import deque
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import zmq
 
 from . import endpoints
 from .client import curve_keys
+from .events import Gap, Restart, ThoughtEvent, event_from
 
 log = logging.getLogger("aiki_bridge")
 
@@ -229,6 +235,27 @@ class _SubscriberBase:
             self.on_gap(thought, missed)
         return thought
 
+    def _make_typed(self, frames: Sequence[bytes]) -> List[ThoughtEvent]:
+        """The typed events of one message: [Restart?, Gap?, the event], or [] if malformed."""
+        decoded = thought_decode(frames)
+        if decoded is None:
+            self.malformed += 1
+            return []
+        topic, body = decoded
+        missed, restart, previous = self.tracker.observe(topic, body)
+        event = event_from(topic, body)
+        out: List[ThoughtEvent] = []
+        if restart:
+            out.append(Restart(boot_id=event.boot_id, previous_boot_id=previous))
+            if self.on_restart is not None:
+                self.on_restart(event, previous)  # type: ignore[arg-type]
+        if missed:
+            out.append(Gap(topic=topic, missed=missed, seq=event.seq, boot_id=event.boot_id))
+            if self.on_gap is not None:
+                self.on_gap(event, missed)  # type: ignore[arg-type]
+        out.append(event)
+        return out
+
 
 class Subscriber(_SubscriberBase):
     """Blocking thought subscriber.
@@ -285,8 +312,73 @@ class Subscriber(_SubscriberBase):
         self.close()
 
 
-# Issue 9 calls it "Thoughts": the same class.
-Thoughts = Subscriber
+class Thoughts(Subscriber):
+    """A :class:`Subscriber` that yields typed events instead of :class:`Thought`.
+
+    Same constructor. ``recv``/iteration give :class:`~aiki_bridge.FinalThought`,
+    :class:`~aiki_bridge.TokenThought`, :class:`~aiki_bridge.PerceptEvent`,
+    :class:`~aiki_bridge.MemoryEvent`, :class:`~aiki_bridge.StatusEvent` or
+    :class:`~aiki_bridge.OtherEvent`; a :class:`~aiki_bridge.Restart` (new
+    ``boot_id``) and a :class:`~aiki_bridge.Gap` (``seq`` jump on a topic)
+    come just before the message that revealed them. ``on_gap`` and
+    ``on_restart`` callbacks, if given, receive the typed event.
+
+    Helpers that wait for one answer (:meth:`wait_final`, the stream
+    helpers) keep what they skip and hand it out later, in order, so
+    nothing is lost to them.
+    """
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._queue: "deque[ThoughtEvent]" = deque()
+
+    def recv(self, timeout: Optional[float] = None) -> Optional[ThoughtEvent]:  # type: ignore[override]
+        """The next typed event, or None if ``timeout`` seconds pass first."""
+        if self._queue:
+            return self._queue.popleft()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
+                    return None
+            events = self._make_typed(self._sock.recv_multipart())
+            if events:
+                self._queue.extend(events[1:])
+                return events[0]
+
+    def __iter__(self) -> Iterator[ThoughtEvent]:  # type: ignore[override]
+        while True:
+            event = self.recv()
+            if event is not None:
+                yield event
+
+    def unread(self, events: Iterable[ThoughtEvent]) -> None:
+        """Put events back in front of the queue (in their order): recv returns them first."""
+        self._queue.extendleft(reversed(list(events)))
+
+    def wait_final(self, correlation_id: str, timeout: Optional[float] = None) -> Any:
+        """The FinalThought whose percept_id or request_id is ``correlation_id``.
+
+        Returns None if ``timeout`` seconds pass first. Events for other ids
+        (and gaps/restarts) are kept for later ``recv`` calls.
+        """
+        from .events import FinalThought
+        held: List[ThoughtEvent] = []
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return None
+                ev = self.recv(left)
+                if ev is None:
+                    return None
+                if isinstance(ev, FinalThought) and ev.correlation_id == correlation_id:
+                    return ev
+                held.append(ev)
+        finally:
+            self.unread(held)
 
 
 class AsyncSubscriber(_SubscriberBase):
@@ -346,3 +438,65 @@ class AsyncSubscriber(_SubscriberBase):
 
     async def __aexit__(self, *exc: Any) -> None:
         self.close()
+
+
+class AsyncThoughts(AsyncSubscriber):
+    """asyncio twin of :class:`Thoughts`: typed events from ``await recv()`` / ``async for``."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._queue: "deque[ThoughtEvent]" = deque()
+
+    async def recv(self, timeout: Optional[float] = None) -> Optional[ThoughtEvent]:  # type: ignore[override]
+        """The next typed event, or None if ``timeout`` seconds pass first."""
+        import asyncio
+        if self._queue:
+            return self._queue.popleft()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if deadline is None:
+                frames = await self._sock.recv_multipart()
+            else:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return None
+                try:
+                    frames = await asyncio.wait_for(self._sock.recv_multipart(), left)
+                except asyncio.TimeoutError:
+                    return None
+            events = self._make_typed(frames)
+            if events:
+                self._queue.extend(events[1:])
+                return events[0]
+
+    async def __anext__(self) -> ThoughtEvent:  # type: ignore[override]
+        event = None
+        while event is None:
+            event = await self.recv()
+        return event
+
+    def unread(self, events: Iterable[ThoughtEvent]) -> None:
+        """Put events back in front of the queue (in their order)."""
+        self._queue.extendleft(reversed(list(events)))
+
+    async def wait_final(self, correlation_id: str, timeout: Optional[float] = None) -> Any:
+        """The FinalThought for ``correlation_id`` (or None after ``timeout`` s); others kept."""
+        import asyncio
+        from .events import FinalThought
+        loop = asyncio.get_running_loop()
+        held: List[ThoughtEvent] = []
+        deadline = None if timeout is None else loop.time() + timeout
+        try:
+            while True:
+                left = None if deadline is None else deadline - loop.time()
+                if left is not None and left <= 0:
+                    return None
+                ev = await self.recv(left)
+                if ev is None:
+                    return None
+                if isinstance(ev, FinalThought) and ev.correlation_id == correlation_id:
+                    return ev
+                held.append(ev)
+        finally:
+            self.unread(held)
