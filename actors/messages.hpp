@@ -3,8 +3,12 @@
 //   request_msg    ingress → the actor that serves an op (a ticket to reply on)
 //   percept_msg    perception → memory → synthesis → (inference) → publisher
 //   generate_msg   synthesis → inference: chat messages to complete for a percept
+//                  (an answer), or to extract facts from / summarise (learning)
+//   learn_msg      inference → synthesis, memory: what the learning path found
+//                  (triples for the graph, texts for memory, the answer's turn)
 //   tunables_msg   admin → an actor: validated new values of its live keys
-//   atoms          heartbeat, stats, health, cancel, reload, get_config
+//   atoms          heartbeat, stats, health, cancel, reload, loaded, tick,
+//                  reflect, clock, connect
 #pragma once
 
 #include <caf/atom.hpp>
@@ -23,7 +27,7 @@ struct request_msg {
   std::uint64_t ticket = 0;
   std::string op;
   std::string id;
-  std::string body;
+  std::string body;  // the request object as the client sent it (JSON text)
   std::int64_t deadline_ns = 0;  // steady_clock, 0 = none
 };
 
@@ -58,17 +62,41 @@ typename Inspector::result_type inspect(Inspector& f, percept_msg& x) {
            x.meta, x.vec, x.embed_model, x.memories, x.memory_ids, x.t0_ns, x.stage_names, x.stage_ms);
 }
 
-/// Synthesis asks inference to answer a percept: `messages_json` is a JSON
-/// array of {"role","content"}.
+/// Synthesis asks inference for a completion of `messages_json` (a JSON array
+/// of {"role","content"}) for a percept. purpose "answer": the reply to the
+/// percept, streamed and published as its thought. "extract": facts, as JSON
+/// under `schema_json`, sent on as a learn_msg, never published. "reflect": a
+/// summary, published as a `reflection` thought and remembered.
 struct generate_msg {
   percept_msg percept;
   std::string messages_json;
   std::int32_t max_tokens = 128;
+  std::string purpose = "answer";
+  std::string schema_json;  // "" = free text
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, generate_msg& x) {
-  return f(caf::meta::type_name("generate_msg"), x.percept, x.messages_json, x.max_tokens);
+  return f(caf::meta::type_name("generate_msg"), x.percept, x.messages_json, x.max_tokens, x.purpose,
+           x.schema_json);
+}
+
+/// The learning path's findings about one percept (off the reply path):
+/// `triples_json` a JSON array of [subject, relation, object] for kg.add,
+/// `memories` texts for memory.add (with dedup), `answer` the model's reply,
+/// kept by synthesis as the assistant's turn. Any part may be empty.
+struct learn_msg {
+  std::string user;
+  std::string percept_id;
+  std::string source;  // what made it: "extract" | "reflect" | "answer"
+  std::string triples_json;
+  std::vector<std::string> memories;
+  std::string answer;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, learn_msg& x) {
+  return f(caf::meta::type_name("learn_msg"), x.user, x.percept_id, x.source, x.triples_json, x.memories, x.answer);
 }
 
 /// New values for an actor's live keys, already validated against the
@@ -90,6 +118,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(aikid, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(aikid, (aikid::percept_msg))
   CAF_ADD_TYPE_ID(aikid, (aikid::generate_msg))
   CAF_ADD_TYPE_ID(aikid, (aikid::tunables_msg))
+  CAF_ADD_TYPE_ID(aikid, (aikid::learn_msg))
   CAF_ADD_ATOM(aikid, aikid, heartbeat_atom, "heartbeat")
   CAF_ADD_ATOM(aikid, aikid, stats_atom, "stats")
   CAF_ADD_ATOM(aikid, aikid, health_atom, "health")
@@ -99,4 +128,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(aikid, caf::first_custom_type_id)
   CAF_ADD_ATOM(aikid, aikid, admin_atom, "admin")
   CAF_ADD_ATOM(aikid, aikid, embed_atom, "embed")
   CAF_ADD_ATOM(aikid, aikid, step_atom, "step")
+  CAF_ADD_ATOM(aikid, aikid, loaded_atom, "loaded")
+  CAF_ADD_ATOM(aikid, aikid, tick_atom, "tick")
+  CAF_ADD_ATOM(aikid, aikid, reflect_atom, "reflect")
+  CAF_ADD_ATOM(aikid, aikid, clock_atom, "clock")
+  CAF_ADD_ATOM(aikid, aikid, connect_atom, "connect")
 CAF_END_TYPE_ID_BLOCK(aikid)

@@ -14,6 +14,7 @@ caf::actor spawn_inference(caf::actor_system&, const actor_env&);
 caf::actor spawn_synthesis(caf::actor_system&, const actor_env&, caf::actor embedder, caf::actor inference);
 caf::actor spawn_memory(caf::actor_system&, const actor_env&, caf::actor embedder, caf::actor synthesis);
 caf::actor spawn_perception(caf::actor_system&, const actor_env&, caf::actor embedder, caf::actor memory);
+caf::actor spawn_proactive(caf::actor_system&, const actor_env&, caf::actor synthesis);
 
 std::vector<std::pair<std::string, caf::actor>> actor_set::all() const {
   std::vector<std::pair<std::string, caf::actor>> out;
@@ -66,6 +67,10 @@ actor_set spawn_actors(caf::actor_system& sys, const actor_env& env0) {
   s.synthesis = spawn_synthesis(sys, env, s.embedder, s.inference);
   s.memory = spawn_memory(sys, env, s.embedder, s.synthesis);
   s.perception = spawn_perception(sys, env, s.embedder, s.memory);
+  s.proactive = spawn_proactive(sys, env, s.synthesis);
+  // The learning path runs forward from inference to synthesis (kg.add, turns)
+  // and memory (memory.add), which are spawned after it.
+  caf::anon_send(s.inference, connect_atom_v, s.synthesis, s.memory);
   return s;
 }
 

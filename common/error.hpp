@@ -65,6 +65,15 @@ constexpr std::string_view errc_name(errc c) {
   return "internal";
 }
 
+/// The code spelled `name` (the inverse of errc_name); an unknown name is
+/// errc::internal.
+constexpr errc errc_from_name(std::string_view name) {
+  for (auto c : {errc::bad_json, errc::bad_request, errc::too_large, errc::unknown_op, errc::not_found, errc::busy,
+                 errc::unavailable, errc::deadline, errc::cancelled, errc::internal})
+    if (errc_name(c) == name) return c;
+  return errc::internal;
+}
+
 /// A code and a human sentence that names what is wrong and where
 /// (file:line, field, key).
 struct error {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <filesystem>
 #include <sstream>
 
 #include "actors/messages.hpp"
@@ -16,6 +17,7 @@ namespace {
 
 using json = nlohmann::json;
 constexpr auto ask_timeout = std::chrono::seconds(2);
+constexpr auto model_load_timeout = std::chrono::seconds(120);
 
 json fail(const std::string& code, const std::string& message) {
   return {{"ok", false}, {"error", {{"code", code}, {"message", message}}}};
@@ -30,14 +32,39 @@ std::vector<std::string> split_words(const std::string& line) {
   return w;
 }
 
-// Asks one actor; returns its string reply or an error text.
-expected<std::string> ask(admin_context& ctx, const caf::actor& a, auto... msg) {
+// Asks one actor, waiting at most `timeout`; returns its string reply, or
+// errc::unavailable when it does not answer in time or is gone.
+expected<std::string> ask_within(admin_context& ctx, caf::timespan timeout, const caf::actor& a, auto... msg) {
   caf::scoped_actor self{ctx.sys};
-  expected<std::string> out{errc::unavailable, "no answer within 2 s (busy or stuck)"};
-  self->request(a, ask_timeout, msg...)
+  expected<std::string> out{errc::unavailable,
+                            "no answer within " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+                                " s (busy or stuck)"};
+  self->request(a, timeout, msg...)
       .receive([&](const std::string& s) { out = s; }, [&](caf::error& e) {
         out = error{errc::unavailable, ctx.sys.render(e)};
       });
+  return out;
+}
+
+expected<std::string> ask(admin_context& ctx, const caf::actor& a, auto... msg) {
+  return ask_within(ctx, ask_timeout, a, msg...);
+}
+
+// Asks the inference actor to load `path` (empty: the file in service, read
+// anew) beside the model in service; it swaps between generations. Fails with
+// bad_request for a relative path, with the loader's error (the model in
+// service stays) or unavailable when no answer comes within 120 s.
+expected<json> reload_model(admin_context& ctx, const std::string& path) {
+  if (!path.empty() && !std::filesystem::path(path).is_absolute())
+    return error{errc::bad_request, "inference.model: \"" + path + "\" must be an absolute path"};
+  auto r = ask_within(ctx, model_load_timeout, ctx.actors.inference, reload_atom_v, path);
+  if (!r) return r.error();
+  json out = json::parse(*r, nullptr, false);
+  if (!out.value("ok", false)) {
+    const auto& e = out["error"];
+    return error{errc_from_name(e.value("code", "internal")), e.value("message", "reload model failed")};
+  }
+  spdlog::info("admin: reload model: {}", out.dump());
   return out;
 }
 
@@ -58,6 +85,11 @@ expected<void> apply_key(admin_context& ctx, const std::string& key, const confi
     next.set(key, v);
     std::array<int, 6> lim = daemon_inflight_limits(next);
     ctx.ingress->set_limits(static_cast<std::size_t>(next.get_int("ipc.max_message_bytes")), lim);
+    return {};
+  }
+  if (key == "inference.model") {  // a new file: load it, swap between generations
+    auto r = reload_model(ctx, std::get<std::string>(v));
+    if (!r) return r.error();
     return {};
   }
   auto owner = ctx.actors.owner_of(section);
@@ -113,7 +145,7 @@ json cmd_help() {
   return {{"ok", true},
           {"commands",
            {"help", "get KEY", "set KEY VALUE", "config", "stats", "health", "metrics",
-            "reload config|templates|model", "snapshot", "export FILE", "import FILE", "debug stall ACTOR MS"}}};
+            "reload config|templates|model", "snapshot", "export FILE", "import FILE", "debug stall ACTOR MS", "debug clock UNIX_MS|real"}}};
 }
 
 }  // namespace
@@ -200,11 +232,14 @@ json admin_execute(admin_context& ctx, const std::string& line) {
         out["ok"] = true;
         return out;
       }
+      if (w[1] == "model") {
+        auto r = reload_model(ctx, "");
+        return r ? *r : fail(r.error());
+      }
       if (w[1] == "templates") {
         auto r = ask(ctx, ctx.actors.synthesis, reload_atom_v);
         return r ? json::parse(*r, nullptr, false) : fail(r.error());
       }
-      if (w[1] == "model") return fail("unavailable", "reload model: not supported by this build yet");
       return fail("bad_request", "reload: expected config, templates or model");
     }
     if (c == "snapshot" || c == "export" || c == "import") {
@@ -214,7 +249,17 @@ json admin_execute(admin_context& ctx, const std::string& line) {
     }
     if (c == "debug") {
       if (!ctx.cfg.get_bool("daemon.debug")) return fail("bad_request", "debug commands are off (daemon.debug = false)");
-      if (w.size() != 4 || w[1] != "stall") return fail("bad_request", "usage: debug stall ACTOR MS");
+      if (w.size() == 3 && w[1] == "clock") {  // the proactive clock (reminders, reflections)
+        std::int64_t t = 0;
+        if (w[2] != "real") {
+          auto [end, ec] = std::from_chars(w[2].data(), w[2].data() + w[2].size(), t);
+          if (ec != std::errc{} || end != w[2].data() + w[2].size() || t <= 0)
+            return fail("bad_request", "UNIX_MS: \"" + w[2] + "\" is not a positive unix time in ms (or real)");
+        }
+        auto r = ask(ctx, ctx.actors.proactive, clock_atom_v, t);
+        return r ? json::parse(*r, nullptr, false) : fail(r.error());
+      }
+      if (w.size() != 4 || w[1] != "stall") return fail("bad_request", "usage: debug stall ACTOR MS | debug clock UNIX_MS|real");
       std::int32_t ms = 0;
       auto [end, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), ms);
       if (ec != std::errc{} || end != w[3].data() + w[3].size() || ms < 0 || ms > 600000)

@@ -15,7 +15,7 @@ std::vector<config::key_spec> daemon_config_keys() {
       key_int("daemon.heartbeat_ms", 5000, 100, 600000,
               "actor heartbeat interval when systemd sets no watchdog (else half of WatchdogSec)"),
       key_int("daemon.threads", 2, 1, 64, "CAF scheduler threads for the non-detached actors"),
-      key_bool("daemon.debug", false, "enable debug admin commands (debug stall ACTOR MS)"),
+      key_bool("daemon.debug", false, "enable debug admin commands (debug stall ACTOR MS, debug clock UNIX_MS|real)"),
       key_string("ipc.requests", "", "request endpoint (ROUTER); empty: ipc://RUNTIME/requests.sock"),
       key_string("ipc.thoughts", "", "thought endpoint (PUB); empty: ipc://RUNTIME/thoughts.sock"),
       key_int("ipc.max_message_bytes", 1 << 20, 256, 64 << 20, "largest request frame").is_live(),
@@ -38,7 +38,7 @@ const config::schema& config::schema::get() {
   static const schema s = [] {
     std::vector<key_spec> all = daemon_config_keys();
     for (auto* part : {&perception_config_keys, &memory_config_keys, &embedding_config_keys,
-                       &synthesis_config_keys, &inference_config_keys}) {
+                       &synthesis_config_keys, &inference_config_keys, &proactive_config_keys}) {
       auto keys = (*part)();
       all.insert(all.end(), keys.begin(), keys.end());
     }

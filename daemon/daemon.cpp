@@ -209,7 +209,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
         m.ticket = ticket;
         m.op = req.op;
         m.id = req.id;
-        m.body = req.body.dump();
+        m.body = std::move(req.text);  // as sent: a schema's properties keep their order
         if (req.deadline_ms)
           m.deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                               (clock::now() + std::chrono::milliseconds(*req.deadline_ms)).time_since_epoch())

@@ -5,11 +5,21 @@
 // tokens (a cancel stops a generation within one token). Prompts go through a
 // prompt cache (inference.cache_slots sessions, longest shared prefix reused);
 // tokens are chosen by the sampler chain, masked by a JSON schema when given.
+// `reload model` loads a model on a loader thread while generation goes on; the
+// new model takes over between two generations, and queued requests (kept as
+// text, tokenized when they start) run on it: nothing queued is dropped.
+// Percept answers queue up to inference.max_queue (past it the percept's
+// thought says busy); a newer percept of the same user cancels an older answer
+// still running or queued (inference.supersede). The learning path's jobs
+// (extract, reflect) wait in a bounded background queue and run only when no
+// answer or request is waiting; what they find goes on to synthesis and memory.
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <spdlog/spdlog.h>
 
 #include <deque>
+#include <thread>
 
 #include "actors/actor_kit.hpp"
 #include "actors/inference/inference.hpp"
@@ -22,7 +32,10 @@ namespace aikid {
 std::vector<config::key_spec> inference_config_keys() {
   using namespace config;
   return {
-      key_path("inference.model", "../models/SmolLM2-135M-Instruct.Q4_1.gguf", "GGUF file of a llama-architecture model"),
+      key_path("inference.model", "../models/SmolLM2-135M-Instruct.Q4_1.gguf",
+               "GGUF file of a llama-architecture model (a change loads it beside the one in service, which serves until "
+               "it is ready; `reload model` reads the same file anew)")
+          .is_live(),
       key_int("inference.n_ctx", 2048, 64, 131072, "context size of the session (tokens)"),
       key_int("inference.threads", 1, 1, 64, "threads for the matrix kernels"),
       key_int("inference.default_max_tokens", 256, 1, 32768, "max_tokens when a request gives none").is_live(),
@@ -31,6 +44,15 @@ std::vector<config::key_spec> inference_config_keys() {
           .is_live(),
       key_int("inference.cache_slots", 2, 1, 16,
               "prompt cache: sessions kept, each holding one prompt's KV (the longest shared prefix is reused)")
+          .is_live(),
+      key_int("inference.max_queue", 16, 1, 100000,
+              "percept answers waiting for the model; past it a percept's thought is an error `busy`")
+          .is_live(),
+      key_int("inference.max_background", 8, 0, 100000,
+              "learning-path jobs (fact extraction, reflection) waiting; past it new ones are dropped (counted)")
+          .is_live(),
+      key_bool("inference.supersede", true,
+               "a newer percept of the same user cancels an older answer still running or queued")
           .is_live(),
       key_real("inference.temperature", 0.8, 0.0, 100.0,
                "sampling temperature when a request gives none, and for percepts (0 = greedy)")
@@ -46,9 +68,14 @@ namespace inf = inference;
 /// One generation: for a client request (ticket) or a percept (publish).
 struct job {
   bool for_percept = false;
+  std::string purpose = "answer";  // percepts: answer | extract | reflect
   std::uint64_t ticket = 0;
   std::string request_id;
   percept_msg percept;
+  // The request's prompt, tokenized by the model in service when the job starts.
+  bool chat = false;
+  std::string prompt_text;
+  std::vector<inf::chat_message> messages;
   std::vector<std::int32_t> prompt;
   int max_tokens = 0;
   bool stream = false;
@@ -70,46 +97,115 @@ struct job {
   std::string pending_bytes;  // a UTF-8 character not yet complete
   int index = 0;
   bool cancelled = false;
+  bool supersede = false;  // cancelled by a newer percept of the same user
+  bool background() const { return for_percept && purpose != "answer"; }
   std::int64_t t_start = 0, t_first = 0;
   int prompt_tokens = 0;
   std::size_t prefilled = 0;  // prompt tokens evaluated so far
 };
 
+/// A model being loaded by `reload model` on the loader thread.
+struct model_load {
+  std::string path;
+  std::optional<expected<std::unique_ptr<inf::model>>> result;  // set by the loader thread
+};
+
 struct inference_state {
   actor_env env;
   std::unique_ptr<inf::model> model;
-  std::unique_ptr<inf::prompt_cache> cache;
+  std::string model_path;
+  // reload model: the loader thread, its result, the admin's promise, and a
+  // loaded model waiting for the running generation to end
+  std::thread loader;
+  std::shared_ptr<model_load> loading;
+  caf::typed_response_promise<std::string> reload_rp;
+  std::unique_ptr<inf::model> next_model;
+  std::string next_path;
+  std::uint64_t reloads = 0;
+  std::unique_ptr<inf::prompt_cache> cache;     // answers and client requests (inference.cache_slots)
+  std::unique_ptr<inf::prompt_cache> bg_cache;  // the learning path's one slot: it never evicts an answer's prefix
   std::unique_ptr<inf::token_masker> masker;  // made on the first schema request
   std::vector<std::uint8_t> mask;
   std::uint64_t cached_tokens = 0;
   std::string down_reason;
-  std::deque<job> queue;
+  std::deque<job> queue;       // client requests and percept answers, in order
+  std::deque<job> background;  // learning path: run when `queue` is empty
   std::optional<job> cur;
+  std::optional<job> paused;  // a learning-path job set aside for an answer; resumes when none waits
+  bool stepping = false;      // a step message is on its way (one chain of steps at a time)
+  caf::actor synthesis, memory;  // where the learning path's findings go
+  std::uint64_t superseded = 0, busy = 0, dropped_background = 0;
   kit::stage_stats gen;
   std::uint64_t tokens_out = 0, cancelled = 0;
   static inline const char* name = "inference";
+  ~inference_state() {
+    if (loader.joinable()) loader.join();
+  }
 };
 
 using inference_actor = caf::stateful_actor<inference_state>;
 
-void load(inference_state& st) {
+inf::model_options options_of(const inference_state& st, const std::string& path) {
   inf::model_options o;
-  o.path = st.env.cfg.get_string("inference.model");
+  o.path = path;
   o.threads = static_cast<int>(st.env.cfg.get_int("inference.threads"));
   o.n_ctx = static_cast<int>(st.env.cfg.get_int("inference.n_ctx"));
-  if (o.path.empty()) {
+  return o;
+}
+
+// Puts `m` in service: a new prompt cache (the old one's KV belongs to the old
+// model and is dropped first), a new schema masker on demand.
+void install(inference_state& st, std::unique_ptr<inf::model> m, const std::string& path) {
+  st.cache.reset();
+  st.bg_cache.reset();
+  st.paused.reset();  // its KV belongs to the old model
+  st.masker.reset();
+  st.model = std::move(m);
+  st.model_path = path;
+  const int n_ctx = static_cast<int>(st.env.cfg.get_int("inference.n_ctx"));
+  st.cache = std::make_unique<inf::prompt_cache>(*st.model, n_ctx, static_cast<int>(st.env.cfg.get_int("inference.cache_slots")));
+  st.bg_cache = std::make_unique<inf::prompt_cache>(*st.model, std::min(n_ctx, 1024), 1);
+  st.env.cfg.set("inference.model", path);
+  st.down_reason.clear();
+}
+
+void load(inference_state& st) {
+  auto path = st.env.cfg.get_string("inference.model");
+  if (path.empty()) {
     st.down_reason = "inference.model is not set";
     return;
   }
-  auto m = inf::model::load(o);
+  auto m = inf::model::load(options_of(st, path));
   if (!m) {
     st.down_reason = m.error().message;
     return;
   }
-  st.model = std::move(*m);
-  st.cache = std::make_unique<inf::prompt_cache>(*st.model, o.n_ctx,
-                                                 static_cast<int>(st.env.cfg.get_int("inference.cache_slots")));
-  st.down_reason.clear();
+  install(st, std::move(*m), path);
+}
+
+// A reloaded model waiting for the running generation takes over here.
+void swap_if_ready(inference_state& st) {
+  if (st.cur || !st.next_model) return;
+  install(st, std::move(st.next_model), st.next_path);
+  ++st.reloads;
+  spdlog::info("inference: now serving {} ({})", st.model->info().name, st.model_path);
+}
+
+inf::prompt_cache& cache_of(inference_state& st, const job& j) { return j.background() ? *st.bg_cache : *st.cache; }
+
+// Sends the next step unless one is on its way: one chain of steps at a time.
+void schedule(inference_actor* self) {
+  if (self->state.stepping) return;
+  self->state.stepping = true;
+  self->send(self, step_atom_v);
+}
+
+// An answer or a request has arrived: a learning-path job in progress steps aside.
+void preempt_background(inference_state& st) {
+  if (st.cur && st.cur->background() && !st.paused) {
+    st.paused = std::move(st.cur);
+    st.cur.reset();
+  }
 }
 
 // Length of the longest prefix of `s` made of whole UTF-8 characters.
@@ -136,23 +232,55 @@ json timings_of(const job& j) {
           {"first_token_ms", first}, {"total_ms", total}};
 }
 
+// An extraction's JSON ({"facts":[{subject, relation, object}]}, valid by the
+// schema's mask) as triples for synthesis and sentences for memory.
+void learn_from(inference_state& st, const job& j) {
+  auto doc = json::parse(j.text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("facts") || !doc["facts"].is_array()) return;
+  learn_msg m{j.percept.user, j.percept.percept_id, "extract", "", {}, ""};
+  json triples = json::array();
+  for (const auto& f : doc["facts"]) {
+    auto s = f.value("subject", std::string{}), r = f.value("relation", std::string{}), o = f.value("object", std::string{});
+    if (s.empty() || r.empty() || o.empty()) continue;
+    triples.push_back({s, r, o});
+    bool self_ref = s == "user" || s == "User";
+    m.memories.push_back((self_ref && !j.percept.user.empty() ? j.percept.user : s) + " " + r + " " + o);
+  }
+  if (triples.empty()) return;
+  m.triples_json = triples.dump();
+  if (st.synthesis) caf::anon_send(st.synthesis, m);
+  if (st.memory) caf::anon_send(st.memory, std::move(m));
+}
+
 void finish(inference_actor* self, std::optional<error> err) {
   auto& st = self->state;
   job j = std::move(*st.cur);
   st.cur.reset();
   st.gen.latency.add(kit::ms_since(j.t_start));
   j.text += j.pending_bytes;  // a trailing partial character is passed as is
-  if (!err && (j.stream || j.for_percept) && j.emitted < j.text.size()) {
+  if (!err && (j.stream || (j.for_percept && j.purpose != "extract")) && j.emitted < j.text.size()) {
     json body = {{"index", j.index++}, {"text", j.text.substr(j.emitted)}};
     if (j.for_percept) body["percept_id"] = j.percept.percept_id;
     else body["request_id"] = j.request_id;
     st.env.thoughts->publish("thought.token", std::move(body));
   }
-  if (j.for_percept) {
+  if (j.for_percept && j.purpose == "extract") {
+    if (!err) learn_from(st, j);
+  } else if (j.for_percept) {
     auto& p = j.percept;
     p.stage_names.push_back("generate");
     p.stage_ms.push_back(kit::ms_since(j.t_start));
     kit::publish_final(*st.env.thoughts, p, j.text, "llm", p.memory_ids, err ? &*err : nullptr);
+    if (!err && !j.text.empty()) {  // the answer becomes a turn; a reflection, a memory
+      learn_msg m{p.user, p.percept_id, j.purpose, "", {}, ""};
+      if (j.purpose == "reflect" && st.memory) {
+        m.memories.push_back(j.text);
+        self->send(st.memory, std::move(m));
+      } else if (st.synthesis) {
+        m.answer = j.text;
+        self->send(st.synthesis, std::move(m));
+      }
+    }
   } else if (err) {
     st.env.replies->reply_error(j.ticket, *err);
   } else {
@@ -166,7 +294,7 @@ void start_next(inference_actor* self);
 // Streams the text that can no longer become part of a stop string.
 void stream_ready(inference_state& st, job& j) {
   std::size_t ready = j.stops ? j.stops->safe_len(j.text) : j.text.size();
-  if (ready <= j.emitted || !(j.stream || j.for_percept)) return;
+  if (ready <= j.emitted || !(j.stream || (j.for_percept && j.purpose != "extract"))) return;
   json body = {{"index", j.index++}, {"text", j.text.substr(j.emitted, ready - j.emitted)}};
   j.emitted = ready;
   if (j.for_percept) body["percept_id"] = j.percept.percept_id;
@@ -181,7 +309,7 @@ void step(inference_actor* self) {
   auto& j = *st.cur;
   if (j.cancelled) {
     ++st.cancelled;
-    finish(self, error{errc::cancelled, "generation cancelled"});
+    finish(self, error{errc::cancelled, j.supersede ? "superseded by a newer percept of the same user" : "generation cancelled"});
     return start_next(self);
   }
   if (j.deadline_ns && kit::now_ns() > j.deadline_ns) {
@@ -193,15 +321,15 @@ void step(inference_actor* self) {
     auto chunk = static_cast<std::size_t>(st.env.cfg.get_int("inference.prefill_chunk"));
     auto n = std::min(chunk, j.prompt.size() - j.prefilled);
     if (j.prompt.size() - j.prefilled - n == 1) ++n;  // the last prompt token always goes in a batch (>= 2)
-    if (auto r = st.cache->eval(j.slot, std::span<const std::int32_t>(j.prompt.data() + j.prefilled, n)); !r) {
+    if (auto r = cache_of(st, j).eval(j.slot, std::span<const std::int32_t>(j.prompt.data() + j.prefilled, n)); !r) {
       finish(self, r.error());
       return start_next(self);
     }
     j.prefilled += n;
-    self->send(self, step_atom_v);
+    schedule(self);
     return;
   }
-  auto& sess = st.cache->session_of(j.slot);
+  auto& sess = cache_of(st, j).session_of(j.slot);
   std::span<const std::uint8_t> allowed;
   if (j.automaton) {
     st.masker->mask(*j.automaton, st.mask);
@@ -251,33 +379,42 @@ void step(inference_actor* self) {
     return start_next(self);
   }
   std::int32_t tok = best;
-  if (auto r = st.cache->eval(j.slot, std::span<const std::int32_t>(&tok, 1)); !r) {
+  if (auto r = cache_of(st, j).eval(j.slot, std::span<const std::int32_t>(&tok, 1)); !r) {
     finish(self, r.error());
     return start_next(self);
   }
-  self->send(self, step_atom_v);
+  schedule(self);
 }
 
 void start_next(inference_actor* self) {
   auto& st = self->state;
-  while (!st.cur && !st.queue.empty()) {
-    st.cur = std::move(st.queue.front());
-    st.queue.pop_front();
+  swap_if_ready(st);
+  if (!st.cur && st.queue.empty() && st.paused) {  // resume the learning-path job set aside
+    st.cur = std::move(st.paused);
+    st.paused.reset();
+    return schedule(self);
+  }
+  while (!st.cur && (!st.queue.empty() || !st.background.empty())) {
+    auto& from = st.queue.empty() ? st.background : st.queue;
+    st.cur = std::move(from.front());
+    from.pop_front();
     auto& j = *st.cur;
     j.t_start = kit::now_ns();
+    j.prompt = j.chat ? st.model->tokenize_chat(j.messages, true) : st.model->tokenize(j.prompt_text);
     j.prompt_tokens = static_cast<int>(j.prompt.size());
     if (j.prompt.empty()) {
       finish(self, error{errc::bad_request, "prompt: empty after tokenization"});
       continue;
     }
-    if (static_cast<int>(j.prompt.size()) >= st.cache->n_ctx()) {
+    auto& cache = cache_of(st, j);
+    if (static_cast<int>(j.prompt.size()) >= cache.n_ctx()) {
       finish(self, error{errc::bad_request, "prompt: " + std::to_string(j.prompt.size()) +
-                                                " tokens do not fit the context of " + std::to_string(st.cache->n_ctx())});
+                                                " tokens do not fit the context of " + std::to_string(cache.n_ctx())});
       continue;
     }
     st.cache->set_slots(static_cast<int>(st.env.cfg.get_int("inference.cache_slots")));
     try {
-      auto lease = st.cache->acquire(j.prompt);
+      auto lease = cache.acquire(j.prompt);
       j.slot = lease.slot;
       j.cached = lease.cached;
     } catch (const std::bad_alloc&) {
@@ -286,18 +423,18 @@ void start_next(inference_actor* self) {
     }
     st.cached_tokens += static_cast<std::uint64_t>(j.cached);
     j.prefilled = static_cast<std::size_t>(j.cached);
-    j.smp.emplace(j.sampling, st.cache->n_ctx());
+    j.smp.emplace(j.sampling, cache.n_ctx());
     if (!j.stop.empty()) j.stops.emplace(j.stop);
     if (j.schema) {
       if (!st.masker) st.masker = std::make_unique<inf::token_masker>(*st.model);
       j.automaton.emplace(j.schema);
     }
-    self->send(self, step_atom_v);
+    schedule(self);
   }
 }
 
 // Sampling fields, stop and schema of a generate request; errors name the field.
-expected<void> parse_sampling(const inference_state& st, const json& b, job& j) {
+expected<void> parse_sampling(const inference_state& st, const json& b, const std::string& raw_body, job& j) {
   auto& p = j.sampling;
   p.temperature = static_cast<float>(st.env.cfg.get_real("inference.temperature"));
   struct real_field {
@@ -339,7 +476,9 @@ expected<void> parse_sampling(const inference_state& st, const json& b, job& j) 
   }
   if (auto it = b.find("schema"); it != b.end() && !it->is_null()) {
     if (!it->is_object()) return error{errc::bad_request, "schema: must be an object (a JSON Schema)"};
-    auto c = inf::schema_compile(it->dump());
+    // Re-read in document order: properties are generated in the order they are declared.
+    auto ordered = nlohmann::ordered_json::parse(raw_body, nullptr, false);
+    auto c = inf::schema_compile(ordered.is_object() ? ordered["schema"].dump() : it->dump());
     if (!c) return c.error();
     j.schema = *c;
   }
@@ -359,10 +498,9 @@ expected<job> parse_generate(const inference_state& st, const request_msg& r) {
   auto mt = wire::field_opt_int(b, "max_tokens", 1, 32768);
   if (!mt) return mt.error();
   j.max_tokens = static_cast<int>(mt->value_or(st.env.cfg.get_int("inference.default_max_tokens")));
-  if (auto r = parse_sampling(st, b, j); !r) return r.error();
+  if (auto ok = parse_sampling(st, b, r.body, j); !ok) return ok.error();
   if (auto it = b.find("messages"); it != b.end()) {
     if (!it->is_array() || it->empty()) return error{errc::bad_request, "messages: must be a non-empty array"};
-    std::vector<inf::chat_message> msgs;
     for (std::size_t i = 0; i < it->size(); ++i) {
       const auto& m = (*it)[i];
       std::string where = "messages[" + std::to_string(i) + "]";
@@ -373,15 +511,39 @@ expected<job> parse_generate(const inference_state& st, const request_msg& r) {
       if (!content) return error{errc::bad_request, where + "." + content.error().message};
       if (*role != "system" && *role != "user" && *role != "assistant")
         return error{errc::bad_request, where + ".role: must be system, user or assistant"};
-      msgs.push_back({*role, *content});
+      j.messages.push_back({*role, *content});
     }
-    j.prompt = st.model->tokenize_chat(msgs, true);
+    j.chat = true;
   } else {
     auto prompt = wire::field_string(b, "prompt");
     if (!prompt) return error{errc::bad_request, "prompt or messages: one is required"};
-    j.prompt = st.model->tokenize(*prompt);
+    j.prompt_text = std::move(*prompt);
   }
   return j;
+}
+
+// Cancels `user`'s percept answers, running or queued: a newer percept replaces them.
+void supersede(inference_actor* self, const std::string& user) {
+  auto& st = self->state;
+  auto older = [&](const job& x) { return x.for_percept && x.purpose == "answer" && x.percept.user == user; };
+  if (st.cur && older(*st.cur) && !st.cur->cancelled) {
+    st.cur->cancelled = true;  // stops at its next token
+    st.cur->supersede = true;
+    ++st.superseded;
+  }
+  for (auto it = st.queue.begin(); it != st.queue.end();) {
+    if (!older(*it)) {
+      ++it;
+      continue;
+    }
+    std::optional<job> tmp = std::move(*it);
+    it = st.queue.erase(it);
+    auto keep = std::move(st.cur);
+    st.cur = std::move(tmp);
+    ++st.superseded;
+    finish(self, error{errc::cancelled, "superseded by a newer percept of the same user"});
+    st.cur = std::move(keep);
+  }
 }
 
 caf::behavior inference_fun(inference_actor* self, actor_env env) {
@@ -422,7 +584,8 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
           return out.reply_ok(r.ticket, {{"models", json::array({{{"role", "generation"}, {"arch", i.arch}, {"name", i.name},
                                                                   {"quantisation", i.file_type}, {"n_ctx", st.cache->n_ctx()},
                                                                   {"n_ctx_train", i.n_ctx_train}, {"vocab", i.n_vocab},
-                                                                  {"file_bytes", i.file_bytes}, {"kernels", i.kernels}}})}});
+                                                                  {"file_bytes", i.file_bytes}, {"kernels", i.kernels},
+                                                                  {"path", st.model_path}}})}});
         }
         if (r.op == "tokenize") {
           auto b = kit::body_of(r);
@@ -433,34 +596,111 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
         auto j = parse_generate(st, r);
         if (!j) return out.reply_error(r.ticket, j.error());
         st.queue.push_back(std::move(*j));
+        preempt_background(st);
         start_next(self);
       },
       [=](generate_msg& g) {
         auto& st = self->state;
         job j;
         j.for_percept = true;
+        j.purpose = g.purpose;
         j.percept = std::move(g.percept);
         j.max_tokens = g.max_tokens;
-        j.sampling.temperature = static_cast<float>(st.env.cfg.get_real("inference.temperature"));
-        if (!st.model) {
+        j.sampling.temperature = j.purpose == "extract" ? 0.0f : static_cast<float>(st.env.cfg.get_real("inference.temperature"));
+        auto msgs_json = json::parse(g.messages_json, nullptr, false);
+        if (msgs_json.is_array())
+          for (const auto& m : msgs_json) j.messages.push_back({m.value("role", "user"), m.value("content", "")});
+        j.chat = true;
+        auto refuse = [&](error e) {  // the percept's one thought carries the error
+          if (j.purpose == "extract") return;
+          std::optional<job> keep = std::move(st.cur);
           st.cur = std::move(j);
           st.cur->t_start = kit::now_ns();
-          finish(self, error{errc::unavailable, "no model loaded: " + st.down_reason});
-          return;
+          finish(self, std::move(e));
+          st.cur = std::move(keep);
+        };
+        if (!st.model) return refuse(error{errc::unavailable, "no model loaded: " + st.down_reason});
+        if (!g.schema_json.empty()) {
+          auto c = inf::schema_compile(g.schema_json);
+          if (!c) return refuse(c.error());
+          j.schema = *c;
         }
-        auto msgs_json = json::parse(g.messages_json, nullptr, false);
-        std::vector<inf::chat_message> msgs;
-        if (msgs_json.is_array())
-          for (const auto& m : msgs_json) msgs.push_back({m.value("role", "user"), m.value("content", "")});
-        j.prompt = st.model->tokenize_chat(msgs, true);
+        if (j.purpose != "answer") {  // learning path: background, bounded
+          if (static_cast<std::int64_t>(st.background.size()) >= st.env.cfg.get_int("inference.max_background")) {
+            ++st.dropped_background;
+            return;
+          }
+          st.background.push_back(std::move(j));
+          return start_next(self);
+        }
+        if (st.env.cfg.get_bool("inference.supersede")) supersede(self, j.percept.user);
+        std::int64_t answers = 0;
+        for (const auto& q : st.queue) answers += q.for_percept ? 1 : 0;
+        if (answers >= st.env.cfg.get_int("inference.max_queue")) {
+          ++st.busy;
+          return refuse(error{errc::busy, "inference: " + std::to_string(answers) +
+                                              " percept answers are waiting (inference.max_queue); try again later"});
+        }
         st.queue.push_back(std::move(j));
+        preempt_background(st);
         start_next(self);
       },
-      [=](step_atom) { step(self); },
+      [=](step_atom) {
+        self->state.stepping = false;
+        step(self);
+      },
+      [=](connect_atom, caf::actor& synthesis, caf::actor& memory) {
+        self->state.synthesis = std::move(synthesis);
+        self->state.memory = std::move(memory);
+      },
+      // reload model [PATH] (admin): loads PATH (default: inference.model) on
+      // the loader thread while generation goes on; answers when it is loaded.
+      [=](reload_atom, std::string& path) -> caf::result<std::string> {
+        auto& st = self->state;
+        if (st.loading)
+          return kit::admin_error(error{errc::busy, "reload model: loading " + st.loading->path + " is already under way"});
+        if (path.empty()) path = st.env.cfg.get_string("inference.model");
+        if (path.empty())
+          return kit::admin_error(error{errc::bad_request, "reload model: inference.model is not set and no PATH was given"});
+        if (st.loader.joinable()) st.loader.join();
+        auto load = std::make_shared<model_load>();
+        load->path = path;
+        st.loading = load;
+        st.reload_rp = self->make_response_promise<std::string>();
+        spdlog::info("inference: loading {} (reload model)", path);
+        st.loader = std::thread([load, opts = options_of(st, path), me = caf::actor_cast<caf::actor>(self)] {
+          load->result = inf::model::load(opts);  // read by the actor after loaded_atom arrives
+          caf::anon_send(me, loaded_atom_v);
+        });
+        return st.reload_rp;
+      },
+      [=](loaded_atom) {
+        auto& st = self->state;
+        st.loader.join();
+        auto load = std::move(st.loading);
+        auto& r = *load->result;
+        if (!r) {
+          spdlog::error("inference: reload model: {}", r.error().message);
+          st.reload_rp.deliver(kit::admin_error(error{
+              r.error().code, "reload model: " + r.error().message +
+                                  (st.model ? "; still serving " + st.model_path : "; no model in service")}));
+          return;
+        }
+        std::string name = (*r)->info().name;
+        st.next_model = std::move(*r);
+        st.next_path = load->path;
+        bool now = !st.cur;
+        swap_if_ready(st);
+        st.reload_rp.deliver(json{{"ok", true}, {"model", name}, {"path", load->path},
+                                  {"swap", now ? "done" : "after the running generation"}, {"queued", st.queue.size()}}
+                                 .dump());
+      },
       // Shutdown: cancel the running generation and everything queued.
       [=](cancel_atom) {
         auto& st = self->state;
         if (st.cur) st.cur->cancelled = true;
+        st.background.clear();
+        st.paused.reset();
         while (!st.queue.empty()) {
           auto keep = std::move(st.cur);
           st.cur = std::move(st.queue.front());
@@ -473,8 +713,10 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
       [=](stats_atom) {
         auto& st = self->state;
         return json{{"generate", st.gen.to_json()}, {"tokens_out", st.tokens_out}, {"cancelled", st.cancelled}, {"cached_tokens", st.cached_tokens},
-                    {"cache_slots", st.cache ? st.cache->slots() : 0},
-                    {"queued", st.queue.size()}, {"busy", st.cur.has_value()}}
+                    {"reloads", st.reloads}, {"cache_slots", st.cache ? st.cache->slots() : 0},
+                    {"queued", st.queue.size()}, {"background", st.background.size() + (st.paused ? 1 : 0)},
+                    {"superseded", st.superseded}, {"busy_refused", st.busy}, {"dropped_background", st.dropped_background},
+                    {"running", st.cur.has_value()}}
             .dump();
       },
       [=](health_atom) {
@@ -482,6 +724,7 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
         json j = {{"up", st.model != nullptr}};
         if (st.model) j["model"] = st.model->info().name;
         else j["reason"] = st.down_reason;
+        if (st.loading) j["loading"] = st.loading->path;
         return j.dump();
       },
       [=](tunables_msg& m) {

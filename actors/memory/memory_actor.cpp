@@ -4,9 +4,17 @@
 // pool (the store batches concurrent writes into one sync); replies go
 // straight to the reply sink. A store that cannot open leaves the actor alive
 // and down: every memory op answers `unavailable` with the reason.
+// Percepts from the sources in memory.remember_sources are remembered (after
+// their recall, so a percept does not recall itself); the learning path's
+// texts (learn_msg) are embedded and remembered. Both are deduplicated as any
+// add is, and run off the reply path.
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 
 #include "actors/actor_kit.hpp"
 #include "actors/memory/memory.hpp"
@@ -27,6 +35,9 @@ std::vector<config::key_spec> memory_config_keys() {
       key_real("memory.recall_min_score", 0.3, -1.0, 1.0, "least cosine for a recalled memory").is_live(),
       key_int("memory.workers", 8, 1, 64, "threads that run store writes (group commit batches them)"),
       key_int("memory.embed_timeout_ms", 5000, 10, 60000, "how long to wait for the embedder").is_live(),
+      key_string("memory.remember_sources", "user",
+                 "percept sources whose text is remembered (comma-separated; empty = none)")
+          .is_live(),
   };
 }
 
@@ -48,6 +59,8 @@ struct memory_state {
   std::unique_ptr<kit::work_pool> pool;
   kit::stage_stats recall;
   std::uint64_t percepts = 0;
+  std::shared_ptr<std::atomic<std::uint64_t>> remembered = std::make_shared<std::atomic<std::uint64_t>>(0),
+                                               remember_errors = std::make_shared<std::atomic<std::uint64_t>>(0);
   static inline const char* name = "memory";
 };
 
@@ -91,6 +104,34 @@ expected<memory::query> parse_query(const json& b) {
   q.since_ms = *since;
   q.until_ms = *until;
   return q;
+}
+
+bool remembers(const config::values& cfg, const std::string& source) {
+  std::string list = cfg.get_string("memory.remember_sources");
+  std::size_t at = 0;
+  while (at <= list.size()) {
+    auto end = list.find(',', at);
+    if (end == std::string::npos) end = list.size();
+    auto item = list.substr(at, end - at);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty() && item == source) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+// Remembers one text off the reply path (a worker thread: the add waits for its sync).
+void remember(memory_state& st, std::string user, std::string text, json meta, std::vector<float> vec) {
+  st.pool->submit([store = st.store, user = std::move(user), text = std::move(text), meta = std::move(meta),
+                   vec = std::move(vec), ok = st.remembered, bad = st.remember_errors]() mutable {
+    auto r = store->add(std::move(user), std::move(text), std::move(meta), std::move(vec));
+    if (r) ++*ok;
+    else {
+      ++*bad;
+      spdlog::warn("memory: remembering failed: {}", r.error().message);
+    }
+  });
 }
 
 // Runs one memory op against the store (on a worker thread) and replies.
@@ -280,12 +321,37 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         p.stage_names.push_back("recall");
         p.stage_ms.push_back(kit::ms_since(t0));
         st.recall.latency.add(p.stage_ms.back());
+        if (st.store && !p.vec.empty() && remembers(st.env.cfg, p.source))
+          remember(st, p.user, p.text, json{{"source", p.source}, {"percept_id", p.percept_id}}, p.vec);
         self->send(st.synthesis, std::move(p));
+      },
+      // The learning path's texts (facts, reflections): embed, then remember.
+      [=](learn_msg& m) {
+        auto& st = self->state;
+        if (!st.store || m.memories.empty()) return;
+        auto timeout = std::chrono::milliseconds(st.env.cfg.get_int("memory.embed_timeout_ms"));
+        self->request(st.embedder, timeout, embed_atom_v, m.memories)
+            .then(
+                [=](std::vector<float>& flat, std::string&) {
+                  auto& st2 = self->state;
+                  const auto n = m.memories.size();
+                  if (flat.empty() || flat.size() % n != 0) {
+                    ++*st2.remember_errors;
+                    return;
+                  }
+                  const auto dim = flat.size() / n;
+                  for (std::size_t i = 0; i < n; ++i)
+                    remember(st2, m.user, m.memories[i], json{{"source", m.source}, {"percept_id", m.percept_id}},
+                             std::vector<float>(flat.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                                                flat.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim)));
+                },
+                [=](caf::error&) { ++*self->state.remember_errors; });
       },
       [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
-        json j = {{"recall", st.recall.to_json()}, {"percepts", st.percepts}};
+        json j = {{"recall", st.recall.to_json()}, {"percepts", st.percepts}, {"remembered", st.remembered->load()},
+                  {"remember_errors", st.remember_errors->load()}};
         if (st.store) j["store"] = st.store->stats();
         return j.dump();
       },

@@ -18,7 +18,7 @@ namespace aikid::synthesis {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 struct rel_rec;
 
@@ -39,6 +39,7 @@ struct rel_rec {
   std::string relation;
   nlohmann::json attrs;
   std::optional<std::int64_t> due;
+  std::optional<std::int64_t> fired;  // the due time whose reminder was taken (kg_due_take)
   const entity_rec* se = nullptr;  // subject, object (set by put_relation)
   const entity_rec* oe = nullptr;
   mutable std::uint64_t seen = 0;
@@ -223,6 +224,10 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
         schema_create(*g->db);
         g->db->exec("INSERT INTO schema_version(version) VALUES (1)");
       }
+      if (version < 2) {  // v2: the due time whose reminder has fired, per relation
+        g->db->exec("ALTER TABLE relations ADD COLUMN fired INTEGER");
+        g->db->exec("INSERT INTO schema_version(version) VALUES (2)");
+      }
       tx.commit();
     }
     {
@@ -245,7 +250,7 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
       }
     }
     {
-      SQLite::Statement q(*g->db, "SELECT id, subject, relation, object, attrs, due FROM relations");
+      SQLite::Statement q(*g->db, "SELECT id, subject, relation, object, attrs, due, fired FROM relations");
       while (q.executeStep()) {
         rel_rec r;
         r.id = q.getColumn(0).getInt64();
@@ -258,6 +263,7 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
                        where + "relation " + std::to_string(r.id) + ": attrs is not JSON"};
         }
         if (!q.getColumn(5).isNull()) r.due = q.getColumn(5).getInt64();
+        if (!q.getColumn(6).isNull()) r.fired = q.getColumn(6).getInt64();
         if (!g->ents.count(r.s) || !g->ents.count(r.o)) {
           return error{errc::unavailable,
                        where + "relation " + std::to_string(r.id) + " names a missing entity"};
@@ -559,6 +565,33 @@ std::vector<fact> kg_due(const kg& g, std::int64_t from_ms, std::int64_t to_ms) 
   if (to_ms <= from_ms) return out;
   for (auto it = g.due_index.lower_bound(from_ms); it != g.due_index.end() && it->first < to_ms; ++it) {
     out.push_back(g.make_fact(g.rels.at(it->second), 1));
+  }
+  return out;
+}
+
+expected<std::vector<fact>> kg_due_take(kg& g, std::int64_t now_ms, std::size_t max) {
+  std::vector<rel_rec*> take;
+  for (auto it = g.due_index.begin(); it != g.due_index.end() && it->first <= now_ms && take.size() < max; ++it) {
+    auto& r = g.rels.at(it->second);
+    if (r.fired != r.due) take.push_back(&r);
+  }
+  std::vector<fact> out;
+  if (take.empty()) return out;
+  try {
+    SQLite::Transaction tx(*g.db);
+    SQLite::Statement u(*g.db, "UPDATE relations SET fired = due WHERE id = ?");
+    for (auto* r : take) {
+      u.bind(1, r->id);
+      u.exec();
+      u.reset();
+    }
+    tx.commit();  // synchronous=FULL: on disk before the reminders are handed out
+  } catch (const SQLite::Exception& e) {
+    return error{errc::internal, std::string("knowledge graph: marking reminders fired: ") + e.what()};
+  }
+  for (auto* r : take) {
+    r->fired = r->due;
+    out.push_back(g.make_fact(*r, 1));
   }
   return out;
 }

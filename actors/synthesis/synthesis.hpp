@@ -4,7 +4,7 @@
 // model when no template fits (a prompt within the context budget).
 //
 // Table of contents
-//   1. knowledge graph   kg_open, kg_add, kg_query, kg_delete_*, kg_entities, kg_due
+//   1. knowledge graph   kg_open, kg_add, kg_query, kg_delete_*, kg_entities, kg_due, kg_due_take
 //   2. entity linker     linker_build, linker_find
 //   3. time zone         zone_open, zone_now
 //   4. templates         templates_load_dir, templates_load_sources, templates_match,
@@ -124,6 +124,14 @@ expected<entity> kg_find(const kg& g, std::string_view name);
 /// Relations whose attrs.due lies in [from_ms, to_ms), by due time (for
 /// proactive reminders and "what is due today"). Never fails.
 std::vector<fact> kg_due(const kg& g, std::int64_t from_ms, std::int64_t to_ms);
+
+/// Takes the reminders that are due: relations whose attrs.due is at or before
+/// `now_ms` and whose reminder for that due time has not been taken before (at
+/// most `max`, earliest first). They are marked taken in SQLite, synced, before
+/// they are returned, so each due time is handed out once, also across a
+/// restart; a relation given a new due time fires again. Fails with
+/// errc::internal on a SQLite error (then nothing is marked).
+expected<std::vector<fact>> kg_due_take(kg& g, std::int64_t now_ms, std::size_t max = 64);
 
 struct kg_stats {
   std::size_t entities = 0;
@@ -253,6 +261,10 @@ struct match_options {
   float keyword_boost = 0.25f;  // live: added when one of its keywords occurs in the text
   bool use_faiss_search = false;  // search with faiss::IndexFlatIP::search instead of
                                   // the vectorised scan of the same index's storage
+  bool exact_scan = false;  // score every example in fp32 instead of the default two-pass
+                            // search (an int8 copy first, then fp32 on the candidates
+                            // that can still win) — the same template and score; the
+                            // reference the default is tested against
 };
 
 /// score = best cosine over the template's examples (+ keyword_boost on a

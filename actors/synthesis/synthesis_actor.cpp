@@ -3,10 +3,18 @@
 // template and renders the answer (published as the thought), or builds the
 // prompt and hands it to inference. Detached: template (re)loads ask the
 // embedder for example vectors and wait for them.
+// Also: the learning path (each user percept goes to inference for facts, as
+// JSON under a schema; the facts come back as a learn_msg and go into the
+// graph), reminders (proactive's tick: relations whose due time has come) and
+// reflections (proactive's reflect: a summary of each user's recent turns).
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <set>
 
 #include "actors/actor_kit.hpp"
 #include "actors/inference/inference.hpp"
@@ -29,6 +37,10 @@ std::vector<config::key_spec> synthesis_config_keys() {
           .is_live(),
       key_int("synthesis.prompt_tokens", 1536, 64, 131072, "token budget of a prompt handed to the model").is_live(),
       key_int("synthesis.answer_tokens", 128, 1, 4096, "most tokens the model may generate for a percept").is_live(),
+      key_bool("synthesis.learn", true,
+               "learning path: have the model extract facts from each user percept into the graph and memory")
+          .is_live(),
+      key_int("synthesis.extract_tokens", 96, 16, 1024, "most tokens of one fact extraction").is_live(),
   };
 }
 
@@ -50,7 +62,9 @@ struct synthesis_state {
   std::unique_ptr<inference::model> tokenizer;
   std::string down_reason, templates_error;
   kit::stage_stats compose;
-  std::uint64_t answered = 0, prompted = 0;
+  std::uint64_t answered = 0, prompted = 0, extractions = 0, learned_triples = 0, reminders = 0,
+                reflections = 0, learn_errors = 0;
+  std::set<std::string> users_since_reflection;  // users with new turns since the last reflection
   static inline const char* name = "synthesis";
 };
 
@@ -186,6 +200,124 @@ void serve_kg(synthesis_state& st, const request_msg& r) {
   out.reply_error(r.ticket, error{errc::unknown_op, "synthesis: unknown op " + r.op});
 }
 
+// The linker sees every entity: rebuilt when the graph has changed.
+void relink(synthesis_state& st) {
+  if (st.graph && st.links && syn::linker_generation(*st.links) != syn::kg_stats_get(*st.graph).generation)
+    st.links = syn::linker_build(*st.graph);
+}
+
+// ---- learning path ----------------------------------------------------------
+
+// Facts as JSON: what the model must produce for an extraction (the mask makes
+// any other output impossible).
+constexpr const char* kFactsSchema =
+    R"({"type":"object","properties":{"facts":{"type":"array","maxItems":4,"items":{"type":"object",)"
+    R"("properties":{"subject":{"type":"string","maxLength":40},"relation":{"type":"string","maxLength":40},)"
+    R"("object":{"type":"string","maxLength":60}},"required":["subject","relation","object"]}}},"required":["facts"]})";
+
+// The extraction prompt: an instruction, four worked examples, the user's
+// text. (With SmolLM2-135M, four examples in the schema's property order give
+// usable triples where two did not; the prefix is cached in its own slot.)
+json extraction_messages(const std::string& text) {
+  const char* sys =
+      "You extract facts from what the user says, as JSON. A fact is a subject, a relation and an object. "
+      "Use \"user\" for the person speaking. Only state facts the text says; if there are none, give an empty list.";
+  const std::pair<const char*, const char*> examples[] = {
+      {"My sister Kari lives in Bergen.",
+       R"({"facts":[{"subject":"user","relation":"has sister","object":"Kari"},{"subject":"Kari","relation":"lives in","object":"Bergen"}]})"},
+      {"What time is it?", R"({"facts":[]})"},
+      {"I work at Equinor and my dog is called Bamse.",
+       R"({"facts":[{"subject":"user","relation":"works at","object":"Equinor"},{"subject":"user","relation":"has dog","object":"Bamse"}]})"},
+      {"Anna is my daughter, she studies in Oslo.",
+       R"({"facts":[{"subject":"user","relation":"has daughter","object":"Anna"},{"subject":"Anna","relation":"studies in","object":"Oslo"}]})"},
+  };
+  json msgs = json::array({{{"role", "system"}, {"content", sys}}});
+  for (const auto& [u, a] : examples) {
+    msgs.push_back({{"role", "user"}, {"content", u}});
+    msgs.push_back({{"role", "assistant"}, {"content", a}});
+  }
+  msgs.push_back({{"role", "user"}, {"content", text}});
+  return msgs;
+}
+
+// The model's facts as triples; "user", "I" and "me" become the user's name.
+std::vector<syn::triple> triples_of(const learn_msg& m) {
+  std::vector<syn::triple> out;
+  auto arr = json::parse(m.triples_json.empty() ? "[]" : m.triples_json, nullptr, false);
+  if (!arr.is_array()) return out;
+  auto who = [&](std::string s) {
+    std::string low = s;
+    for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!m.user.empty() && (low == "user" || low == "i" || low == "me" || low == "the user")) return m.user;
+    return s;
+  };
+  for (const auto& t : arr) {
+    if (!t.is_array() || t.size() != 3 || !t[0].is_string() || !t[1].is_string() || !t[2].is_string()) continue;
+    syn::triple tr{who(t[0].get<std::string>()), t[1].get<std::string>(), who(t[2].get<std::string>()),
+                   json{{"source", m.source}, {"percept_id", m.percept_id}}};
+    if (tr.subject.empty() || tr.relation.empty() || tr.object.empty() || tr.subject == tr.object) continue;
+    out.push_back(std::move(tr));
+  }
+  return out;
+}
+
+// ---- reminders and reflections ------------------------------------------------
+
+std::string reminder_text(const synthesis_state& st, const syn::fact& f) {
+  std::string when;
+  if (f.due_ms && st.tz) {
+    auto lt = syn::zone_local(*st.tz, *f.due_ms);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d", lt.year, lt.month, lt.day, lt.hour, lt.minute);
+    when = std::string(" (due ") + buf + " " + lt.zone_name + ")";
+  }
+  return "Reminder: " + f.subject + " " + f.relation + " " + f.object + when;
+}
+
+void publish_reminders(synthesis_state& st, std::int64_t now_ms) {
+  if (!st.graph) return;
+  auto due = syn::kg_due_take(*st.graph, now_ms);
+  if (!due) {
+    spdlog::error("synthesis: reminders: {}", due.error().message);
+    return;
+  }
+  for (const auto& f : *due) {
+    percept_msg p;
+    p.percept_id = "reminder-" + std::to_string(f.id) + "-" + std::to_string(f.due_ms.value_or(0));
+    p.kind = "reminder";
+    p.source = "proactive";
+    p.user = f.attrs.is_object() ? f.attrs.value("user", std::string{}) : std::string{};
+    p.t0_ns = kit::now_ns();
+    ++st.reminders;
+    kit::publish_final(*st.env.thoughts, p, reminder_text(st, f), "reminder", {});
+  }
+}
+
+// One summary request per user whose turns grew since the last reflection.
+void ask_reflections(synthesis_state& st, std::int64_t now_ms) {
+  for (const auto& user : st.users_since_reflection) {
+    auto turns = syn::turns_recent(*st.conversation, user);
+    if (turns.empty()) continue;
+    std::string convo;
+    for (const auto& t : turns) convo += t.role + ": " + t.text + "\n";
+    json msgs = json::array({{{"role", "system"},
+                              {"content", "Summarise in one or two sentences what the user said and wants. "
+                                          "Write about the user in the third person."}},
+                             {{"role", "user"}, {"content", convo}}});
+    percept_msg p;
+    p.percept_id = "reflection-" + std::to_string(now_ms) + "-" + user;
+    p.kind = "reflection";
+    p.source = "proactive";
+    p.user = user;
+    p.t0_ns = kit::now_ns();
+    ++st.reflections;
+    generate_msg g{std::move(p), msgs.dump(), static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.answer_tokens")),
+                   "reflect", ""};
+    caf::anon_send(st.inference, std::move(g));
+  }
+  st.users_since_reflection.clear();
+}
+
 caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor embedder, caf::actor inference) {
   auto& st0 = self->state;
   st0.env = std::move(env);
@@ -212,9 +344,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         if (kit::expired(r)) return;
         if (!st.graph) return st.env.replies->reply_error(r.ticket, error{errc::unavailable, "knowledge graph is down: " + st.down_reason});
         serve_kg(st, r);
-        if (r.op != "kg.query" && r.op != "kg.entities" && st.links &&
-            syn::linker_generation(*st.links) != syn::kg_stats_get(*st.graph).generation)
-          st.links = syn::linker_build(*st.graph);
+        if (r.op != "kg.query" && r.op != "kg.entities") relink(st);
       },
       [=](percept_msg& p) {
         auto& st = self->state;
@@ -252,6 +382,19 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
           return;
         }
         syn::turns_add(*st.conversation, p.user, "user", p.text, kit::unix_ms());
+        st.users_since_reflection.insert(p.user);
+        // Learning path: facts from what the user said, queued behind the answer.
+        if (p.source == "user" && st.env.cfg.get_bool("synthesis.learn")) {
+          percept_msg q;
+          q.percept_id = p.percept_id;
+          q.user = p.user;
+          q.source = p.source;
+          q.t0_ns = kit::now_ns();
+          ++st.extractions;
+          caf::anon_send(st.inference, generate_msg{std::move(q), extraction_messages(p.text).dump(),
+                                                    static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.extract_tokens")),
+                                                    "extract", kFactsSchema});
+        }
         if (c->answered) {
           ++st.answered;
           syn::turns_add(*st.conversation, p.user, "assistant", c->text, kit::unix_ms());
@@ -262,13 +405,16 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         json msgs = json::array();
         for (const auto& m : c->messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
         p.memory_ids = c->memory_ids;
-        generate_msg g{std::move(p), msgs.dump(), static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.answer_tokens"))};
+        generate_msg g{std::move(p), msgs.dump(), static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.answer_tokens")),
+                       "answer", ""};
         self->send(st.inference, std::move(g));
       },
       [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
         json j = {{"compose", st.compose.to_json()}, {"answered", st.answered}, {"prompted", st.prompted},
+                  {"extractions", st.extractions}, {"learned_triples", st.learned_triples},
+                  {"learn_errors", st.learn_errors}, {"reminders", st.reminders}, {"reflections", st.reflections},
                   {"templates", st.templates ? syn::templates_count(*st.templates) : 0}};
         if (st.graph) {
           auto ks = syn::kg_stats_get(*st.graph);
@@ -283,6 +429,23 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         if (!st.templates_error.empty()) j["templates_error"] = st.templates_error;
         return j.dump();
       },
+      // The learning path's findings: facts into the graph, the model's answer as a turn.
+      [=](learn_msg& m) {
+        auto& st = self->state;
+        if (!m.answer.empty()) syn::turns_add(*st.conversation, m.user, "assistant", m.answer, kit::unix_ms());
+        auto triples = triples_of(m);
+        if (triples.empty() || !st.graph) return;
+        auto n = syn::kg_add(*st.graph, triples);
+        if (!n) {
+          ++st.learn_errors;
+          spdlog::warn("synthesis: learned facts of {} not added: {}", m.percept_id, n.error().message);
+          return;
+        }
+        st.learned_triples += triples.size();
+        relink(st);
+      },
+      [=](tick_atom, std::int64_t now_ms) { publish_reminders(self->state, now_ms); },
+      [=](reflect_atom, std::int64_t now_ms) { ask_reflections(self->state, now_ms); },
       [=](reload_atom) -> std::string {
         auto r = load_templates(self);
         if (!r) return kit::admin_error(r.error());

@@ -15,6 +15,7 @@ import zmq
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 AIKID = pathlib.Path(os.environ.get("AIKID_BIN", ROOT / "build" / "daemon" / "aikid"))
 CONFIG = ROOT / "config" / "aikid.toml"
+MODELS = ROOT / "models"
 
 
 class Daemon:

@@ -215,3 +215,13 @@ def test_schema_output_parses_and_validates(daemon):
                     temperature=1.5, seed=seed, max_tokens=12)
             v = json.loads(r["text"])
             assert valid(schema, v), (schema, r["text"])
+
+
+def test_schema_properties_come_in_declaration_order(daemon):
+    # JSON objects on the wire are unordered, but a schema's properties are
+    # generated in the order the request declares them (not sorted).
+    schema = {"type": "object", "properties": {"zeta": {"type": "integer"}, "alpha": {"type": "boolean"}},
+              "required": ["zeta", "alpha"]}
+    r = gen(daemon, prompt="Numbers:", schema=schema, temperature=0, max_tokens=24)
+    assert r["text"].startswith('{"zeta":'), r["text"]
+    assert list(json.loads(r["text"]).keys()) == ["zeta", "alpha"]

@@ -1,6 +1,7 @@
 // Durability: a kg write that returned is on disk — it survives closing and
 // reopening, and a process that dies right after the write (no close, no
-// destructor) loses nothing. Also: WAL mode, synchronous=FULL, schema version.
+// destructor) loses nothing. Also: WAL mode, synchronous=FULL, schema version
+// and the v1 → v2 migration; reminders taken once per due time, across a reopen.
 #define BOOST_TEST_MODULE synthesis_kg_durability
 #include <boost/test/unit_test.hpp>
 
@@ -52,7 +53,7 @@ BOOST_AUTO_TEST_CASE(writes_survive_reopen) {
   // Pragmas and schema version, read by an independent connection.
   SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
   BOOST_TEST(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 1);
+  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 2);
   g->reset();
   std::filesystem::remove_all(dir);
 }
@@ -105,5 +106,76 @@ BOOST_AUTO_TEST_CASE(newer_schema_and_garbage_file_are_refused) {
   auto h = syn::kg_open(dir / "b.sqlite");
   BOOST_REQUIRE(!h);
   BOOST_TEST(h.error().code == aikid::errc::unavailable);
+  std::filesystem::remove_all(dir);
+}
+
+// kg_due_take: a due relation is handed out once per due time — not before it
+// is due, not twice, not again after a reopen — and again for a new due time.
+BOOST_AUTO_TEST_CASE(reminders_are_taken_once_per_due_time_across_a_reopen) {
+  auto dir = fresh_dir("due");
+  const auto path = dir / "kg.sqlite";
+  const std::int64_t due = 1893492000000;  // 2030-01-01T10:00:00Z
+  {
+    auto g = syn::kg_open(path);
+    BOOST_REQUIRE(g);
+    BOOST_REQUIRE(syn::kg_add(**g, std::vector<syn::triple>{{"ola", "meets", "Per", {{"due", "2030-01-01T10:00:00Z"}}},
+                                                            {"ola", "likes", "kaffe", {}}}));
+    auto early = syn::kg_due_take(**g, due - 1);
+    BOOST_REQUIRE(early);
+    BOOST_TEST(early->empty());
+    auto now = syn::kg_due_take(**g, due);
+    BOOST_REQUIRE(now);
+    BOOST_REQUIRE(now->size() == 1u);
+    BOOST_TEST(now->front().object == "Per");
+    BOOST_TEST(*now->front().due_ms == due);
+    auto again = syn::kg_due_take(**g, due + 60000);
+    BOOST_REQUIRE(again);
+    BOOST_TEST(again->empty());
+    // The same attrs again (a re-add) does not re-arm it.
+    BOOST_REQUIRE(syn::kg_add(**g, std::vector<syn::triple>{{"ola", "meets", "Per", {{"due", "2030-01-01T10:00:00Z"}}}}));
+    BOOST_TEST(syn::kg_due_take(**g, due + 60000)->empty());
+  }
+  {
+    auto g = syn::kg_open(path);
+    BOOST_REQUIRE(g);
+    BOOST_TEST(syn::kg_due_take(**g, due + 120000)->empty());  // taken before the reopen
+    BOOST_REQUIRE(syn::kg_add(**g, std::vector<syn::triple>{{"ola", "meets", "Per", {{"due", "2030-01-02T10:00:00Z"}}}}));
+    auto next = syn::kg_due_take(**g, due + 86400000);
+    BOOST_REQUIRE(next);
+    BOOST_TEST(next->size() == 1u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// A version-1 database (no `fired` column) opens, is migrated to v2 in place,
+// and keeps its relations; its due relations fire once.
+BOOST_AUTO_TEST_CASE(a_version_1_database_is_migrated) {
+  auto dir = fresh_dir("v1");
+  const auto path = dir / "kg.sqlite";
+  {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(
+        "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+        "INSERT INTO schema_version(version) VALUES (1);"
+        "CREATE TABLE entities(id INTEGER PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL UNIQUE,"
+        " type TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL);"
+        "CREATE TABLE aliases(entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,"
+        " alias TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(entity_id, key));"
+        "CREATE TABLE relations(id INTEGER PRIMARY KEY,"
+        " subject INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE, relation TEXT NOT NULL,"
+        " object INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,"
+        " attrs TEXT NOT NULL DEFAULT '{}', due INTEGER, created INTEGER NOT NULL, UNIQUE(subject, relation, object));"
+        "INSERT INTO entities VALUES (1, 'ola', 'ola', '', 0), (2, 'Per', 'per', '', 0);"
+        "INSERT INTO relations VALUES (1, 1, 'meets', 2, '{\"due\":\"2030-01-01T10:00:00Z\"}', 1893492000000, 0);");
+  }
+  auto g = syn::kg_open(path);
+  BOOST_REQUIRE(g);
+  BOOST_TEST(syn::kg_stats_get(**g).relations == 1u);
+  BOOST_TEST(syn::kg_due_take(**g, 1893492000000)->size() == 1u);
+  BOOST_TEST(syn::kg_due_take(**g, 1893492000000)->empty());
+  SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 2);
+  BOOST_TEST(db.execAndGet("SELECT fired FROM relations WHERE id = 1").getInt64() == 1893492000000);
+  g->reset();
   std::filesystem::remove_all(dir);
 }
