@@ -179,3 +179,62 @@ def test_a_burst_past_the_inference_queue_gets_busy_and_the_daemon_recovers(make
         f = perceive(c, sub, "Write a poem about the sea.", "u9")
         assert "error" not in f.body
         assert d.admin_cmd("stats")["actors"]["inference"]["busy_refused"] >= 1
+
+
+def test_a_reflection_summarises_recent_turns_and_is_remembered(make_daemon):
+    d = make_daemon("daemon.debug=true", "proactive.tick_ms=100", "proactive.reflection_minutes=1",
+                    "synthesis.learn=false", "synthesis.answer_tokens=16", "memory.remember_sources=").start()
+    with Subscriber(d.thoughts, topics=["thought.final"]) as sub, Client(d.requests, timeout=60) as c:
+        time.sleep(0.3)
+        perceive(c, sub, "I am planning a trip to Lofoten in June with my sister.", "ola")
+        assert d.admin_cmd(f"debug clock {int(time.time() * 1000) + 61_000}")["ok"]
+        deadline, got = time.monotonic() + 120, None
+        while got is None and time.monotonic() < deadline:
+            t = sub.recv(timeout=1.0)
+            if t is not None and t.kind == "reflection":
+                got = t
+        assert got is not None, "no reflection"
+        assert got.body["user"] == "ola" and got.source == "llm" and got.text and "error" not in got.body
+        mems = poll(lambda: [m for m in c.request("memory.list", user="ola")["memories"]
+                             if m["meta"].get("source") == "reflect"], timeout=60)
+        assert mems and mems[0]["text"] == got.text
+        assert d.admin_cmd("stats")["actors"]["proactive"]["reflections"] == 1
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_percept_burst_is_answered_ok_or_busy_and_memory_stays_flat(make_daemon):
+    d = make_daemon("synthesis.learn=false", "memory.remember_sources=", "perception.dedup_window_ms=0",
+                    "perception.max_pending=16").start()
+    with Client(d.requests, timeout=60) as c:
+        for i in range(10):  # warm up: allocators, caches (fewer than max_pending at once)
+            c.request("perceive", text=f"what is due today {i}", user="w")
+            time.sleep(0.05)
+    time.sleep(1.0)
+    before = rss_kb(d.proc.pid)
+    s = d.dealer()
+    n = 600
+    for i in range(n):
+        s.send_multipart([b"", json.dumps({"v": 1, "id": f"b{i}", "op": "perceive",
+                                           "text": f"what is due today, number {i}", "user": "burst"}).encode()])
+    codes = {}
+    for _ in range(n):
+        assert s.poll(60_000), "a perceive got no reply"
+        r = json.loads(s.recv_multipart()[-1])
+        k = "ok" if r["ok"] else r["error"]["code"]
+        codes[k] = codes.get(k, 0) + 1
+    s.close()
+    assert set(codes) <= {"ok", "busy"}, codes
+    assert codes.get("busy", 0) > 0 and codes.get("ok", 0) > 0, codes
+    time.sleep(3.0)  # the accepted ones drain
+    after = rss_kb(d.proc.pid)
+    assert after - before < 64 * 1024, (before, after)
+    with Client(d.requests, timeout=60) as c:  # and it serves on
+        assert c.request("perceive", text="what is due today?", user="after")["percept_id"]
+        assert c.request("ping")["ok"]
