@@ -3,9 +3,12 @@
 // Internal to the embedding engine.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -43,7 +46,11 @@ struct bert_config {
 // file and field ("config.json: num_attention_heads: 7 does not divide hidden_size 384").
 expected<bert_config> bert_config_load(const std::filesystem::path& dir);
 
-// One encoder layer; Linear weights are [out, in] row-major (PyTorch layout).
+// One encoder layer; Linear weights are [out, in] row-major (PyTorch layout),
+// views into the mapping. The forward pass multiplies by the transposed copies
+// (…_t, [in, out] row-major, made once at load): with the feature-major
+// activations that is the storage BLIS's small-matrix (sup) kernels stream
+// fastest when only a few tokens are in flight.
 struct bert_layer {
   const float* wq; const float* bq;      // [H, H], [H]  attention.self.query
   const float* wk; const float* bk;      // [H, H], [H]  attention.self.key
@@ -53,7 +60,11 @@ struct bert_layer {
   const float* w1; const float* b1;      // [F, H], [F]  intermediate.dense
   const float* w2; const float* b2;      // [H, F], [H]  output.dense
   const float* ln2_g; const float* ln2_b;  // [H]        output.LayerNorm
-  const float* wqkv; const float* bqkv;  // [3H, H], [3H] query|key|value stacked (owned copy)
+  // owned copies
+  const float* wqkv_t; const float* bqkv;  // [H, 3H], [3H]  (Wq|Wk|Wv)ᵀ: column blocks q, k, v
+  const float* wo_t;                       // [H, H]   Woᵀ
+  const float* w1_t;                       // [H, F]   W1ᵀ
+  const float* w2_t;                       // [F, H]   W2ᵀ
 };
 
 struct bert_weights {
@@ -64,7 +75,7 @@ struct bert_weights {
   const float* ln_b = nullptr;   // [H]     embeddings.LayerNorm.bias
   std::vector<bert_layer> layer;
   st_file file;                              // keeps the mapping alive
-  std::vector<std::vector<float>> copies;    // tensors whose data was misaligned
+  std::vector<std::vector<float>> copies;    // misaligned tensors and the transposed weights
 };
 
 // Binds every tensor by name (with or without a "bert." prefix) and checks
@@ -72,16 +83,46 @@ struct bert_weights {
 // ("model.safetensors: tensor 'encoder.layer.3.output.dense.weight': shape [384, 1000], expected [384, 1536]").
 expected<bert_weights> bert_weights_load(st_file file, const bert_config& cfg);
 
-// Scratch buffers reused across calls (grown on demand).
-struct bert_scratch {
-  std::vector<float> x, qkv, ctx, tmp, ff, scores;
+// A fixed team of threads for the forward pass: the caller plus threads − 1
+// helpers that sleep between jobs. run(fn) calls fn(i) once for every member
+// i in [0, size()) — i = 0 on the caller's thread — and returns when all are
+// done. One caller at a time. Fails only as std::thread's constructor does
+// (std::system_error when no thread can be started).
+class bert_team {
+ public:
+  explicit bert_team(int threads);
+  ~bert_team();
+  bert_team(const bert_team&) = delete;
+  bert_team& operator=(const bert_team&) = delete;
+  int size() const { return static_cast<int>(helpers_.size()) + 1; }
+  void run(const std::function<void(int)>& fn);
+
+ private:
+  void helper_loop(int index);
+  void stop_helpers();
+  std::vector<std::thread> helpers_;
+  std::atomic<unsigned> generation_{0};  // bumped to start a job (or to stop)
+  std::atomic<int> pending_{0};          // helpers still working on the job
+  std::atomic<bool> stop_{false};
+  const std::function<void(int)>* job_ = nullptr;
 };
 
-// A batch of sequences packed back to back (no padding rows): sequence b has
-// lens[b] tokens starting at row offs[b] of the [n_rows, H] activations.
-// Attention for each sequence sees only its own keys, which is exactly the
-// padding mask of a padded batch. Writes one pooled, L2-normalised vector of
-// `hidden` floats per sequence to out[b * hidden].
+// Scratch buffers reused across calls (grown on demand) and the thread team
+// (re-made when the thread count changes).
+struct bert_scratch {
+  std::vector<float> x, qkv, ctx, tmp, ff, scores, mean, rstd;
+  std::unique_ptr<bert_team> team;
+};
+
+// A batch of sequences packed back to back (no padding between them):
+// sequence b has lens[b] tokens starting at column offs[b] of the
+// feature-major [H, R] activations (R = n_rows rounded up to a multiple of 8;
+// the extra columns are padding). Attention for each sequence sees only its
+// own keys, which is exactly the padding mask of a padded batch. Writes one
+// pooled, L2-normalised vector of `hidden` floats per sequence to
+// out[b * hidden]. `threads` sizes s.team (re-made when it changes); throws
+// std::system_error if a helper thread cannot start (encoder::encode turns
+// that into errc::internal).
 void bert_forward(const bert_config& cfg, const bert_weights& w, const std::int32_t* ids,
                   const std::vector<int>& lens, int threads, bert_scratch& s, float* out);
 

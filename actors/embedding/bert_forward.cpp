@@ -1,8 +1,14 @@
 // bert_forward: the encoder's forward pass, in data-flow order:
 //   embeddings + LayerNorm → N × (self-attention → add & LN → FFN (GELU) →
 //   add & LN) → pooling → L2 normalisation.
-// Activations are [rows, H] row-major with the batch's sequences packed back
-// to back. Every matrix product goes through BLIS (bli_sgemm_ex, fp32).
+// Activations are feature-major: [features, rows] row-major (each feature's
+// values for all tokens are contiguous) with the batch's sequences packed
+// side by side. Every matrix product goes through BLIS (bli_sgemm_ex, fp32,
+// general strides). Why feature-major: with few tokens in flight BLIS's sup
+// kernels then walk the transposed weights Wᵀ [in, out] as one sequential
+// stream per row block and run the 6-layer MiniLM at ~90 % of the sgemm
+// peak for a 16-token sentence, against ~55 % for token-major activations
+// with PyTorch-layout weights (bench/results/embedding.md).
 #include <blis.h>
 
 #include <algorithm>
@@ -20,57 +26,70 @@ namespace {
 
 // --- BLIS matrix products ------------------------------------------------------
 
-struct blis_threads {
+// Every BLIS call runs on one thread: the team (bert_team) splits the work
+// itself. BLIS 0.9 (pthreads) creates and joins its threads inside every call
+// and its barriers spin, which costs more than a second core saves when only
+// a few token rows are in flight, and collapses when another process holds
+// the other core.
+struct blis_one_thread {
   rntm_t rntm;
-  explicit blis_threads(int n) {
+  blis_one_thread() {
     bli_rntm_init(&rntm);
-    bli_rntm_set_num_threads(std::max(1, n), &rntm);
+    bli_rntm_set_num_threads(1, &rntm);
   }
 };
 
-// C[m×n] = alpha · A[m×k] · B[n×k]ᵀ + beta · C   (all row-major, leading dims given)
-void gemm_nt(int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta,
-             float* c, int ldc, blis_threads& t) {
-  bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, m, n, k, &alpha, const_cast<float*>(a), lda, 1,
-               const_cast<float*>(b), ldb, 1, &beta, c, ldc, 1, nullptr, &t.rntm);
+// A strided matrix view for BLIS: element (i, j) at p[i * rs + j * cs].
+struct mat {
+  const float* p;
+  inc_t rs, cs;
+};
+
+// C[m×n] = alpha · A[m×k] · B[k×n] + beta · C, any strides, on the calling thread.
+void gemm(dim_t m, dim_t n, dim_t k, float alpha, mat a, mat b, float beta, float* c, inc_t crs, inc_t ccs) {
+  static thread_local blis_one_thread one;
+  bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, const_cast<float*>(a.p), a.rs, a.cs,
+               const_cast<float*>(b.p), b.rs, b.cs, &beta, c, crs, ccs, nullptr, &one.rntm);
 }
 
-// C[m×n] = alpha · A[m×k] · B[k×n] + beta · C
-void gemm_nn(int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta,
-             float* c, int ldc, blis_threads& t) {
-  bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, const_cast<float*>(a), lda, 1,
-               const_cast<float*>(b), ldb, 1, &beta, c, ldc, 1, nullptr, &t.rntm);
-}
-
-// y[rows, out] = x[rows, in] · Wᵀ + bias, W: [out, in] (a PyTorch Linear).
-void linear(int rows, int in, int out, const float* x, const float* w, const float* bias, float* y,
-            blis_threads& t) {
-  for (int r = 0; r < rows; ++r) std::memcpy(y + static_cast<std::size_t>(r) * out, bias, sizeof(float) * out);
-  gemm_nt(rows, out, in, 1.0f, x, in, w, in, 1.0f, y, out, t);
+// Member i's share [begin, end) of n items split among `members`, cut at
+// multiples of `align`.
+std::pair<int, int> share(int n, int members, int i, int align) {
+  const int blocks = (n + align - 1) / align;
+  const int b0 = blocks * i / members, b1 = blocks * (i + 1) / members;
+  return {std::min(n, b0 * align), std::min(n, b1 * align)};
 }
 
 // --- element-wise pieces -------------------------------------------------------
 
-// x[r] = LN(x[r] + res[r]) · g + b for every row (res may be null).
+// x[:, r] = LN(x[:, r] + res[:, r]) · g + b for every token column r of the
+// feature-major x [h, rows] (res may be null). The inner loops run over
+// tokens (contiguous); each column's sums still add features in order.
 AIKID_VECTOR_CLONES
-void add_layer_norm(int rows, int h, float* x, const float* res, const float* g, const float* b, float eps) {
-  for (int r = 0; r < rows; ++r) {
-    float* v = x + static_cast<std::size_t>(r) * h;
-    if (res) {
-      const float* u = res + static_cast<std::size_t>(r) * h;
-      for (int i = 0; i < h; ++i) v[i] += u[i];
+void add_layer_norm(int rows, int h, float* x, const float* res, const float* g, const float* b, float eps,
+                    float* mean, float* rstd) {
+  const std::size_t n = static_cast<std::size_t>(rows) * h;
+  if (res)
+    for (std::size_t i = 0; i < n; ++i) x[i] += res[i];
+  std::fill_n(mean, rows, 0.0f);
+  std::fill_n(rstd, rows, 0.0f);
+  for (int i = 0; i < h; ++i) {
+    const float* v = x + static_cast<std::size_t>(i) * rows;
+    for (int r = 0; r < rows; ++r) mean[r] += v[r];
+  }
+  for (int r = 0; r < rows; ++r) mean[r] /= static_cast<float>(h);
+  for (int i = 0; i < h; ++i) {
+    const float* v = x + static_cast<std::size_t>(i) * rows;
+    for (int r = 0; r < rows; ++r) {
+      const float d = v[r] - mean[r];
+      rstd[r] += d * d;
     }
-    float mean = 0;
-    for (int i = 0; i < h; ++i) mean += v[i];
-    mean /= static_cast<float>(h);
-    float var = 0;
-    for (int i = 0; i < h; ++i) {
-      float d = v[i] - mean;
-      var += d * d;
-    }
-    var /= static_cast<float>(h);
-    const float inv = 1.0f / std::sqrt(var + eps);
-    for (int i = 0; i < h; ++i) v[i] = (v[i] - mean) * inv * g[i] + b[i];
+  }
+  for (int r = 0; r < rows; ++r) rstd[r] = 1.0f / std::sqrt(rstd[r] / static_cast<float>(h) + eps);
+  for (int i = 0; i < h; ++i) {
+    float* v = x + static_cast<std::size_t>(i) * rows;
+    const float gi = g[i], bi = b[i];
+    for (int r = 0; r < rows; ++r) v[r] = (v[r] - mean[r]) * rstd[r] * gi + bi;
   }
 }
 
@@ -142,6 +161,31 @@ void softmax_rows(int n, float* s, int ld) {
   }
 }
 
+// --- Linear layers --------------------------------------------------------------
+
+// y[out, rows] = act(W · x + bias)  (feature-major x [in, rows]; W [out, in]
+// given as wt = Wᵀ [in, out] row-major; a PyTorch Linear; act optional).
+// As BLIS sees it: C (rows × out) = A (rows × in) · B (in × out) with A and C
+// column-stored and B row-stored. The team splits the out features (each
+// member streams its share of the weights); 48 = a whole number of BLIS's
+// 6- and 16-wide register blocks.
+void linear(bert_team& team, int rows, int in, int out, const float* x, const float* wt, const float* bias,
+            float* y, const bert_act* act = nullptr) {
+  team.run([&](int i) {
+    const auto [o0, o1] = share(out, team.size(), i, 48);
+    if (o0 == o1) return;
+    float* yi = y + static_cast<std::size_t>(o0) * rows;
+    for (int o = o0; o < o1; ++o) std::fill_n(y + static_cast<std::size_t>(o) * rows, rows, bias[o]);
+    gemm(rows, o1 - o0, in, 1.0f, {x, 1, rows}, {wt + o0, out, 1}, 1.0f, yi, 1, rows);
+    if (act) activation(*act, static_cast<std::size_t>(o1 - o0) * rows, yi);
+  });
+}
+
+// Token columns are padded to a multiple of this: BLIS's sup kernels are
+// 6×16 / 6×8 / 6×4 register blocks and an odd column count (13 tokens) falls
+// to their slow edge cases — 13 tokens took twice as long as 16.
+constexpr int k_col_block = 8;
+
 void grow(std::vector<float>& v, std::size_t n) {
   if (v.size() < n) v.resize(n);
 }
@@ -157,76 +201,94 @@ void bert_forward(const bert_config& c, const bert_weights& w, const std::int32_
     rows += l;
     lmax = std::max(lmax, l);
   }
-  const std::size_t RH = static_cast<std::size_t>(rows) * H;
+  // Activations have R = rows rounded up to k_col_block columns; the extra
+  // columns are padding that every column-wise step carries along and
+  // attention and pooling never read.
+  const int cols = (rows + k_col_block - 1) / k_col_block * k_col_block;
+  const std::size_t R = static_cast<std::size_t>(cols);  // row stride of every activation
+  const std::size_t RH = R * H;
   grow(s.x, RH); grow(s.qkv, 3 * RH); grow(s.ctx, RH); grow(s.tmp, RH);
-  grow(s.ff, static_cast<std::size_t>(rows) * F);
-  grow(s.scores, static_cast<std::size_t>(lmax) * lmax);
-  const int H3 = 3 * H;
+  grow(s.ff, R * F);
+  if (!s.team || s.team->size() != std::max(1, threads)) {
+    s.team.reset();
+    s.team = std::make_unique<bert_team>(threads);
+  }
+  bert_team& team = *s.team;
+  const std::size_t LL = static_cast<std::size_t>(lmax) * lmax;
+  grow(s.scores, LL * team.size());  // one [n, n] score block per member
+  grow(s.mean, R); grow(s.rstd, R);
   float *x = s.x.data(), *qkv = s.qkv.data(), *ctx = s.ctx.data(),
-        *tmp = s.tmp.data(), *ff = s.ff.data(), *sc = s.scores.data();
-  blis_threads big(threads);  // large products (Linear layers)
-  blis_threads one(1);        // per-head attention products: too small to split
+        *tmp = s.tmp.data(), *ff = s.ff.data();
 
-  // --- embeddings: word[id] + pos[i] + type[0], then LayerNorm -------------------
+  // --- embeddings: x[:, r] = word[id] + pos[i] + type[0], then LayerNorm ------------
+  for (int j = 0; j < H; ++j) {  // padding columns: zeros (attention leaves ctx's alone)
+    std::fill(x + j * R + rows, x + (j + 1) * R, 0.0f);
+    std::fill(ctx + j * R + rows, ctx + (j + 1) * R, 0.0f);
+  }
   for (int b = 0, r = 0; b < nb; ++b)
     for (int i = 0; i < lens[b]; ++i, ++r) {
       const float* we = w.word + static_cast<std::size_t>(ids[r]) * H;
       const float* pe = w.pos + static_cast<std::size_t>(i) * H;
-      float* xr = x + static_cast<std::size_t>(r) * H;
-      for (int j = 0; j < H; ++j) xr[j] = we[j] + pe[j] + w.type[j];
+      for (int j = 0; j < H; ++j) x[j * R + r] = we[j] + pe[j] + w.type[j];
     }
-  add_layer_norm(rows, H, x, nullptr, w.ln_g, w.ln_b, c.ln_eps);
+  add_layer_norm(cols, H, x, nullptr, w.ln_g, w.ln_b, c.ln_eps, s.mean.data(), s.rstd.data());
 
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (const bert_layer& L : w.layer) {
-    // --- self-attention: [Q|K|V] = x·Wqkvᵀ + b   ([rows, 3H]) -------------------------
-    linear(rows, H, 3 * H, x, L.wqkv, L.bqkv, qkv, big);
+    // --- self-attention: [Q; K; V] = Wqkv·x + b   ([3H, R]) ----------------------------
+    linear(team, cols, H, 3 * H, x, L.wqkv_t, L.bqkv, qkv);
     // per sequence, per head: softmax(Q_h K_hᵀ / √d) V_h; keys of other sequences
-    // (and padding) are never seen — the attention mask.
-    for (int b = 0, r0 = 0; b < nb; r0 += lens[b], ++b) {
-      const int n = lens[b];
-      for (int h = 0; h < nh; ++h) {
-        const float* qh = qkv + static_cast<std::size_t>(r0) * H3 + static_cast<std::size_t>(h) * hd;
-        const float* kh = qh + H;
-        const float* vh = qh + 2 * H;
-        float* ch = ctx + static_cast<std::size_t>(r0) * H + static_cast<std::size_t>(h) * hd;
-        gemm_nt(n, n, hd, scale, qh, H3, kh, H3, 0.0f, sc, n, one);  // scores [n, n]
-        softmax_rows(n, sc, n);
-        gemm_nn(n, hd, n, 1.0f, sc, n, vh, H3, 0.0f, ch, H, one);  // [n, hd] into ctx
+    // (and padding) are never seen — the attention mask. Q_h is the [n, hd]
+    // view qkv[h·hd + d][r0 + i] (rs 1, cs R); K_h and V_h likewise at +H, +2H.
+    // The team shares the (sequence, head) pairs.
+    team.run([&](int member) {
+      float* sc = s.scores.data() + LL * member;
+      for (int b = 0, r0 = 0, item = 0; b < nb; r0 += lens[b], ++b) {
+        const int n = lens[b];
+        for (int h = 0; h < nh; ++h, ++item) {
+          if (item % team.size() != member) continue;
+          const float* qh = qkv + static_cast<std::size_t>(h) * hd * R + r0;
+          const float* kh = qh + static_cast<std::size_t>(H) * R;
+          const float* vh = qh + 2 * static_cast<std::size_t>(H) * R;
+          float* ch = ctx + static_cast<std::size_t>(h) * hd * R + r0;
+          gemm(n, n, hd, scale, {qh, 1, static_cast<inc_t>(R)}, {kh, static_cast<inc_t>(R), 1}, 0.0f, sc, n,
+               1);  // scores [n, n] = Q_h K_hᵀ · scale
+          softmax_rows(n, sc, n);
+          gemm(n, hd, n, 1.0f, {sc, n, 1}, {vh, 1, static_cast<inc_t>(R)}, 0.0f, ch, 1,
+               static_cast<inc_t>(R));  // ctx_h [n, hd] = P V_h, stored feature-major
+        }
       }
-    }
-    // --- attention output: LN(ctx·Woᵀ + bo + x) -------------------------------------
-    linear(rows, H, H, ctx, L.wo, L.bo, tmp, big);
-    add_layer_norm(rows, H, x, tmp, L.ln1_g, L.ln1_b, c.ln_eps);  // x = LN(x + tmp)
-    // --- feed-forward: LN(act(x·W1ᵀ + b1)·W2ᵀ + b2 + x) ------------------------------
-    linear(rows, H, F, x, L.w1, L.b1, ff, big);
-    activation(c.act, static_cast<std::size_t>(rows) * F, ff);
-    linear(rows, F, H, ff, L.w2, L.b2, tmp, big);
-    add_layer_norm(rows, H, x, tmp, L.ln2_g, L.ln2_b, c.ln_eps);
+    });
+    // --- attention output: LN(Wo·ctx + bo + x) ---------------------------------------
+    linear(team, cols, H, H, ctx, L.wo_t, L.bo, tmp);
+    add_layer_norm(cols, H, x, tmp, L.ln1_g, L.ln1_b, c.ln_eps, s.mean.data(), s.rstd.data());
+    // --- feed-forward: LN(W2·act(W1·x + b1) + b2 + x) ------------------------------
+    linear(team, cols, H, F, x, L.w1_t, L.b1, ff, &c.act);
+    linear(team, cols, F, H, ff, L.w2_t, L.b2, tmp);
+    add_layer_norm(cols, H, x, tmp, L.ln2_g, L.ln2_b, c.ln_eps, s.mean.data(), s.rstd.data());
   }
 
-  // --- pooling, then L2 normalisation ------------------------------------------------
+  // --- pooling over each sequence's columns, then L2 normalisation ------------------
   for (int b = 0, r0 = 0; b < nb; r0 += lens[b], ++b) {
     float* o = out + static_cast<std::size_t>(b) * H;
     const int n = lens[b];
-    const float* xb = x + static_cast<std::size_t>(r0) * H;
-    switch (c.pooling) {
-      case bert_pooling::cls:
-        std::memcpy(o, xb, sizeof(float) * H);
-        break;
-      case bert_pooling::max:
-        std::memcpy(o, xb, sizeof(float) * H);
-        for (int i = 1; i < n; ++i)
-          for (int j = 0; j < H; ++j) o[j] = std::max(o[j], xb[static_cast<std::size_t>(i) * H + j]);
-        break;
-      case bert_pooling::mean:
-      case bert_pooling::mean_sqrt_len: {
-        std::vector<double> acc(H, 0.0);
-        for (int i = 0; i < n; ++i)
-          for (int j = 0; j < H; ++j) acc[j] += xb[static_cast<std::size_t>(i) * H + j];
-        const double div = c.pooling == bert_pooling::mean ? n : std::sqrt(static_cast<double>(n));
-        for (int j = 0; j < H; ++j) o[j] = static_cast<float>(acc[j] / div);
-        break;
+    for (int j = 0; j < H; ++j) {
+      const float* xj = x + j * R + r0;  // feature j of this sequence's tokens
+      switch (c.pooling) {
+        case bert_pooling::cls:
+          o[j] = xj[0];
+          break;
+        case bert_pooling::max:
+          o[j] = *std::max_element(xj, xj + n);
+          break;
+        case bert_pooling::mean:
+        case bert_pooling::mean_sqrt_len: {
+          double acc = 0;
+          for (int i = 0; i < n; ++i) acc += xj[i];
+          const double div = c.pooling == bert_pooling::mean ? n : std::sqrt(static_cast<double>(n));
+          o[j] = static_cast<float>(acc / div);
+          break;
+        }
       }
     }
     double norm = 0;

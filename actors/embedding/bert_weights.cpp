@@ -47,6 +47,24 @@ struct binder {
   }
 };
 
+// dst[c * ld + r] = src[r * cols + c]: src is [rows, cols] row-major.
+void transpose_into(const float* src, std::int64_t rows, std::int64_t cols, float* dst, std::int64_t ld) {
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c) dst[c * ld + r] = src[r * cols + c];
+}
+
+// The [cols, rows] transpose of a [rows, cols] row-major matrix.
+std::vector<float> transposed(const float* src, std::int64_t rows, std::int64_t cols) {
+  std::vector<float> t(static_cast<std::size_t>(rows * cols));
+  transpose_into(src, rows, cols, t.data(), rows);
+  return t;
+}
+
+const float* keep(bert_weights& w, std::vector<float> v) {
+  w.copies.push_back(std::move(v));
+  return w.copies.back().data();
+}
+
 }  // namespace
 
 expected<bert_weights> bert_weights_load(st_file file, const bert_config& c) {
@@ -79,19 +97,20 @@ expected<bert_weights> bert_weights_load(st_file file, const bert_config& c) {
     l.ln2_g = b.bind(p + "output.LayerNorm.weight", {H});
     l.ln2_b = b.bind(p + "output.LayerNorm.bias", {H});
     if (b.err.empty()) {
-      // One product for Q, K and V: stack the three [H, H] weights.
+      // Transposed copies for the forward pass; Q, K and V share one product.
       const std::size_t hh = static_cast<std::size_t>(H) * H;
       std::vector<float> wqkv(3 * hh), bqkv(3 * static_cast<std::size_t>(H));
-      std::memcpy(wqkv.data(), l.wq, hh * sizeof(float));
-      std::memcpy(wqkv.data() + hh, l.wk, hh * sizeof(float));
-      std::memcpy(wqkv.data() + 2 * hh, l.wv, hh * sizeof(float));
+      transpose_into(l.wq, H, H, wqkv.data(), 3 * H);
+      transpose_into(l.wk, H, H, wqkv.data() + H, 3 * H);
+      transpose_into(l.wv, H, H, wqkv.data() + 2 * H, 3 * H);
       std::memcpy(bqkv.data(), l.bq, H * sizeof(float));
       std::memcpy(bqkv.data() + H, l.bk, H * sizeof(float));
       std::memcpy(bqkv.data() + 2 * H, l.bv, H * sizeof(float));
-      w.copies.push_back(std::move(wqkv));
-      l.wqkv = w.copies.back().data();
-      w.copies.push_back(std::move(bqkv));
-      l.bqkv = w.copies.back().data();
+      l.wqkv_t = keep(w, std::move(wqkv));
+      l.bqkv = keep(w, std::move(bqkv));
+      l.wo_t = keep(w, transposed(l.wo, H, H));
+      l.w1_t = keep(w, transposed(l.w1, F, H));
+      l.w2_t = keep(w, transposed(l.w2, H, F));
     }
     w.layer.push_back(l);
   }

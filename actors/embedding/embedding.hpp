@@ -26,8 +26,10 @@
 // padding mask of a padded batch does, so results do not depend on batching.
 //
 // Threading: an encoder is not thread-safe; one caller at a time (the actor).
-// set_threads() sets the BLIS threads used by this encoder's Linear-layer
-// products (the small per-head attention products always use one).
+// set_threads() sets the size of the encoder's thread team: the caller plus
+// threads − 1 helper threads that sleep between jobs; each Linear layer's
+// output features and the attention heads are shared among them, every BLIS
+// call itself running on one thread.
 //
 // Internal pieces (not for the actor): safetensors.hpp (reader), tokenizer.hpp
 // (BERT basic + WordPiece), bert.hpp (config, weights, forward pass).
@@ -46,7 +48,7 @@ namespace aikid::embedding {
 
 struct encoder_options {
   std::filesystem::path model_dir;
-  int threads = 1;     // BLIS threads for matrix products (>= 1)
+  int threads = 1;     // threads for the forward pass (>= 1; see Threading)
   int max_batch = 32;  // texts per forward pass (>= 1)
 };
 
@@ -76,7 +78,9 @@ class encoder {
   // "<model folder name>:<first 12 hex of the safetensors file's SHA-256>";
   // changes whenever the weights change (equals the prefix in config/models.lock).
   const std::string& model_id() const;
-  // BLIS threads for later encode() calls; values < 1 are taken as 1.
+  // Threads for later encode() calls; values < 1 are taken as 1. The
+  // helper threads start at the next encode() (which fails with
+  // errc::internal if they cannot be started).
   void set_threads(int n);
 
   // Encodes texts in batches of up to max_batch, grouped by token length.

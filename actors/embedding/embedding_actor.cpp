@@ -15,7 +15,7 @@ std::vector<config::key_spec> embedding_config_keys() {
   return {
       key_path("embedding.model", "../models/all-MiniLM-L6-v2",
                "folder of a BERT-style sentence encoder (safetensors + config + vocab + pooling)"),
-      key_int("embedding.threads", 1, 1, 64, "BLIS threads for the encoder").is_live(),
+      key_int("embedding.threads", 1, 1, 64, "threads of the encoder's forward pass (a persistent team; each BLIS call runs on one)").is_live(),
       key_int("embedding.max_batch", 32, 1, 1024, "texts per forward pass"),
       key_int("embedding.max_texts", 256, 1, 100000, "most texts one embed request may carry").is_live(),
   };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <new>
+#include <system_error>
 #include <numeric>
 
 #include "actors/embedding/bert.hpp"
@@ -81,6 +82,8 @@ expected<encode_output> encoder::encode(const std::vector<std::string>& texts) {
     return encode_batches(texts);
   } catch (const std::bad_alloc&) {
     return error{errc::internal, "embedding: out of memory encoding " + std::to_string(texts.size()) + " texts"};
+  } catch (const std::system_error& e) {  // the forward pass's helper threads could not start
+    return error{errc::internal, std::string("embedding: cannot start encoder threads: ") + e.what()};
   }
 }
 

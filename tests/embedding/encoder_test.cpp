@@ -178,6 +178,27 @@ BOOST_AUTO_TEST_CASE(set_threads_keeps_results) {
   BOOST_TEST(cosine(a->vectors.data(), c->vectors.data(), enc->dim()) > 0.999999);
 }
 
+// Thread teams that do not divide the work evenly (3 members over 12 heads
+// and 8/24/32 weight blocks; more members than blocks of a short product),
+// and a batch of different lengths: same vectors as one thread.
+BOOST_AUTO_TEST_CASE(uneven_thread_teams_keep_results) {
+  const std::vector<std::string> texts{"kort", "Jeg heter Åse og bor i Tromsø.",
+                                       "A slightly longer English sentence, with punctuation!!! and 42 numbers."};
+  enc->set_threads(1);
+  auto ref = enc->encode(texts);
+  BOOST_TEST_REQUIRE(ref.has_value());
+  for (int t : {3, 16, 2}) {
+    enc->set_threads(t);
+    auto out = enc->encode(texts);
+    BOOST_TEST_REQUIRE(out.has_value());
+    for (std::size_t i = 0; i < texts.size(); ++i)
+      BOOST_TEST(cosine(ref->vectors.data() + i * enc->dim(), out->vectors.data() + i * enc->dim(), enc->dim()) >
+                     0.999999,
+                 "threads " << t << ", text " << i);
+  }
+  enc->set_threads(1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_CASE(load_failures_name_file_and_field) {
