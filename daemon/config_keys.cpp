@@ -18,6 +18,9 @@ std::vector<config::key_spec> daemon_config_keys() {
       key_bool("daemon.debug", false, "enable debug admin commands (debug stall ACTOR MS, debug clock UNIX_MS|real)"),
       key_string("ipc.requests", "", "request endpoint (ROUTER); empty: ipc://RUNTIME/requests.sock"),
       key_string("ipc.thoughts", "", "thought endpoint (PUB); empty: ipc://RUNTIME/thoughts.sock"),
+      key_path("ipc.curve_secret_key_file", "",
+               "CURVE secret key (Z85, made by aikid --curve-keygen DIR) for tcp:// endpoints; required for a "
+               "non-loopback one; empty: tcp:// is loopback only"),
       key_int("ipc.max_message_bytes", 1 << 20, 256, 64 << 20, "largest request frame").is_live(),
       key_int("ipc.max_inflight_control", 64, 1, 100000, "requests in flight: ping, cancel, model.info").is_live(),
       key_int("ipc.max_inflight_perceive", 64, 1, 100000, "requests in flight: perceive").is_live(),

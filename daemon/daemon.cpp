@@ -146,9 +146,20 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
     }
   }
 
+  std::string curve_key;  // tcp:// endpoints are CURVE servers when a key is configured
+  if (auto path = cfg.get_string("ipc.curve_secret_key_file"); !path.empty()) {
+    auto k = ipc::curve_key_read(path);
+    if (!k) {
+      spdlog::error("ipc.curve_secret_key_file: {}", k.error().message);
+      return 2;
+    }
+    curve_key = std::move(*k);
+  }
+
   zmq::context_t zctx{1};
   // Publisher first: actors publish into it from the start.
-  auto pub = ipc::publisher::start(zctx, {cfg.get_string("ipc.thoughts"), static_cast<int>(cfg.get_int("ipc.sndhwm")), boot_id});
+  auto pub = ipc::publisher::start(
+      zctx, {cfg.get_string("ipc.thoughts"), static_cast<int>(cfg.get_int("ipc.sndhwm")), boot_id, 0660, curve_key});
   if (!pub) {
     spdlog::error("{}", pub.error().message);
     return 1;
@@ -157,7 +168,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   // Check the request and admin endpoints before loading models, so a second
   // daemon fails fast.
   for (const auto& ep : {cfg.get_string("ipc.requests"), "ipc://" + cfg.get_string("admin.socket")}) {
-    if (auto ok = ipc::endpoint_check(ep); !ok) {
+    if (auto ok = ipc::endpoint_check(ep, !curve_key.empty()); !ok) {
       spdlog::error("{}", ok.error().message);
       return 1;
     }
@@ -202,7 +213,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   auto ing = ipc::ingress::start(
       zctx,
       {cfg.get_string("ipc.requests"), static_cast<std::size_t>(cfg.get_int("ipc.max_message_bytes")),
-       daemon_inflight_limits(cfg), 0660, json{{"version", AIKID_VERSION}, {"boot_id", boot_id}}},
+       daemon_inflight_limits(cfg), 0660, json{{"version", AIKID_VERSION}, {"boot_id", boot_id}}, curve_key},
       [&sys, &actors](std::uint64_t ticket, wire::request&& req) {
         auto target = actors.server_of(req.op);
         request_msg m;

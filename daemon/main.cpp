@@ -1,6 +1,10 @@
 // aikid: the thinking core of AIKI. See docs/ and ../shared/design/ARCHITECTURE.md.
 #include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
+#include <zmq.h>
+
+#include <fstream>
 #include <iostream>
 
 #include "daemon/daemon.hpp"
@@ -15,6 +19,10 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", check, "load and validate the configuration, then exit");
   app.add_flag("--print-default-config", print_default, "print the default configuration and exit");
   app.add_flag("--version", version, "print the version and exit");
+  std::string keygen_dir;
+  app.add_option("--curve-keygen", keygen_dir,
+                 "write a CURVE key pair for non-loopback TCP endpoints to DIR/curve.key (secret, 0600) and "
+                 "DIR/curve.pub (clients need it), then exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -22,6 +30,25 @@ int main(int argc, char** argv) {
   }
   if (version) {
     std::cout << "aikid " << AIKID_VERSION << "\n";
+    return 0;
+  }
+  if (!keygen_dir.empty()) {  // a CURVE key pair: ipc.curve_secret_key_file names the secret one
+    char pub[41], sec[41];
+    if (zmq_curve_keypair(pub, sec) != 0) {
+      std::cerr << "--curve-keygen: this libzmq has no CURVE support\n";
+      return 1;
+    }
+    const std::string key_path = keygen_dir + "/curve.key", pub_path = keygen_dir + "/curve.pub";
+    ::umask(077);
+    std::ofstream k(key_path), p(pub_path);
+    k << sec << "\n";
+    p << pub << "\n";
+    if (!k.good() || !p.good()) {
+      std::cerr << "--curve-keygen: cannot write " << key_path << " or " << pub_path << "\n";
+      return 1;
+    }
+    ::chmod(pub_path.c_str(), 0644);
+    std::cout << "secret key: " << key_path << " (set ipc.curve_secret_key_file to it)\npublic key: " << pub << "\n";
     return 0;
   }
   if (print_default) {

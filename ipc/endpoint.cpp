@@ -47,7 +47,7 @@ bool host_is_loopback(const std::string& host) {
 
 }  // namespace
 
-expected<void> endpoint_check(const std::string& endpoint) {
+expected<void> endpoint_check(const std::string& endpoint, bool curve) {
   if (auto path = endpoint_ipc_path(endpoint); !path.empty()) {
     if (path.size() >= sizeof(sockaddr_un{}.sun_path))
       return error{errc::bad_request, endpoint + ": path is longer than a Unix socket path may be"};
@@ -61,21 +61,29 @@ expected<void> endpoint_check(const std::string& endpoint) {
     auto colon = hp.rfind(':');
     if (colon == std::string::npos) return error{errc::bad_request, endpoint + ": expected tcp://HOST:PORT"};
     auto host = hp.substr(0, colon);
-    if (!host_is_loopback(host))
-      return error{errc::bad_request,
-                   endpoint + ": a non-loopback TCP endpoint needs CURVE keys, which are not configured"};
+    if (!host_is_loopback(host) && !curve)
+      return error{errc::bad_request, endpoint +
+                                          ": a non-loopback TCP endpoint needs CURVE keys, which are not configured "
+                                          "(ipc.curve_secret_key_file; make them with aikid --curve-keygen DIR)"};
     return {};
   }
   return error{errc::bad_request, endpoint + ": unsupported transport (use ipc:// or tcp://127.0.0.1:PORT)"};
 }
 
 expected<zmq::socket_t> endpoint_bind(zmq::context_t& ctx, zmq::socket_type type, const std::string& endpoint,
-                                      int file_mode, const std::function<void(zmq::socket_t&)>& configure) {
-  if (auto ok = endpoint_check(endpoint); !ok) return ok.error();
+                                      int file_mode, const std::string& curve_secret_key,
+                                      const std::function<void(zmq::socket_t&)>& configure) {
+  const bool tcp = endpoint.rfind("tcp://", 0) == 0;
+  const bool curve = tcp && !curve_secret_key.empty();
+  if (auto ok = endpoint_check(endpoint, curve); !ok) return ok.error();
   zmq::socket_t sock;
   try {
     sock = zmq::socket_t(ctx, type);
     sock.set(zmq::sockopt::linger, 0);
+    if (curve) {
+      sock.set(zmq::sockopt::curve_server, 1);
+      sock.set(zmq::sockopt::curve_secretkey, curve_secret_key);
+    }
     if (configure) configure(sock);
     sock.bind(endpoint);
   } catch (const zmq::error_t& e) {
@@ -83,6 +91,25 @@ expected<zmq::socket_t> endpoint_bind(zmq::context_t& ctx, zmq::socket_type type
   }
   if (auto path = endpoint_ipc_path(endpoint); !path.empty()) ::chmod(path.c_str(), static_cast<mode_t>(file_mode));
   return sock;
+}
+
+expected<std::string> curve_key_read(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return error{errc::bad_request, path + ": cannot read the CURVE secret key: " + std::strerror(errno)};
+  if (st.st_mode & 077)
+    return error{errc::bad_request, path + ": the CURVE secret key is readable by group or others (chmod 600 it)"};
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return error{errc::bad_request, path + ": cannot read the CURVE secret key: " + std::strerror(errno)};
+  char buf[128];
+  std::size_t n = std::fread(buf, 1, sizeof buf, f);
+  std::fclose(f);
+  std::string key(buf, n);
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  std::uint8_t raw[32];
+  if (key.size() != 40 || !zmq_z85_decode(raw, key.c_str()))
+    return error{errc::bad_request, path + ": expected one Z85 CURVE secret key of 40 characters"};
+  return key;
 }
 
 }  // namespace aikid::ipc

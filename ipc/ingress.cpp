@@ -213,7 +213,7 @@ expected<std::unique_ptr<ingress>> ingress::start(zmq::context_t& ctx, ingress_o
   p->expire = std::move(expire);
   p->max_bytes = opts.max_message_bytes;
   for (std::size_t i = 0; i < n_classes; ++i) p->limits[i] = opts.max_inflight[i];
-  auto sock = endpoint_bind(ctx, zmq::socket_type::router, opts.endpoint, opts.file_mode, [&](zmq::socket_t& s) {
+  auto sock = endpoint_bind(ctx, zmq::socket_type::router, opts.endpoint, opts.file_mode, opts.curve_secret_key, [&](zmq::socket_t& s) {
     // A hard cap well above the configured limit: frames up to it get a
     // too_large reply; beyond it ZeroMQ drops the connection (memory guard).
     s.set(zmq::sockopt::maxmsgsize,

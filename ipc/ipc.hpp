@@ -35,19 +35,27 @@ namespace aikid::ipc {
 /// For "ipc://PATH": fails (errc::unavailable) if a live process accepts
 /// connections on PATH ("already in use by another process"); a stale socket
 /// file is fine. For "tcp://HOST:PORT": fails (errc::bad_request) if HOST is
-/// not a loopback address (CURVE is required for anything else and is not
-/// configured). Other transports: errc::bad_request.
-expected<void> endpoint_check(const std::string& endpoint);
+/// not a loopback address and `curve` is false (CURVE is required for
+/// anything else). Other transports: errc::bad_request.
+expected<void> endpoint_check(const std::string& endpoint, bool curve = false);
 
 /// The filesystem path of an ipc:// endpoint, "" for other transports.
 std::string endpoint_ipc_path(const std::string& endpoint);
 
 /// Checks the endpoint (endpoint_check), makes a socket of `type` with
 /// linger 0 and the options `configure` sets, binds it, and gives an ipc://
-/// socket file `file_mode`. Fails (errc::unavailable, or endpoint_check's
+/// socket file `file_mode`. A tcp:// endpoint with a `curve_secret_key` (Z85,
+/// 40 characters) is a CURVE server: only clients that know its public key
+/// can talk to it, encrypted. Fails (errc::unavailable, or endpoint_check's
 /// error) naming the endpoint and the cause.
 expected<zmq::socket_t> endpoint_bind(zmq::context_t& ctx, zmq::socket_type type, const std::string& endpoint,
-                                      int file_mode, const std::function<void(zmq::socket_t&)>& configure);
+                                      int file_mode, const std::string& curve_secret_key,
+                                      const std::function<void(zmq::socket_t&)>& configure);
+
+/// Reads a CURVE secret key file (one Z85 key of 40 characters, as written by
+/// `aikid --curve-keygen`). Fails (errc::bad_request) naming the file when it
+/// cannot be read, holds anything else, or is readable by group or others.
+expected<std::string> curve_key_read(const std::string& path);
 
 // --- ingress -------------------------------------------------------------------
 
@@ -58,6 +66,7 @@ struct ingress_options {
   std::array<int, 6> max_inflight{64, 64, 256, 256, 8, 64};
   int file_mode = 0660;  // for ipc:// endpoints
   nlohmann::json ping_fields = nlohmann::json::object();  // merged into every pong (version, boot_id)
+  std::string curve_secret_key;  // Z85; "" = no CURVE (tcp:// then loopback only)
 };
 
 /// Called on the ingress I/O thread with each admitted request. It must not
@@ -104,6 +113,7 @@ struct publisher_options {
   int sndhwm = 10000;   // per subscriber; past it that subscriber loses messages
   std::string boot_id;
   int file_mode = 0660;
+  std::string curve_secret_key;  // Z85; "" = no CURVE (tcp:// then loopback only)
 };
 
 class publisher final : public thought_sink {

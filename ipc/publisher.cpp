@@ -73,7 +73,7 @@ struct publisher::impl {
 expected<std::unique_ptr<publisher>> publisher::start(zmq::context_t& ctx, publisher_options opts) {
   auto p = std::make_unique<impl>();
   p->opts = opts;
-  auto sock = endpoint_bind(ctx, zmq::socket_type::pub, opts.endpoint, opts.file_mode,
+  auto sock = endpoint_bind(ctx, zmq::socket_type::pub, opts.endpoint, opts.file_mode, opts.curve_secret_key,
                             [&](zmq::socket_t& s) { s.set(zmq::sockopt::sndhwm, opts.sndhwm); });
   if (!sock) return sock.error();
   p->sock = std::move(*sock);
