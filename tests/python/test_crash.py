@@ -1,0 +1,166 @@
+"""Crash consistency over the wire: 20 times, writers add, update and delete
+memories (client vectors) and add and delete knowledge-graph triples while the
+daemon is killed with SIGKILL at a random moment. After each restart every
+acknowledged change is there, nothing unacknowledged is half-applied (a memory
+is either absent or whole, with its vector searchable), and the index agrees
+with the database (each live memory is its own nearest neighbour)."""
+from __future__ import annotations
+
+import json
+import random
+import signal
+import threading
+import time
+
+from harness import Daemon
+
+ROUNDS = 20
+DIM = 384
+LOCK = threading.Lock()  # guards the shared record of acknowledged changes
+
+
+def unit(rng: random.Random):
+    v = [rng.gauss(0, 1) for _ in range(DIM)]
+    n = sum(x * x for x in v) ** 0.5
+    return [x / n for x in v]
+
+
+class Writer(threading.Thread):
+    """Sends writes one at a time and records the ones acknowledged."""
+
+    def __init__(self, d: Daemon, k: int, rnd: int, rng: random.Random, acked: dict):
+        super().__init__(daemon=True)
+        self.d, self.k, self.rnd, self.rng, self.acked = d, k, rnd, rng, acked
+        self.stop = False
+        self.inflight = None  # (kind, key) of a delete sent but not acknowledged
+
+    def call(self, s, body):
+        s.send_multipart([b"", json.dumps({"v": 1, "id": "w", **body}).encode()])
+        if not s.poll(5000):
+            return None  # killed: not acknowledged
+        return json.loads(s.recv_multipart()[-1])
+
+    def run(self):
+        s = self.d.dealer()
+        i = 0
+        try:
+            while not self.stop:
+                i += 1
+                op = self.rng.random()
+                with LOCK:
+                    mine = [m for m, (w, _, _) in self.acked["mem"].items() if w == self.k]
+                if op < 0.5 or not mine:
+                    vec = unit(self.rng)
+                    text = f"w{self.k} r{self.rnd} n{i}"
+                    r = self.call(s, {"op": "memory.add", "text": text, "user": "crash", "vector": vec,
+                                      "meta": {"w": self.k}})
+                    if r is None:
+                        return
+                    assert r["ok"], r
+                    with LOCK:
+                        self.acked["mem"][r["memory_id"]] = (self.k, text, vec)
+                elif op < 0.65:
+                    mid = self.rng.choice(mine)
+                    text = f"w{self.k} r{self.rnd} n{i} updated"
+                    with LOCK:
+                        vec = self.acked["mem"][mid][2]
+                    r = self.call(s, {"op": "memory.update", "memory_id": mid, "text": text, "vector": vec})
+                    if r is None:
+                        return
+                    assert r["ok"], r
+                    with LOCK:
+                        w, _, vec = self.acked["mem"][mid]
+                        self.acked["mem"][mid] = (w, text, vec)
+                elif op < 0.75:
+                    mid = self.rng.choice(mine)
+                    self.inflight = ("mem", mid)
+                    r = self.call(s, {"op": "memory.delete", "memory_id": mid})
+                    if r is None:
+                        return
+                    assert r["ok"], r
+                    self.inflight = None
+                    with LOCK:
+                        del self.acked["mem"][mid]
+                        self.acked["deleted"].add(mid)
+                elif op < 0.95:
+                    t = [f"e{self.k}-{i}", "knows", f"e{self.k}-{i + 1}"]
+                    r = self.call(s, {"op": "kg.add", "triples": [t]})
+                    if r is None:
+                        return
+                    assert r["ok"], r
+                    with LOCK:
+                        self.acked["kg"].add(tuple(t))
+                else:
+                    with LOCK:
+                        mine_kg = sorted(t for t in self.acked["kg"] if t[0].startswith(f"e{self.k}-"))
+                    if not mine_kg:
+                        continue
+                    t = self.rng.choice(mine_kg)
+                    self.inflight = ("kg", t)
+                    r = self.call(s, {"op": "kg.delete", "triple": list(t)})
+                    if r is None:
+                        return
+                    assert r["ok"], r
+                    self.inflight = None
+                    with LOCK:
+                        self.acked["kg"].discard(t)
+        finally:
+            s.close()
+
+
+def check(d: Daemon, acked: dict):
+    def req(body):
+        r = d.request(body, timeout=30)
+        assert r["ok"], r
+        return r
+
+    listed = req({"op": "memory.list", "user": "crash", "limit": 10000})["memories"]
+    by_id = {m["id"]: m for m in listed}
+    for mid, (w, text, vec) in acked["mem"].items():
+        assert mid in by_id, f"acknowledged memory {mid} lost"
+        # Text: the acknowledged one, or a later write that was in flight (never a torn mix).
+        assert by_id[mid]["text"].startswith(f"w{w} "), by_id[mid]
+    for mid in acked["deleted"]:
+        assert mid not in by_id, f"acknowledged delete of {mid} undone"
+    # Unacknowledged adds may be there, but whole: each listed memory is found by its own vector.
+    rng_ids = list(acked["mem"].items())
+    random.Random(len(rng_ids)).shuffle(rng_ids)
+    for mid, (_, _, vec) in rng_ids[:40]:
+        hits = req({"op": "memory.search", "vector": vec, "top_k": 1, "user": "crash"})["hits"]
+        assert hits and hits[0]["id"] == mid and hits[0]["score"] > 0.999, (mid, hits)
+    for t in acked["kg"]:
+        facts = req({"op": "kg.query", "entity": t[0]})["facts"]
+        assert any(f["subject"] == t[0] and f["relation"] == t[1] and f["object"] == t[2] for f in facts), t
+
+
+def test_sigkill_at_random_moments_loses_no_acknowledged_change(tmp_path):
+    rng = random.Random(2026)
+    acked = {"mem": {}, "deleted": set(), "kg": set()}
+    base = str(tmp_path)
+    sets = ["synthesis.learn=false", "memory.remember_sources="]
+    for rnd in range(ROUNDS):
+        d = Daemon(sets, base=base).start()
+        try:
+            check(d, acked)
+            writers = [Writer(d, k, rnd, random.Random(rng.random()), acked) for k in range(4)]
+            for w in writers:
+                w.start()
+            time.sleep(rng.uniform(0.2, 1.2))
+            d.proc.send_signal(signal.SIGKILL)
+            d.proc.wait(30)
+            for w in writers:
+                w.stop = True
+                w.join(30)
+                # A delete cut off by the kill may or may not have happened: no longer asserted either way.
+                if w.inflight and w.inflight[0] == "mem":
+                    acked["mem"].pop(w.inflight[1], None)
+                elif w.inflight:
+                    acked["kg"].discard(w.inflight[1])
+        finally:
+            d.stop()
+    d = Daemon(sets, base=base).start()
+    try:
+        check(d, acked)
+        assert len(acked["mem"]) > 50 and len(acked["kg"]) > 20, (len(acked["mem"]), len(acked["kg"]))
+    finally:
+        d.stop()
