@@ -94,7 +94,11 @@ expected<void> apply_key(admin_context& ctx, const std::string& key, const confi
   }
   auto owner = ctx.actors.owner_of(section);
   if (!owner) return error{errc::internal, key + ": no part of aikid owns section " + section};
-  auto r = ask(ctx, owner, tunables_msg{{key}, {config::config_value_text(v)}});
+  // The owner parses the text again: a string goes quoted, so the one pair of
+  // quotes the parser strips is this one and a value with quotes of its own survives.
+  const std::string text = std::holds_alternative<std::string>(v) ? "\"" + std::get<std::string>(v) + "\""
+                                                                  : config::config_value_text(v);
+  auto r = ask(ctx, owner, tunables_msg{{key}, {text}});
   if (!r) return error{r.error().code, key + ": " + r.error().message};
   return {};
 }
