@@ -40,6 +40,10 @@ std::vector<config::key_spec> synthesis_config_keys() {
       key_bool("synthesis.learn", true,
                "learning path: have the model extract facts from each user percept into the graph and memory")
           .is_live(),
+      key_bool("synthesis.learn_from_templates", false,
+               "also extract facts from percepts a template answered (questions and commands AIKI knows; "
+               "each extraction costs the model ~1 s of a core)")
+          .is_live(),
       key_int("synthesis.extract_tokens", 96, 16, 1024, "most tokens of one fact extraction").is_live(),
   };
 }
@@ -384,7 +388,8 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         syn::turns_add(*st.conversation, p.user, "user", p.text, kit::unix_ms());
         st.users_since_reflection.insert(p.user);
         // Learning path: facts from what the user said, queued behind the answer.
-        if (p.source == "user" && st.env.cfg.get_bool("synthesis.learn")) {
+        if (p.source == "user" && st.env.cfg.get_bool("synthesis.learn") &&
+            (!c->answered || st.env.cfg.get_bool("synthesis.learn_from_templates"))) {
           percept_msg q;
           q.percept_id = p.percept_id;
           q.user = p.user;
