@@ -33,7 +33,7 @@ std::vector<config::key_spec> memory_config_keys() {
       key_int("memory.hnsw_ef_search", 64, 1, 4096, "HNSW search breadth").is_live(),
       key_int("memory.recall_top_k", 5, 0, 100, "memories recalled for each percept").is_live(),
       key_real("memory.recall_min_score", 0.3, -1.0, 1.0, "least cosine for a recalled memory").is_live(),
-      key_int("memory.workers", 8, 1, 64, "threads that run store writes (group commit batches them)"),
+      key_int("memory.workers", 64, 1, 256, "threads that run store writes: each waits for its sync, and concurrent ones share one (group commit)"),
       key_int("memory.embed_timeout_ms", 5000, 10, 60000, "how long to wait for the embedder").is_live(),
       key_string("memory.remember_sources", "user",
                  "percept sources whose text is remembered (comma-separated; empty = none)")
