@@ -282,15 +282,22 @@ class Subscriber(_SubscriberBase):
         self._setup(self._ctx.socket(zmq.SUB), endpoint, topics, on_gap, on_restart, rcvhwm,
                     curve_keys(curve_serverkey, curve_publickey, curve_secretkey))
 
+    def _next_frames(self, deadline: Optional[float]) -> Optional[List[bytes]]:
+        """The next message's frames, or None once ``deadline`` (time.monotonic) has passed."""
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
+                return None
+        return self._sock.recv_multipart()
+
     def recv(self, timeout: Optional[float] = None) -> Optional[Thought]:
         """The next well-formed thought, or None if ``timeout`` seconds pass first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
-                    return None
-            thought = self._make(self._sock.recv_multipart())
+            frames = self._next_frames(deadline)
+            if frames is None:
+                return None
+            thought = self._make(frames)
             if thought is not None:
                 return thought
 
@@ -338,11 +345,10 @@ class Thoughts(Subscriber):
             return self._queue.popleft()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._sock.poll(int(left * 1000) + 1, zmq.POLLIN):
-                    return None
-            events = self._make_typed(self._sock.recv_multipart())
+            frames = self._next_frames(deadline)
+            if frames is None:
+                return None
+            events = self._make_typed(frames)
             if events:
                 self._queue.extend(events[1:])
                 return events[0]
@@ -399,22 +405,27 @@ class AsyncSubscriber(_SubscriberBase):
         self._setup(self._ctx.socket(zmq.SUB), endpoint, topics, on_gap, on_restart, rcvhwm,
                     curve_keys(curve_serverkey, curve_publickey, curve_secretkey))
 
+    async def _next_frames(self, deadline: Optional[float]) -> Optional[List[bytes]]:
+        """The next message's frames, or None once ``deadline`` (the loop's clock) has passed."""
+        import asyncio
+        if deadline is None:
+            return await self._sock.recv_multipart()
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return None
+        try:
+            return await asyncio.wait_for(self._sock.recv_multipart(), left)
+        except asyncio.TimeoutError:
+            return None
+
     async def recv(self, timeout: Optional[float] = None) -> Optional[Thought]:
         """The next well-formed thought, or None if ``timeout`` seconds pass first."""
         import asyncio
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         while True:
-            if deadline is None:
-                frames = await self._sock.recv_multipart()
-            else:
-                left = deadline - loop.time()
-                if left <= 0:
-                    return None
-                try:
-                    frames = await asyncio.wait_for(self._sock.recv_multipart(), left)
-                except asyncio.TimeoutError:
-                    return None
+            frames = await self._next_frames(deadline)
+            if frames is None:
+                return None
             thought = self._make(frames)
             if thought is not None:
                 return thought
@@ -452,19 +463,11 @@ class AsyncThoughts(AsyncSubscriber):
         import asyncio
         if self._queue:
             return self._queue.popleft()
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         while True:
-            if deadline is None:
-                frames = await self._sock.recv_multipart()
-            else:
-                left = deadline - loop.time()
-                if left <= 0:
-                    return None
-                try:
-                    frames = await asyncio.wait_for(self._sock.recv_multipart(), left)
-                except asyncio.TimeoutError:
-                    return None
+            frames = await self._next_frames(deadline)
+            if frames is None:
+                return None
             events = self._make_typed(frames)
             if events:
                 self._queue.extend(events[1:])
