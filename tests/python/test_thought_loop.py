@@ -37,6 +37,16 @@ def finals_of(sub: Subscriber, ids, timeout: float = 180.0):
     return [got.get(i) for i in ids]
 
 
+def reminders(sub: Subscriber, seconds: float):
+    """Every reminder thought that arrives within `seconds`."""
+    out, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        t = sub.recv(timeout=0.2)
+        if t is not None and t.kind == "reminder":
+            out.append(t)
+    return out
+
+
 def poll(fn, timeout: float = 120.0, every: float = 0.5):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -100,44 +110,27 @@ def test_a_reminder_fires_once_at_its_due_time_also_across_a_restart(make_daemon
         time.sleep(0.3)
         assert c.request("kg.add", triples=[["ola", "has appointment with", "the dentist", {"due": due, "user": "ola"}]])["added"] == 1
         assert d.admin_cmd(f"debug clock {ms(due) - 60_000}")["ok"]
-
-        def reminders(timeout):
-            out, deadline = [], time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                t = sub.recv(timeout=0.2)
-                if t is not None and t.kind == "reminder":
-                    out.append(t)
-            return out
-        assert reminders(1.5) == [], "fired before its due time"
+        assert reminders(sub, 1.5) == [], "fired before its due time"
         assert d.admin_cmd(f"debug clock {ms(due) + 1000}")["ok"]
-        got = reminders(2.0)
+        got = reminders(sub, 2.0)
         assert len(got) == 1, [g.body for g in got]
         r = got[0]
         assert r.kind == "reminder" and "the dentist" in r.text and r.body["user"] == "ola" and r.source == "reminder"
         assert r.percept_id.startswith("reminder-")
         assert d.admin_cmd(f"debug clock {ms(due) + 60_000}")["ok"]
-        assert reminders(1.0) == [], "fired twice"
+        assert reminders(sub, 1.0) == [], "fired twice"
     base = d.base
     assert d.stop() == 0
     d2 = make_daemon("daemon.debug=true", "proactive.tick_ms=100", "synthesis.learn=false", base=base).start()
     with Subscriber(d2.thoughts, topics=["thought.final"]) as sub, Client(d2.requests, timeout=30) as c:
         time.sleep(0.3)
         assert d2.admin_cmd(f"debug clock {ms(due) + 120_000}")["ok"]
-        deadline, again = time.monotonic() + 1.5, []
-        while time.monotonic() < deadline:
-            t = sub.recv(timeout=0.2)
-            if t is not None and t.kind == "reminder":
-                again.append(t)
-        assert again == [], "fired again after a restart"
+        assert reminders(sub, 1.5) == [], "fired again after a restart"
         # A new due time for the same relation fires once more.
         new_due = "2030-01-02T08:00:00Z"
         c.request("kg.add", triples=[["ola", "has appointment with", "the dentist", {"due": new_due, "user": "ola"}]])
         assert d2.admin_cmd(f"debug clock {ms(new_due) + 500}")["ok"]
-        deadline, fired = time.monotonic() + 2.0, []
-        while time.monotonic() < deadline:
-            t = sub.recv(timeout=0.2)
-            if t is not None and t.kind == "reminder":
-                fired.append(t)
+        fired = reminders(sub, 2.0)
         assert len(fired) == 1 and "2030-01-02" in fired[0].text, [f.body for f in fired]
 
 
