@@ -7,6 +7,8 @@
 
 #include <charconv>
 #include <filesystem>
+#include <limits>
+#include <optional>
 #include <sstream>
 
 #include "actors/messages.hpp"
@@ -30,6 +32,14 @@ std::vector<std::string> split_words(const std::string& line) {
   std::string x;
   while (is >> x) w.push_back(x);
   return w;
+}
+
+// The whole word as an integer in [lo, hi]; nullopt for anything else.
+std::optional<std::int64_t> whole_int(const std::string& word, std::int64_t lo, std::int64_t hi) {
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+  if (ec != std::errc{} || end != word.data() + word.size() || v < lo || v > hi) return std::nullopt;
+  return v;
 }
 
 // Asks one actor, waiting at most `timeout`; returns its string reply, or
@@ -256,18 +266,17 @@ json admin_execute(admin_context& ctx, const std::string& line) {
       if (w.size() == 3 && w[1] == "clock") {  // the proactive clock (reminders, reflections)
         std::int64_t t = 0;
         if (w[2] != "real") {
-          auto [end, ec] = std::from_chars(w[2].data(), w[2].data() + w[2].size(), t);
-          if (ec != std::errc{} || end != w[2].data() + w[2].size() || t <= 0)
-            return fail("bad_request", "UNIX_MS: \"" + w[2] + "\" is not a positive unix time in ms (or real)");
+          auto v = whole_int(w[2], 1, std::numeric_limits<std::int64_t>::max());
+          if (!v) return fail("bad_request", "UNIX_MS: \"" + w[2] + "\" is not a positive unix time in ms (or real)");
+          t = *v;
         }
         auto r = ask(ctx, ctx.actors.proactive, clock_atom_v, t);
         return r ? json::parse(*r, nullptr, false) : fail(r.error());
       }
       if (w.size() != 4 || w[1] != "stall") return fail("bad_request", "usage: debug stall ACTOR MS | debug clock UNIX_MS|real");
-      std::int32_t ms = 0;
-      auto [end, ec] = std::from_chars(w[3].data(), w[3].data() + w[3].size(), ms);
-      if (ec != std::errc{} || end != w[3].data() + w[3].size() || ms < 0 || ms > 600000)
-        return fail("bad_request", "MS: \"" + w[3] + "\" is not a number of milliseconds in [0, 600000]");
+      auto v = whole_int(w[3], 0, 600000);
+      if (!v) return fail("bad_request", "MS: \"" + w[3] + "\" is not a number of milliseconds in [0, 600000]");
+      const auto ms = static_cast<std::int32_t>(*v);
       for (const auto& [name, a] : ctx.actors.all())
         if (name == w[2]) {
           caf::anon_send(a, stall_atom_v, ms);
