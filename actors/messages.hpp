@@ -82,8 +82,9 @@ typename Inspector::result_type inspect(Inspector& f, generate_msg& x) {
 }
 
 /// The learning path's findings about one percept (off the reply path):
-/// `triples_json` a JSON array of [subject, relation, object] for kg.add,
-/// `memories` texts for memory.add (with dedup), `answer` the model's reply,
+/// `triples_json` a JSON array of [subject, relation, object] for kg.add (the
+/// speaker already named as the user), `memories` the same facts as sentences
+/// for memory.add (with dedup), `answer` the model's reply,
 /// kept by synthesis as the assistant's turn. Any part may be empty.
 struct learn_msg {
   std::string user;

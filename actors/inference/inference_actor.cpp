@@ -233,18 +233,27 @@ json timings_of(const job& j) {
 }
 
 // An extraction's JSON ({"facts":[{subject, relation, object}]}, valid by the
-// schema's mask) as triples for synthesis and sentences for memory.
+// schema's mask) as triples for synthesis and sentences for memory, the same
+// facts for both: "user", "I", "me" and "the user" become the user's name, and
+// a fact whose subject is its object is dropped.
 void learn_from(inference_state& st, const job& j) {
   auto doc = json::parse(j.text, nullptr, false);
   if (!doc.is_object() || !doc.contains("facts") || !doc["facts"].is_array()) return;
-  learn_msg m{j.percept.user, j.percept.percept_id, "extract", "", {}, ""};
+  const std::string& user = j.percept.user;
+  auto who = [&](std::string name) {
+    std::string low = name;
+    for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!user.empty() && (low == "user" || low == "i" || low == "me" || low == "the user")) return user;
+    return name;
+  };
+  learn_msg m{user, j.percept.percept_id, "extract", "", {}, ""};
   json triples = json::array();
   for (const auto& f : doc["facts"]) {
-    auto s = f.value("subject", std::string{}), r = f.value("relation", std::string{}), o = f.value("object", std::string{});
-    if (s.empty() || r.empty() || o.empty()) continue;
+    auto s = who(f.value("subject", std::string{})), r = f.value("relation", std::string{}),
+         o = who(f.value("object", std::string{}));
+    if (s.empty() || r.empty() || o.empty() || s == o) continue;
     triples.push_back({s, r, o});
-    bool self_ref = s == "user" || s == "User";
-    m.memories.push_back((self_ref && !j.percept.user.empty() ? j.percept.user : s) + " " + r + " " + o);
+    m.memories.push_back(s + " " + r + " " + o);
   }
   if (triples.empty()) return;
   m.triples_json = triples.dump();
@@ -287,6 +296,17 @@ void finish(inference_actor* self, std::optional<error> err) {
     st.env.replies->reply_ok(j.ticket, {{"text", j.text}, {"tokens", j.out}, {"timings", timings_of(j)},
                                          {"finish_reason", j.finish_reason}, {"seed", j.smp ? j.smp->seed_used() : 0u}});
   }
+}
+
+// Ends a job that is not the running one (queued, or refused before it was
+// queued) with `err`, as finish() ends the running one; the running job stays.
+void finish_aside(inference_actor* self, job j, error err) {
+  auto& st = self->state;
+  if (!j.t_start) j.t_start = kit::now_ns();  // it never started: its time is zero, not since the epoch
+  std::optional<job> keep = std::move(st.cur);
+  st.cur = std::move(j);
+  finish(self, std::move(err));
+  st.cur = std::move(keep);
 }
 
 void start_next(inference_actor* self);
@@ -536,13 +556,10 @@ void supersede(inference_actor* self, const std::string& user) {
       ++it;
       continue;
     }
-    std::optional<job> tmp = std::move(*it);
+    job old = std::move(*it);
     it = st.queue.erase(it);
-    auto keep = std::move(st.cur);
-    st.cur = std::move(tmp);
     ++st.superseded;
-    finish(self, error{errc::cancelled, "superseded by a newer percept of the same user"});
-    st.cur = std::move(keep);
+    finish_aside(self, std::move(old), error{errc::cancelled, "superseded by a newer percept of the same user"});
   }
 }
 
@@ -564,12 +581,9 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
           }
           for (auto it = st.queue.begin(); it != st.queue.end();) {
             if (it->request_id == *target || it->percept.percept_id == *target) {
-              std::optional<job> tmp = std::move(*it);
+              job queued = std::move(*it);
               it = st.queue.erase(it);
-              auto keep = std::move(st.cur);
-              st.cur = std::move(tmp);
-              finish(self, error{errc::cancelled, "generation cancelled"});
-              st.cur = std::move(keep);
+              finish_aside(self, std::move(queued), error{errc::cancelled, "generation cancelled"});
               hit = true;
             } else {
               ++it;
@@ -612,12 +626,7 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
           for (const auto& m : msgs_json) j.messages.push_back({m.value("role", "user"), m.value("content", "")});
         j.chat = true;
         auto refuse = [&](error e) {  // the percept's one thought carries the error
-          if (j.purpose == "extract") return;
-          std::optional<job> keep = std::move(st.cur);
-          st.cur = std::move(j);
-          st.cur->t_start = kit::now_ns();
-          finish(self, std::move(e));
-          st.cur = std::move(keep);
+          if (j.purpose != "extract") finish_aside(self, std::move(j), std::move(e));
         };
         if (!st.model) return refuse(error{errc::unavailable, "no model loaded: " + st.down_reason});
         if (!g.schema_json.empty()) {
@@ -702,11 +711,9 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
         st.background.clear();
         st.paused.reset();
         while (!st.queue.empty()) {
-          auto keep = std::move(st.cur);
-          st.cur = std::move(st.queue.front());
+          job queued = std::move(st.queue.front());
           st.queue.pop_front();
-          finish(self, error{errc::cancelled, "aikid is shutting down"});
-          st.cur = std::move(keep);
+          finish_aside(self, std::move(queued), error{errc::cancelled, "aikid is shutting down"});
         }
       },
       [=](heartbeat_atom) { return heartbeat_atom_v; },

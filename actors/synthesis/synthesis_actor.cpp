@@ -244,23 +244,16 @@ json extraction_messages(const std::string& text) {
   return msgs;
 }
 
-// The model's facts as triples; "user", "I" and "me" become the user's name.
+// The learning path's triples (names already resolved by inference) with
+// their provenance as attrs; a malformed entry is skipped.
 std::vector<syn::triple> triples_of(const learn_msg& m) {
   std::vector<syn::triple> out;
   auto arr = json::parse(m.triples_json.empty() ? "[]" : m.triples_json, nullptr, false);
   if (!arr.is_array()) return out;
-  auto who = [&](std::string s) {
-    std::string low = s;
-    for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!m.user.empty() && (low == "user" || low == "i" || low == "me" || low == "the user")) return m.user;
-    return s;
-  };
   for (const auto& t : arr) {
     if (!t.is_array() || t.size() != 3 || !t[0].is_string() || !t[1].is_string() || !t[2].is_string()) continue;
-    syn::triple tr{who(t[0].get<std::string>()), t[1].get<std::string>(), who(t[2].get<std::string>()),
-                   json{{"source", m.source}, {"percept_id", m.percept_id}}};
-    if (tr.subject.empty() || tr.relation.empty() || tr.object.empty() || tr.subject == tr.object) continue;
-    out.push_back(std::move(tr));
+    out.push_back(syn::triple{t[0].get<std::string>(), t[1].get<std::string>(), t[2].get<std::string>(),
+                              json{{"source", m.source}, {"percept_id", m.percept_id}}});
   }
   return out;
 }
