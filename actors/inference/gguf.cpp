@@ -180,6 +180,17 @@ expected<std::unique_ptr<gguf_file>> gguf_file::parse(std::span<const std::byte>
   return f;
 }
 
+void gguf_file::release(const std::byte* p, std::size_t n) const {
+  if (map_ == nullptr) return;
+  const auto base = reinterpret_cast<std::uintptr_t>(map_);
+  const std::size_t page = std::size_t(::sysconf(_SC_PAGESIZE));
+  std::uintptr_t lo = reinterpret_cast<std::uintptr_t>(p), hi = lo + n;
+  if (lo < base || hi > base + map_len_) return;
+  lo = (lo + page - 1) / page * page;
+  hi = hi / page * page;
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 gguf_file::~gguf_file() {
   if (map_ != nullptr) ::munmap(map_, map_len_);
 }

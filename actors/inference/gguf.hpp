@@ -110,6 +110,12 @@ class gguf_file {
   /// f32 array elements.
   expected<std::vector<float>> get_floats(std::string_view key) const;
 
+  /// Tells the kernel that the whole pages inside [p, p+n) of the mapping are
+  /// not needed now (a copy was made): they leave this process's resident
+  /// set and are read again from the page cache if touched. A no-op for a
+  /// parsed buffer or a range outside the mapping; never fails.
+  void release(const std::byte* p, std::size_t n) const;
+
  private:
   gguf_file() = default;
   expected<void> parse_all();

@@ -110,6 +110,7 @@ class model {
   std::unique_ptr<vocab> vocab_;
   std::vector<layer_weights> layers_;
   std::unique_ptr<globals> globals_;
+  std::vector<std::vector<std::byte>> packed_;  // weights repacked for the kernels (kernels.hpp)
   const kernel_table* kernels_ = nullptr;
 };
 

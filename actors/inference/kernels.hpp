@@ -20,6 +20,9 @@
 
 namespace aikid::inference {
 
+struct weight_view;
+struct activation;
+
 /// Dot products of one weight row with an activation row already converted to
 /// the row type's vec_dot type. `n` = elements (a multiple of the block).
 struct kernel_table {
@@ -45,6 +48,25 @@ struct kernel_table {
   float (*attn_dot_f16)(bool batched, int n, const std::uint16_t* x, const std::uint16_t* y);
   void (*attn_weighted_sum)(bool batched, int n_kv, int hd, const std::uint16_t* v, std::size_t stride,
                             const std::uint16_t* p, float* out, float* acc);
+  // Elementwise parts of the forward pass, in ggml-cpu's AVX-512 numerics
+  // (ggml_v_expf: max error ~1.5 ulp): gate[i] = silu(gate[i]) * up[i];
+  // x[j] = exp(x[j] - mx) returning Σ x[j] summed as ggml_vec_soft_max_f32
+  // does (16-lane chunks reduced in float, accumulated in double); y = fp16(x)
+  // rounded to nearest even.
+  void (*silu_mul)(float* gate, const float* up, int n);
+  double (*softmax_exp)(float* x, int n, float mx);
+  void (*to_fp16)(const float* x, std::uint16_t* y, int n);
+  // Optional packed layout (kernels_avx512_packed.cpp; nullptr in tables
+  // without one): weights repacked once at load so a kernel reads the blocks
+  // of 4 rows side by side. pack_bytes is 0 when this table does not pack
+  // type t / this shape; pack writes pack_bytes(t, n, rows) bytes to dst;
+  // matmul_packed is matmul_rows for a view packed by this table (results
+  // bit-identical to the row kernels).
+  std::size_t (*pack_bytes)(ggml_type t, std::int64_t n, std::int64_t rows);
+  void (*pack)(ggml_type t, std::int64_t n, std::int64_t rows, const std::byte* src, std::size_t row_bytes,
+               std::byte* dst);
+  void (*matmul_packed)(const weight_view& w, const activation* x, int nt, float* out,
+                        std::size_t ldo, std::int64_t r0, std::int64_t r1);
 };
 
 /// The reference kernels (plain C++, any CPU).
@@ -57,19 +79,25 @@ bool cpu_has_avx2();
 /// AVX-512 (F, BW, VL) + VNNI versions, bit-identical to the portable ones;
 /// only call when cpu_has_avx512_vnni().
 const kernel_table* kernels_avx512();
+/// Fills t's packing entries with the AVX-512 packed kernels (called by kernels_avx512()).
+void kernels_avx512_packing(kernel_table& t);
 /// True when this CPU can run kernels_avx512() (AVX-512 F/BW/VL/VNNI, F16C, FMA).
 bool cpu_has_avx512_vnni();
 /// The fastest table this CPU supports: avx512 (VNNI), else avx2, else portable.
 /// AIKID_KERNELS=portable|avx2|avx512 in the environment forces one (when
-/// the CPU supports it).
+/// the CPU supports it); AIKID_PACK=0 keeps the weights in the file layout
+/// even when the table has a packed one (model::load).
 const kernel_table& kernels_select();
 
-/// A matrix in its file type: `rows` rows of `n` elements, `row_bytes` apart.
+/// A matrix in its file type: `rows` rows of `n` elements, `row_bytes` apart;
+/// or, when `packed_by` is set, in that table's packed layout (then `data`
+/// is the packed copy and row() must not be used).
 struct weight_view {
   ggml_type type = ggml_type::f32;
   std::int64_t n = 0, rows = 0;
   std::size_t row_bytes = 0;
   const std::byte* data = nullptr;
+  const kernel_table* packed_by = nullptr;
   const std::byte* row(std::int64_t r) const { return data + std::size_t(r) * row_bytes; }
 };
 
@@ -92,7 +120,8 @@ float row_dot(const kernel_table& k, ggml_type wt, std::int64_t n, const void* w
 void matvec(const kernel_table& k, const weight_view& w, const activation& x, float* y,
             std::int64_t r0, std::int64_t r1);
 /// Rows [r0, r1) of W·x for nt activations: out[t*ldo + r]. Rows are taken
-/// in cache-sized panels so each panel of W is read once for all nt.
+/// in cache-sized panels so each panel of W is read once for all nt. A packed
+/// view goes to the packing table's matmul_packed.
 void matmul_rows(const kernel_table& k, const weight_view& w, const activation* x, int nt, float* out,
                  std::size_t ldo, std::int64_t r0, std::int64_t r1);
 /// Convenience: converts x and computes all rows.

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "actors/inference/kernels.hpp"
@@ -20,7 +21,12 @@
 namespace aikid::inference {
 namespace {
 
-inline float h2f(std::uint16_t h) { return detail::fp16_table[h]; }
+// F16C conversion: exact, like the table, without a dependent load from a
+// 256 KB table in the inner loop.
+inline float h2f(std::uint16_t h) { return _cvtsh_ss(h); }
+
+// Prefetch distance for the weight rows, in bytes (a few blocks ahead).
+constexpr std::size_t prefetch_ahead = 2048;
 
 inline float hsum_float_8(__m256 x) {
   __m128 res = _mm256_extractf128_ps(x, 1);
@@ -62,6 +68,7 @@ void rows_q4_1(std::int64_t n, const std::byte* w, std::size_t rb, const void* v
     const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs));
     for (int r = 0; r < R; ++r) {
       const block_q4_1& b = x[r][ib];
+      _mm_prefetch(reinterpret_cast<const char*>(&b) + prefetch_ahead, _MM_HINT_T0);
       summs[r] += h2f(b.m) * s1;
       const __m256 f = dot_u8(nibbles_32(b.qs), qy);
       acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b.d) * d1), f, acc[r]);
@@ -102,6 +109,7 @@ void rows_q8_0(std::int64_t n, const std::byte* w, std::size_t rb, const void* v
     const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs));
     for (int r = 0; r < R; ++r) {
       const block_q8_0& b = x[r][ib];
+      _mm_prefetch(reinterpret_cast<const char*>(&b) + prefetch_ahead, _MM_HINT_T0);
       const __m256 f = dot_i8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)), qy);
       acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b.d) * d1), f, acc[r]);
     }
@@ -187,6 +195,57 @@ void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, s
   }
 }
 
+// ---- elementwise ----
+// ggml_v_expf, AVX-512 (the portable vexp lane by lane; scalef == ldexp).
+inline __m512 v_expf(__m512 x) {
+  const __m512 r = _mm512_set1_ps(0x1.8p23f);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+  const __m512 n = _mm512_sub_ps(z, r);
+  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __mmask16 d = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+  const __m512 res = _mm512_scalef_ps(j, n);
+  if (_mm512_kortestz(d, d)) return res;
+  const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ),
+                                          _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
+  return _mm512_mask_blend_ps(d, res, alt);
+}
+
+inline __mmask16 tail_mask(int left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1); }
+
+void silu_mul(float* gate, const float* up, int n) {
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+    const __m512 e = v_expf(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(g), _mm512_set1_epi32(INT32_MIN))));  // -g
+    const __m512 s = _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, up + i)));
+  }
+}
+
+double softmax_exp(float* x, int n, float mx) {
+  double sum = 0;
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 v = _mm512_maskz_mov_ps(m, v_expf(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), _mm512_set1_ps(mx))));
+    _mm512_mask_storeu_ps(x + i, m, v);
+    sum += double(reduce16(v));
+  }
+  return sum;
+}
+
+void to_fp16(const float* x, std::uint16_t* y, int n) {
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_mask_storeu_epi16(y + i, m, h);
+  }
+}
+
 }  // namespace
 
 const kernel_table* kernels_avx512() {
@@ -201,6 +260,10 @@ const kernel_table* kernels_avx512() {
     t.rows_q8_0_q8_0 = rows_of<rows_q8_0<4>, rows_q8_0<1>>;
     t.attn_dot_f16 = attn_dot_f16;
     t.attn_weighted_sum = attn_weighted_sum;
+    t.silu_mul = silu_mul;
+    t.softmax_exp = softmax_exp;
+    t.to_fp16 = to_fp16;
+    kernels_avx512_packing(t);
     return t;
   }();
   return &table;

@@ -182,11 +182,51 @@ void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, s
   }
 }
 
+// ---- elementwise: exp, SiLU, softmax, fp16 ----
+
+// ggml_v_expf (AVX-512 version, after ARM's optimized routine) one lane at a
+// time: max error ~1.5 ulp; ggml uses it for softmax and SiLU.
+float vexp(float x) {
+  const float r = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  if (std::isnan(n)) return n;
+  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;  // flushes to 0 / inf
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  return std::ldexp(j, int(n));
+}
+
+void silu_mul(float* gate, const float* up, int n) {
+  for (int i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + vexp(-gate[i])) * up[i];
+}
+
+double softmax_exp(float* x, int n, float mx) {
+  double sum = 0;
+  for (int i = 0; i < n; i += 16) {
+    float v[16] = {};
+    for (int l = 0; l < 16 && i + l < n; ++l) {
+      v[l] = vexp(x[i + l] - mx);
+      x[i + l] = v[l];
+    }
+    sum += double(reduce16(v));
+  }
+  return sum;
+}
+
+void to_fp16(const float* x, std::uint16_t* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
 constexpr kernel_table portable_table{
     "portable",      dot_q4_0_q8_0,     dot_q4_1_q8_1,    dot_q8_0_q8_0, dot_half<fp16_to_fp32>,
     dot_half<bf16_to_fp32>, dot_f32_f32, quantize_row_q8_0, quantize_row_q8_1,
     rows_of<dot_q4_0_q8_0>, rows_of<dot_q4_1_q8_1>, rows_of<dot_q8_0_q8_0>,
     attn_dot_f16, attn_weighted_sum,
+    silu_mul, softmax_exp, to_fp16,
+    nullptr, nullptr, nullptr,  // no packed layout
 };
 
 }  // namespace
@@ -275,6 +315,10 @@ void matvec(const kernel_table& k, const weight_view& w, const activation& x, fl
 
 void matmul_rows(const kernel_table& k, const weight_view& w, const activation* x, int nt, float* out,
                  std::size_t ldo, std::int64_t r0, std::int64_t r1) {
+  if (w.packed_by) {
+    w.packed_by->matmul_packed(w, x, nt, out, ldo, r0, r1);
+    return;
+  }
   decltype(k.rows_q4_1_q8_1) rows = nullptr;
   switch (w.type) {
     case ggml_type::q4_0: rows = k.rows_q4_0_q8_0; break;

@@ -2,6 +2,8 @@
 // entry points.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string_view>
 
 #include "actors/inference/gguf.hpp"
 #include "actors/inference/model_impl.hpp"
@@ -86,6 +88,13 @@ struct binder {
     return out;
   }
 };
+
+// AIKID_PACK=0 in the environment keeps the file layout (to measure the
+// packed kernels against the row kernels).
+bool pack_disabled() {
+  const char* v = std::getenv("AIKID_PACK");
+  return v != nullptr && std::string_view(v) == "0";
+}
 
 }  // namespace
 
@@ -257,6 +266,26 @@ expected<std::unique_ptr<model>> model::load_impl(const model_options& opts) {
   in.n_ctx = std::min(opts.n_ctx > 0 ? opts.n_ctx : cap, in.n_ctx_train);
   m->kernels_ = &kernels_select();
   in.kernels = std::string(m->kernels_->name);
+  // ---- weights repacked for the kernels, where the table has a layout ----
+  // One copy per matrix (the same size as the file's), made once; the
+  // file's pages of a repacked matrix are released, so resident memory
+  // stays about one model. The token embedding rows keep the file layout
+  // (they are read one row at a time); a tied output gets its own copy.
+  if (const kernel_table& k = *m->kernels_; k.pack_bytes && !pack_disabled()) {
+    auto repack = [&](weight_view& w, bool release) {
+      const std::size_t bytes = k.pack_bytes(w.type, w.n, w.rows);
+      if (bytes == 0) return;
+      std::vector<std::byte>& buf = m->packed_.emplace_back(bytes);
+      k.pack(w.type, w.n, w.rows, w.data, w.row_bytes, buf.data());
+      if (release) f.release(w.data, std::size_t(w.rows) * w.row_bytes);
+      w.data = buf.data();
+      w.packed_by = &k;
+    };
+    for (layer_weights& L : m->layers_) {
+      for (weight_view* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) repack(*w, true);
+    }
+    repack(m->globals_->output, true);  // embedding rows of a tied output fault back in one page at a time
+  }
   in.n_threads = std::clamp(opts.threads, 1, 64);
   m->file_ = std::move(*file);
   return m;

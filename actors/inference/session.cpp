@@ -94,44 +94,6 @@ namespace {
 // last-bit differences (a flipped Q8 rounding moves logits by ~0.5), so the
 // attention (kernel_table::attn_*) keeps llama.cpp's exact summation order.
 
-// _mm512_reduce_add_ps as GCC expands it.
-float reduce16(const float v[16]) {
-  float a[8], b[4];
-  for (int l = 0; l < 8; ++l) a[l] = v[l + 8] + v[l];
-  for (int l = 0; l < 4; ++l) b[l] = a[l + 4] + a[l];
-  return (b[0] + b[2]) + (b[1] + b[3]);
-}
-
-// ggml_v_expf (AVX-512 version, after ARM's optimized routine): max error
-// ~1.5 ulp; ggml uses it for softmax and SiLU.
-float vexp(float x) {
-  const float r = 0x1.8p23f;
-  const float z = std::fma(x, 0x1.715476p+0f, r);
-  const float n = z - r;
-  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  if (std::isnan(n)) return n;
-  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;  // flushes to 0 / inf
-  const float u = b * b;
-  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
-  return std::ldexp(j, int(n));
-}
-
-// x[j] <- exp(x[j] - mx) for j < n; returns Σ as ggml: 16-lane chunks reduced
-// in float, accumulated in double (entries past n are masked zeros).
-double softmax_exp(float* x, int n, float mx) {
-  double sum = 0;
-  for (int i = 0; i < n; i += 16) {
-    float v[16] = {};
-    for (int l = 0; l < 16 && i + l < n; ++l) {
-      v[l] = vexp(x[i + l] - mx);
-      x[i + l] = v[l];
-    }
-    sum += double(reduce16(v));
-  }
-  return sum;
-}
-
 // RMSNorm as ggml: mean of squares summed in double, scale = 1/sqrtf(mean+eps),
 // then the elementwise weight.
 void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
@@ -283,10 +245,8 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
         rope_cache(s.rope_cs.data(), in.n_rot, pos, in.rope_freq_base, in.rope_freq_scale, g.rope_freqs);
         rope_apply(&s.q[std::size_t(t * E)], H, HD, in.n_rot, s.rope_cs.data());
         rope_apply(&s.k[std::size_t(t * KVD)], HKV, HD, in.n_rot, s.rope_cs.data());
-        for (int i = 0; i < KVD; ++i) {
-          kc[std::size_t(pos) * std::size_t(KVD) + std::size_t(i)] = fp32_to_fp16(s.k[std::size_t(t * KVD + i)]);
-          vc[std::size_t(pos) * std::size_t(KVD) + std::size_t(i)] = fp32_to_fp16(s.v[std::size_t(t * KVD + i)]);
-        }
+        kt.to_fp16(&s.k[std::size_t(t * KVD)], kc + std::size_t(pos) * std::size_t(KVD), KVD);
+        kt.to_fp16(&s.v[std::size_t(t * KVD)], vc + std::size_t(pos) * std::size_t(KVD), KVD);
       }
       // one work item per (token, head)
       parallel_items(pool, nt * H, [&](int item, int ith) {
@@ -296,7 +256,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
         const int n_kv = pos + 1;  // causal: positions 0..pos
         const int hk = h / group;
         const float* qh = &s.q[std::size_t(t * E + h * HD)];
-        for (int d = 0; d < HD; ++d) sc.q16[std::size_t(d)] = fp32_to_fp16(qh[d]);
+        kt.to_fp16(qh, sc.q16.data(), HD);
         // scores = K·q (F16 x F16), scaled
         float mx = -INFINITY;
         for (int j = 0; j < n_kv; ++j) {
@@ -306,8 +266,9 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
           mx = std::max(mx, scv);
         }
         // softmax (ggml_vec_soft_max_f32): exp per 16-lane chunk, chunk sums in double
-        const float inv = float(1.0 / softmax_exp(sc.scores.data(), n_kv, mx));
-        for (int j = 0; j < n_kv; ++j) sc.p16[std::size_t(j)] = fp32_to_fp16(sc.scores[std::size_t(j)] * inv);
+        const float inv = float(1.0 / kt.softmax_exp(sc.scores.data(), n_kv, mx));
+        for (int j = 0; j < n_kv; ++j) sc.scores[std::size_t(j)] *= inv;
+        kt.to_fp16(sc.scores.data(), sc.p16.data(), n_kv);
         // o_h = V^T · p (F16 x F16) in ggml's lane order
         kt.attn_weighted_sum(batched, n_kv, HD, vc + std::size_t(hk * HD), std::size_t(KVD), sc.p16.data(),
                              &s.att_out[std::size_t(t * E + h * HD)], sc.vacc.data());
@@ -329,12 +290,9 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
         matmul_chunk(kt, L.w_gate, s.acts.data(), nt, s.gate.data(), c);
         matmul_chunk(kt, L.w_up, same_gu ? s.acts.data() : s.acts2.data(), nt, s.up.data(), c);
         const std::int64_t r0 = std::int64_t(c) * row_chunk, r1 = std::min<std::int64_t>(F, r0 + row_chunk);
-        for (int t = 0; t < nt; ++t) {
-          for (std::int64_t r = r0; r < r1; ++r) {
-            const std::size_t i = std::size_t(t) * std::size_t(F) + std::size_t(r);
-            const float gv = s.gate[i];
-            s.gate[i] = gv / (1.0f + vexp(-gv)) * s.up[i];  // silu(g) * u
-          }
+        for (int t = 0; t < nt; ++t) {  // silu(g) * u
+          const std::size_t i = std::size_t(t) * std::size_t(F) + std::size_t(r0);
+          kt.silu_mul(&s.gate[i], &s.up[i], int(r1 - r0));
         }
       });
       // x += Wdown·h  {F} -> {E}

@@ -313,3 +313,102 @@ BOOST_AUTO_TEST_CASE(matvec_rows_and_ranges) {
     else BOOST_CHECK_EQUAL(y2[std::size_t(r)], -1.f);
   }
 }
+
+BOOST_AUTO_TEST_CASE(packed_kernels_equal_single_row_reference) {
+  // A table with a packed layout (avx512): pack, then matmul_rows over whole
+  // and cut ranges, 1..9 tokens (tiles of 4 and their tails) == portable dot.
+  std::vector<const kernel_table*> tables;
+  if (cpu_has_avx512_vnni()) tables.push_back(kernels_avx512());
+  if (tables.empty()) {
+    BOOST_TEST_MESSAGE("no table with a packed layout on this CPU; the row kernels cover it");
+    return;
+  }
+  std::mt19937 rng(19);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (const kernel_table* k : tables) {
+    BOOST_REQUIRE(k->pack_bytes && k->pack && k->matmul_packed);
+    BOOST_CHECK_EQUAL(k->pack_bytes(ggml_type::q4_1, 64, 6), 0u);   // rows not a multiple of 4
+    BOOST_CHECK_EQUAL(k->pack_bytes(ggml_type::f16, 64, 8), 0u);    // a type it does not pack
+    for (ggml_type t : {ggml_type::q4_1, ggml_type::q8_0}) {
+      for (int n : {32, 576, 1536}) {
+        const int rows = 12;
+        std::vector<std::byte> w;
+        std::size_t rb = 0;
+        for (int r = 0; r < rows; ++r) {
+          auto row = random_row(t, n, rng);
+          rb = row.size();
+          w.insert(w.end(), row.begin(), row.end());
+        }
+        const weight_view rv{t, n, rows, rb, w.data()};
+        std::vector<std::byte> packed(k->pack_bytes(t, n, rows));
+        BOOST_REQUIRE_EQUAL(packed.size(), w.size());
+        k->pack(t, n, rows, w.data(), rb, packed.data());
+        weight_view pv = rv;
+        pv.data = packed.data();
+        pv.packed_by = k;
+        for (int nt : {1, 2, 3, 4, 5, 9}) {
+          std::vector<activation> acts(static_cast<std::size_t>(nt));
+          for (auto& a : acts) {
+            std::vector<float> x(static_cast<std::size_t>(n));
+            for (auto& v : x) v = nd(rng);
+            activation_quantize(kernels_portable(), t, x.data(), n, a);
+          }
+          for (auto [r0, r1] : {std::pair{0, rows}, std::pair{4, 8}, std::pair{1, 11}, std::pair{5, 6}}) {
+            std::vector<float> y(std::size_t(nt * rows), -1.f);
+            matmul_rows(*k, pv, acts.data(), nt, y.data(), std::size_t(rows), r0, r1);
+            for (int tt = 0; tt < nt; ++tt) {
+              for (int r = 0; r < rows; ++r) {
+                const float got = y[std::size_t(tt * rows + r)];
+                if (r < r0 || r >= r1) {
+                  BOOST_REQUIRE_MESSAGE(got == -1.f, "row " << r << " outside [" << r0 << "," << r1 << ") was written");
+                  continue;
+                }
+                const float ref = row_dot(kernels_portable(), t, n, rv.row(r), acts[std::size_t(tt)]);
+                BOOST_REQUIRE_MESSAGE(std::memcmp(&got, &ref, 4) == 0, k->name << " packed " << type_name(t) << " n " << n
+                                                                            << " nt " << nt << " row " << r << ": "
+                                                                            << got << " != " << ref);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(elementwise_kernels_equal_portable_reference) {
+  // silu_mul, softmax_exp and to_fp16 of every table == the portable ones,
+  // bit for bit, over ordinary values, the exp overflow/underflow range,
+  // halves' subnormals and overflow, and lengths with 16-lane tails.
+  std::vector<const kernel_table*> tables{&kernels_select()};
+  if (cpu_has_avx2()) tables.push_back(kernels_avx2());
+  if (cpu_has_avx512_vnni()) tables.push_back(kernels_avx512());
+  const kernel_table& ref = kernels_portable();
+  std::mt19937 rng(23);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (float scale : {1.f, 8.f, 100.f, 1e-6f, 7e4f}) {
+    for (int n : {1, 15, 16, 17, 64, 577, 1536}) {
+      std::vector<float> g(static_cast<std::size_t>(n)), u(static_cast<std::size_t>(n));
+      for (auto& v : g) v = nd(rng) * scale;
+      for (auto& v : u) v = nd(rng);
+      if (n > 3) { g[0] = 0.f; g[1] = -0.f; g[2] = 200.f * (scale > 50 ? 1 : -1); }
+      const float mx = *std::max_element(g.begin(), g.end());
+      std::vector<float> want_s = g, want_x = g;
+      std::vector<std::uint16_t> want_h(static_cast<std::size_t>(n));
+      ref.silu_mul(want_s.data(), u.data(), n);
+      const double want_sum = ref.softmax_exp(want_x.data(), n, mx);
+      ref.to_fp16(g.data(), want_h.data(), n);
+      for (const kernel_table* k : tables) {
+        std::vector<float> s = g, x = g;
+        std::vector<std::uint16_t> h(static_cast<std::size_t>(n));
+        k->silu_mul(s.data(), u.data(), n);
+        const double sum = k->softmax_exp(x.data(), n, mx);
+        k->to_fp16(g.data(), h.data(), n);
+        BOOST_REQUIRE_MESSAGE(std::memcmp(s.data(), want_s.data(), 4 * std::size_t(n)) == 0, k->name << " silu_mul n " << n << " scale " << scale);
+        BOOST_REQUIRE_MESSAGE(std::memcmp(x.data(), want_x.data(), 4 * std::size_t(n)) == 0, k->name << " softmax_exp n " << n << " scale " << scale);
+        BOOST_REQUIRE_MESSAGE(std::memcmp(&sum, &want_sum, 8) == 0, k->name << " softmax sum n " << n);
+        BOOST_REQUIRE_MESSAGE(h == want_h, k->name << " to_fp16 n " << n << " scale " << scale);
+      }
+    }
+  }
+}
