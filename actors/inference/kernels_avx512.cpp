@@ -246,11 +246,35 @@ void to_fp16(const float* x, std::uint16_t* y, int n) {
   }
 }
 
+// ---- activation quantisers (the portable ones lane by lane: max is exact,
+// x*id rounds to nearest even as nearbyint does, |q| <= 127) ----
+template <bool Sum>
+inline void quantize_block(const float* x, std::uint16_t& d16, std::int8_t* qs, std::uint16_t* s16) {
+  const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+  const float d = amax / 127.f;
+  const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+  d16 = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+  const __m512 vid = _mm512_set1_ps(id);
+  const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(q0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(q1));
+  if constexpr (Sum) *s16 = _cvtss_sh(d * float(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1))), _MM_FROUND_TO_NEAREST_INT);
+}
+
+void quantize_q8_0(const float* x, block_q8_0* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n / qk; ++i) quantize_block<false>(x + i * qk, y[i].d, y[i].qs, nullptr);
+}
+
+void quantize_q8_1(const float* x, block_q8_1* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n / qk; ++i) quantize_block<true>(x + i * qk, y[i].d, y[i].qs, &y[i].s);
+}
+
 }  // namespace
 
 const kernel_table* kernels_avx512() {
   static const kernel_table table = [] {
-    kernel_table t = kernels_portable();  // f16/bf16/f32 dots and quantisers: the reference ones
+    kernel_table t = kernels_portable();  // f16/bf16/f32 dots: the reference ones
     t.name = "avx512";
     t.dot_q4_0_q8_0 = dot_of<rows_q4_0<1>>;
     t.dot_q4_1_q8_1 = dot_of<rows_q4_1<1>>;
@@ -260,6 +284,8 @@ const kernel_table* kernels_avx512() {
     t.rows_q8_0_q8_0 = rows_of<rows_q8_0<4>, rows_q8_0<1>>;
     t.attn_dot_f16 = attn_dot_f16;
     t.attn_weighted_sum = attn_weighted_sum;
+    t.quantize_q8_0 = quantize_q8_0;
+    t.quantize_q8_1 = quantize_q8_1;
     t.silu_mul = silu_mul;
     t.softmax_exp = softmax_exp;
     t.to_fp16 = to_fp16;

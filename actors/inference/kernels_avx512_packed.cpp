@@ -45,7 +45,7 @@ struct pblock_q8_0 {
 };
 static_assert(sizeof(pblock_q4_1) == 80 && sizeof(pblock_q8_0) == 136);
 
-constexpr std::size_t prefetch_ahead = 1024;  // bytes ahead in the weight stream
+constexpr std::size_t prefetch_ahead = 4096;  // bytes ahead in the weight stream
 
 inline float h2f(std::uint16_t h) { return _cvtsh_ss(h); }
 

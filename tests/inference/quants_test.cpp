@@ -409,6 +409,22 @@ BOOST_AUTO_TEST_CASE(elementwise_kernels_equal_portable_reference) {
         BOOST_REQUIRE_MESSAGE(std::memcmp(&sum, &want_sum, 8) == 0, k->name << " softmax sum n " << n);
         BOOST_REQUIRE_MESSAGE(h == want_h, k->name << " to_fp16 n " << n << " scale " << scale);
       }
+      if (n % qk == 0) {  // the activation quantisers, with an all-zero block first
+        std::vector<float> xq = g;
+        std::fill(xq.begin(), xq.begin() + qk, 0.f);
+        std::vector<block_q8_0> w0(std::size_t(n / qk));
+        std::vector<block_q8_1> w1(std::size_t(n / qk));
+        ref.quantize_q8_0(xq.data(), w0.data(), n);
+        ref.quantize_q8_1(xq.data(), w1.data(), n);
+        for (const kernel_table* k : tables) {
+          std::vector<block_q8_0> g0(w0.size());
+          std::vector<block_q8_1> g1(w1.size());
+          k->quantize_q8_0(xq.data(), g0.data(), n);
+          k->quantize_q8_1(xq.data(), g1.data(), n);
+          BOOST_REQUIRE_MESSAGE(std::memcmp(g0.data(), w0.data(), g0.size() * sizeof(block_q8_0)) == 0, k->name << " quantize_q8_0 n " << n << " scale " << scale);
+          BOOST_REQUIRE_MESSAGE(std::memcmp(g1.data(), w1.data(), g1.size() * sizeof(block_q8_1)) == 0, k->name << " quantize_q8_1 n " << n << " scale " << scale);
+        }
+      }
     }
   }
 }
