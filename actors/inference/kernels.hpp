@@ -48,6 +48,10 @@ struct kernel_table {
   float (*attn_dot_f16)(bool batched, int n, const std::uint16_t* x, const std::uint16_t* y);
   void (*attn_weighted_sum)(bool batched, int n_kv, int hd, const std::uint16_t* v, std::size_t stride,
                             const std::uint16_t* p, float* out, float* acc);
+  // out[j] = attn_dot_f16(batched, hd, k + j*stride, q) * scale for j < n_kv
+  // (the scores of one head against the cache); returns their maximum.
+  float (*attn_scores)(bool batched, int n_kv, int hd, const std::uint16_t* k, std::size_t stride,
+                       const std::uint16_t* q, float scale, float* out);
   // Elementwise parts of the forward pass, in ggml-cpu's AVX-512 numerics
   // (ggml_v_expf: max error ~1.5 ulp): gate[i] = silu(gate[i]) * up[i];
   // x[j] = exp(x[j] - mx) returning Σ x[j] summed as ggml_vec_soft_max_f32

@@ -163,8 +163,12 @@ float attn_dot_f16(bool batched, int n, const std::uint16_t* x, const std::uint1
   return reduce16(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
 }
 
-// acc layout here is [lane][d] (the portable one is [d][lane]); only the
-// lanes that receive a position are zeroed, the others read as zeros.
+// acc layout here is [lane][d] (the portable one is [d][lane]). Each lane's
+// sum runs over positions j = lane, lane + lanes, ... in increasing order as
+// in the portable kernel; the loops are turned so that 16 lanes x 16 dims
+// stay in registers while V streams past (one pass per (dims, lane group)),
+// and the lanes are stored once at the end (a lane no position reaches
+// stays 0, as the portable one reads it).
 void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, std::size_t stride,
                        const std::uint16_t* p, float* out, float* acc) {
   if (hd % 16 != 0) {
@@ -172,18 +176,26 @@ void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, s
     return;
   }
   const int lanes = batched ? 16 : 64;
-  const int used = std::min(n_kv, lanes);
-  std::fill(acc, acc + std::size_t(used) * std::size_t(hd), 0.0f);
-  for (int j = 0; j < n_kv; ++j) {
-    const __m512 pj = _mm512_set1_ps(h2f(p[j]));
-    const std::uint16_t* vj = v + std::size_t(j) * stride;
-    float* al = acc + std::size_t(j % lanes) * std::size_t(hd);
-    for (int d = 0; d < hd; d += 16) {
-      _mm512_storeu_ps(al + d, _mm512_fmadd_ps(load_h16(vj + d), pj, _mm512_loadu_ps(al + d)));
+  for (int d = 0; d < hd; d += 16) {
+    for (int lg = 0; lg < lanes; lg += 16) {
+      __m512 a[16];
+      for (int l = 0; l < 16; ++l) a[l] = _mm512_setzero_ps();
+      int j0 = lg;
+      for (; j0 + 16 <= n_kv; j0 += lanes) {
+        for (int l = 0; l < 16; ++l) {
+          const int j = j0 + l;
+          a[l] = _mm512_fmadd_ps(load_h16(v + std::size_t(j) * stride + std::size_t(d)), _mm512_set1_ps(h2f(p[j])), a[l]);
+        }
+      }
+      for (int l = 0; l < 16 && j0 + l < n_kv; ++l) {
+        const int j = j0 + l;
+        a[l] = _mm512_fmadd_ps(load_h16(v + std::size_t(j) * stride + std::size_t(d)), _mm512_set1_ps(h2f(p[j])), a[l]);
+      }
+      for (int l = 0; l < 16; ++l) _mm512_storeu_ps(acc + std::size_t(lg + l) * std::size_t(hd) + std::size_t(d), a[l]);
     }
   }
   for (int d = 0; d < hd; d += 16) {
-    auto L = [&](int l) { return l < used ? _mm512_loadu_ps(acc + std::size_t(l) * std::size_t(hd) + std::size_t(d)) : _mm512_setzero_ps(); };
+    auto L = [&](int l) { return _mm512_loadu_ps(acc + std::size_t(l) * std::size_t(hd) + std::size_t(d)); };
     __m512 r[16];
     for (int l = 0; l < 16; ++l) {
       r[l] = batched ? L(l) : _mm512_add_ps(_mm512_add_ps(L(l), L(32 + l)), _mm512_add_ps(L(16 + l), L(48 + l)));
@@ -193,6 +205,61 @@ void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, s
     for (int l = 0; l < 4; ++l) b[l] = _mm512_add_ps(a[l + 4], a[l]);
     _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(b[0], b[2]), _mm512_add_ps(b[1], b[3])));
   }
+}
+
+inline __mmask16 tail_mask(int left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1); }
+
+// Scores of 16 positions at a time: each position's 16 lane partial sums
+// (as attn_dot_f16 forms them) are reduced by the tree of reduce16 —
+// fold 8, fold 4, then (b0+b2)+(b1+b3) — applied to 16 positions at once by
+// shuffling pairs of vectors; lane i then holds position reduce_order[i]
+// (its own inverse), which one permute puts back in order.
+inline __m512 reduce16_x16(__m512 v[16]) {
+  __m512 w[8], x[4], y[2];
+  for (int p = 0; p < 8; ++p) w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[p], v[p + 8], 0x44), _mm512_shuffle_f32x4(v[p], v[p + 8], 0xEE));
+  for (int p = 0; p < 4; ++p) x[p] = _mm512_add_ps(_mm512_shuffle_f32x4(w[p], w[p + 4], 0x88), _mm512_shuffle_f32x4(w[p], w[p + 4], 0xDD));
+  for (int p = 0; p < 2; ++p) y[p] = _mm512_add_ps(_mm512_shuffle_ps(x[p], x[p + 2], 0x44), _mm512_shuffle_ps(x[p], x[p + 2], 0xEE));
+  const __m512 z = _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15), z);
+}
+
+float attn_scores(bool batched, int n_kv, int hd, const std::uint16_t* k, std::size_t stride, const std::uint16_t* q,
+                  float scale, float* out) {
+  if (hd % 64 != 0 || hd > 256) return kernels_portable().attn_scores(batched, n_kv, hd, k, stride, q, scale, out);
+  __m512 qv[16];
+  for (int i = 0; i < hd / 16; ++i) qv[i] = load_h16(q + 16 * i);
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  const __m512 vs = _mm512_set1_ps(scale);
+  for (int j0 = 0; j0 < n_kv; j0 += 16) {
+    const int cnt = std::min(16, n_kv - j0);
+    __m512 v[16];
+    for (int p = 0; p < 16; ++p) {
+      if (p >= cnt) {
+        v[p] = _mm512_setzero_ps();
+        continue;
+      }
+      const std::uint16_t* kj = k + std::size_t(j0 + p) * stride;
+      if (batched) {  // one 16-lane accumulator along the row
+        __m512 acc = _mm512_setzero_ps();
+        for (int i = 0; i < hd; i += 16) acc = _mm512_fmadd_ps(load_h16(kj + i), qv[i / 16], acc);
+        v[p] = acc;
+      } else {  // four, then (a0+a2)+(a1+a3)
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < hd; i += 64) {
+          a0 = _mm512_fmadd_ps(load_h16(kj + i), qv[i / 16], a0);
+          a1 = _mm512_fmadd_ps(load_h16(kj + i + 16), qv[i / 16 + 1], a1);
+          a2 = _mm512_fmadd_ps(load_h16(kj + i + 32), qv[i / 16 + 2], a2);
+          a3 = _mm512_fmadd_ps(load_h16(kj + i + 48), qv[i / 16 + 3], a3);
+        }
+        v[p] = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
+      }
+    }
+    const __mmask16 m = tail_mask(cnt);
+    const __m512 s = _mm512_mul_ps(reduce16_x16(v), vs);
+    _mm512_mask_storeu_ps(out + j0, m, s);
+    mx = _mm512_mask_max_ps(mx, m, s, mx);
+  }
+  return _mm512_reduce_max_ps(mx);
 }
 
 // ---- elementwise ----
@@ -214,8 +281,6 @@ inline __m512 v_expf(__m512 x) {
                                           _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
   return _mm512_mask_blend_ps(d, res, alt);
 }
-
-inline __mmask16 tail_mask(int left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1); }
 
 void silu_mul(float* gate, const float* up, int n) {
   for (int i = 0; i < n; i += 16) {
@@ -284,6 +349,7 @@ const kernel_table* kernels_avx512() {
     t.rows_q8_0_q8_0 = rows_of<rows_q8_0<4>, rows_q8_0<1>>;
     t.attn_dot_f16 = attn_dot_f16;
     t.attn_weighted_sum = attn_weighted_sum;
+    t.attn_scores = attn_scores;
     t.quantize_q8_0 = quantize_q8_0;
     t.quantize_q8_1 = quantize_q8_1;
     t.silu_mul = silu_mul;

@@ -100,26 +100,38 @@ void pack(ggml_type t, std::int64_t n, std::int64_t rows, const std::byte* src, 
   }
 }
 
-// ---- activation scales, once per token and call -------------------------------
-// Q4_1 x Q8_1: per block [d_a x4, s_a x4]; Q8_0: [d_a x4, 0 x4].
-void act_scales(ggml_type t, std::int64_t nb, const void* a, float* out) {
+// ---- activations, prepared once per token and call ---------------------------
+// One cache line per block: the scale vector the kernels multiply by
+// (Q4_1 x Q8_1: [d_a x4, s_a x4]; Q8_0: [d_a x4, 0 x4]) and the 32 quants,
+// aligned (an activation block is 34 or 36 bytes, so half of its 32-byte
+// quant loads would straddle two cache lines).
+struct alignas(64) prep_block {
+  float sc[8];
+  std::int8_t qs[qk];
+};
+
+void prepare(ggml_type t, std::int64_t nb, const void* a, prep_block* out) {
   for (std::int64_t ib = 0; ib < nb; ++ib) {
     float d, s = 0.0f;
+    const std::int8_t* qs;
     if (t == ggml_type::q4_1) {
       const auto& b = static_cast<const block_q8_1*>(a)[ib];
       d = h2f(b.d);
       s = h2f(b.s);
+      qs = b.qs;
     } else {
-      d = h2f(static_cast<const block_q8_0*>(a)[ib].d);
+      const auto& b = static_cast<const block_q8_0*>(a)[ib];
+      d = h2f(b.d);
+      qs = b.qs;
     }
-    _mm256_storeu_ps(out + 8 * ib, _mm256_setr_ps(d, d, d, d, s, s, s, s));
+    _mm256_store_ps(out[ib].sc, _mm256_setr_ps(d, d, d, d, s, s, s, s));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out[ib].qs), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)));
   }
 }
 
 // ---- Q4_1 x Q8_1: one group of 4 rows, T tokens ------------------------------
 template <int T>
-void group_q4_1(std::int64_t nb, const pblock_q4_1* g, const block_q8_1* const* a, const float* const* sc,
-                float* const* y) {
+void group_q4_1(std::int64_t nb, const pblock_q4_1* g, const prep_block* const* a, float* const* y) {
   const __m512i idx01 = _mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3), idx23 = _mm512_setr_epi64(4, 5, 4, 5, 6, 7, 6, 7);
   const __m512i shifts = _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4);
   const __m512i low4 = _mm512_set1_epi8(0x0f);
@@ -139,10 +151,10 @@ void group_q4_1(std::int64_t nb, const pblock_q4_1* g, const block_q8_1* const* 
     const __m512i w01 = _mm512_and_si512(_mm512_srlv_epi64(_mm512_permutexvar_epi64(idx01, q), shifts), low4);
     const __m512i w23 = _mm512_and_si512(_mm512_srlv_epi64(_mm512_permutexvar_epi64(idx23, q), shifts), low4);
     for (int t = 0; t < T; ++t) {
-      const __m256 mult = _mm256_mul_ps(dm, _mm256_loadu_ps(sc[t] + 8 * ib));  // d_r*d_a (lanes 0-3), m_r*s_a (lanes 4-7)
+      const __m256 mult = _mm256_mul_ps(dm, _mm256_load_ps(a[t][ib].sc));  // d_r*d_a (lanes 0-3), m_r*s_a (lanes 4-7)
       summ[t] = _mm256_add_ps(summ[t], mult);
       const __m512 m = _mm512_castps256_ps512(mult);
-      const __m512i qy = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][ib].qs)));
+      const __m512i qy = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(a[t][ib].qs)));
       const __m512 f01 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w01, qy));
       const __m512 f23 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w23, qy));
       acc01[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(i01, m), f01, acc01[t]);
@@ -161,8 +173,7 @@ void group_q4_1(std::int64_t nb, const pblock_q4_1* g, const block_q8_1* const* 
 
 // ---- Q8_0 x Q8_0: one group of 4 rows, T tokens ------------------------------
 template <int T>
-void group_q8_0(std::int64_t nb, const pblock_q8_0* g, const block_q8_0* const* a, const float* const* sc,
-                float* const* y) {
+void group_q8_0(std::int64_t nb, const pblock_q8_0* g, const prep_block* const* a, float* const* y) {
   const __m512i i01 = pair_index(0, 1), i23 = pair_index(2, 3);
   __m512 acc01[T], acc23[T];
   for (int t = 0; t < T; ++t) acc01[t] = acc23[t] = _mm512_setzero_ps();
@@ -176,8 +187,8 @@ void group_q8_0(std::int64_t nb, const pblock_q8_0* g, const block_q8_0* const* 
     const __m512i ax01 = _mm512_abs_epi8(x01), ax23 = _mm512_abs_epi8(x23);
     const __mmask64 n01 = _mm512_movepi8_mask(x01), n23 = _mm512_movepi8_mask(x23);
     for (int t = 0; t < T; ++t) {
-      const __m512 m = _mm512_castps256_ps512(_mm256_mul_ps(d, _mm256_loadu_ps(sc[t] + 8 * ib)));  // d_r*d_a in lanes 0-3
-      const __m512i qy = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][ib].qs)));
+      const __m512 m = _mm512_castps256_ps512(_mm256_mul_ps(d, _mm256_load_ps(a[t][ib].sc)));  // d_r*d_a in lanes 0-3
+      const __m512i qy = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(a[t][ib].qs)));
       const __m512i sy01 = _mm512_mask_sub_epi8(qy, n01, _mm512_setzero_si512(), qy);
       const __m512i sy23 = _mm512_mask_sub_epi8(qy, n23, _mm512_setzero_si512(), qy);
       const __m512 f01 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ax01, sy01));
@@ -194,33 +205,31 @@ void group_q8_0(std::int64_t nb, const pblock_q8_0* g, const block_q8_0* const* 
   }
 }
 
-template <class PB, class AB, template <int> class K>
+template <class PB, template <int> class K>
 void matmul_groups(const weight_view& w, const activation* x, int nt, float* out, std::size_t ldo, std::int64_t r0,
                    std::int64_t r1) {
   const std::int64_t nb = w.n / qk;
-  thread_local std::vector<float> scales;
-  scales.resize(std::size_t(nb) * std::size_t(nt) * 8);
-  for (int t = 0; t < nt; ++t) act_scales(w.type, nb, x[t].data.data(), scales.data() + std::size_t(t) * std::size_t(nb) * 8);
+  thread_local std::vector<prep_block> prep;
+  prep.resize(std::size_t(nb) * std::size_t(nt));
+  for (int t = 0; t < nt; ++t) prepare(w.type, nb, x[t].data.data(), prep.data() + std::size_t(t) * std::size_t(nb));
   const auto* groups = reinterpret_cast<const PB*>(w.data);
   for (std::int64_t g = r0 / group_rows; g < (r1 + group_rows - 1) / group_rows; ++g) {
     const PB* gb = groups + std::size_t(g) * std::size_t(nb);
     for (int t0 = 0; t0 < nt; t0 += 4) {
       const int tn = std::min(4, nt - t0);
-      const AB* a[4];
-      const float* sc[4];
+      const prep_block* a[4];
       float* y[4];
       float tmp[4][4];
       const bool whole = g * group_rows >= r0 && (g + 1) * group_rows <= r1;
       for (int t = 0; t < tn; ++t) {
-        a[t] = reinterpret_cast<const AB*>(x[t0 + t].data.data());
-        sc[t] = scales.data() + std::size_t(t0 + t) * std::size_t(nb) * 8;
+        a[t] = prep.data() + std::size_t(t0 + t) * std::size_t(nb);
         y[t] = whole ? out + std::size_t(t0 + t) * ldo + std::size_t(g * group_rows) : tmp[t];
       }
       switch (tn) {
-        case 4: K<4>::run(nb, gb, a, sc, y); break;
-        case 3: K<3>::run(nb, gb, a, sc, y); break;
-        case 2: K<2>::run(nb, gb, a, sc, y); break;
-        default: K<1>::run(nb, gb, a, sc, y); break;
+        case 4: K<4>::run(nb, gb, a, y); break;
+        case 3: K<3>::run(nb, gb, a, y); break;
+        case 2: K<2>::run(nb, gb, a, y); break;
+        default: K<1>::run(nb, gb, a, y); break;
       }
       if (!whole) {  // a range that cuts a group: keep only its rows
         for (int t = 0; t < tn; ++t) {
@@ -236,23 +245,21 @@ void matmul_groups(const weight_view& w, const activation* x, int nt, float* out
 
 template <int T>
 struct run_q4_1 {
-  static void run(std::int64_t nb, const pblock_q4_1* g, const block_q8_1* const* a, const float* const* sc,
-                  float* const* y) {
-    group_q4_1<T>(nb, g, a, sc, y);
+  static void run(std::int64_t nb, const pblock_q4_1* g, const prep_block* const* a, float* const* y) {
+    group_q4_1<T>(nb, g, a, y);
   }
 };
 template <int T>
 struct run_q8_0 {
-  static void run(std::int64_t nb, const pblock_q8_0* g, const block_q8_0* const* a, const float* const* sc,
-                  float* const* y) {
-    group_q8_0<T>(nb, g, a, sc, y);
+  static void run(std::int64_t nb, const pblock_q8_0* g, const prep_block* const* a, float* const* y) {
+    group_q8_0<T>(nb, g, a, y);
   }
 };
 
 void matmul_packed(const weight_view& w, const activation* x, int nt, float* out, std::size_t ldo, std::int64_t r0,
                    std::int64_t r1) {
-  if (w.type == ggml_type::q4_1) matmul_groups<pblock_q4_1, block_q8_1, run_q4_1>(w, x, nt, out, ldo, r0, r1);
-  else matmul_groups<pblock_q8_0, block_q8_0, run_q8_0>(w, x, nt, out, ldo, r0, r1);
+  if (w.type == ggml_type::q4_1) matmul_groups<pblock_q4_1, run_q4_1>(w, x, nt, out, ldo, r0, r1);
+  else matmul_groups<pblock_q8_0, run_q8_0>(w, x, nt, out, ldo, r0, r1);
 }
 
 }  // namespace

@@ -182,6 +182,16 @@ void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, s
   }
 }
 
+float attn_scores(bool batched, int n_kv, int hd, const std::uint16_t* k, std::size_t stride, const std::uint16_t* q,
+                  float scale, float* out) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n_kv; ++j) {
+    out[j] = attn_dot_f16(batched, hd, k + std::size_t(j) * stride, q) * scale;
+    mx = std::max(mx, out[j]);
+  }
+  return mx;
+}
+
 // ---- elementwise: exp, SiLU, softmax, fp16 ----
 
 // ggml_v_expf (AVX-512 version, after ARM's optimized routine) one lane at a
@@ -224,7 +234,7 @@ constexpr kernel_table portable_table{
     "portable",      dot_q4_0_q8_0,     dot_q4_1_q8_1,    dot_q8_0_q8_0, dot_half<fp16_to_fp32>,
     dot_half<bf16_to_fp32>, dot_f32_f32, quantize_row_q8_0, quantize_row_q8_1,
     rows_of<dot_q4_0_q8_0>, rows_of<dot_q4_1_q8_1>, rows_of<dot_q8_0_q8_0>,
-    attn_dot_f16, attn_weighted_sum,
+    attn_dot_f16, attn_weighted_sum, attn_scores,
     silu_mul, softmax_exp, to_fp16,
     nullptr, nullptr, nullptr,  // no packed layout
 };

@@ -258,13 +258,8 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
         const float* qh = &s.q[std::size_t(t * E + h * HD)];
         kt.to_fp16(qh, sc.q16.data(), HD);
         // scores = K·q (F16 x F16), scaled
-        float mx = -INFINITY;
-        for (int j = 0; j < n_kv; ++j) {
-          const std::uint16_t* kj = kc + std::size_t(j) * std::size_t(KVD) + std::size_t(hk * HD);
-          const float scv = kt.attn_dot_f16(batched, HD, kj, sc.q16.data()) * kq_scale;
-          sc.scores[std::size_t(j)] = scv;
-          mx = std::max(mx, scv);
-        }
+        const float mx = kt.attn_scores(batched, n_kv, HD, kc + std::size_t(hk * HD), std::size_t(KVD), sc.q16.data(),
+                                        kq_scale, sc.scores.data());
         // softmax (ggml_vec_soft_max_f32): exp per 16-lane chunk, chunk sums in double
         const float inv = float(1.0 / kt.softmax_exp(sc.scores.data(), n_kv, mx));
         for (int j = 0; j < n_kv; ++j) sc.scores[std::size_t(j)] *= inv;

@@ -289,6 +289,16 @@ BOOST_AUTO_TEST_CASE(attention_kernels_equal_portable_reference) {
                               k->name << " attn_weighted_sum n_kv " << n_kv << " batched " << batched);
         const float dgot = k->attn_dot_f16(batched, hd, v.data() + std::size_t(n_kv - 1) * stride, q.data());
         BOOST_REQUIRE_MESSAGE(std::memcmp(&dgot, &dwant, 4) == 0, k->name << " attn_dot_f16 " << n_kv);
+        // the scores of a whole head: each equal to attn_dot_f16 * scale, and their max
+        std::vector<float> sgot(static_cast<std::size_t>(n_kv)), swant(static_cast<std::size_t>(n_kv));
+        const float mwant = ref.attn_scores(batched, n_kv, hd, v.data() + 64, stride, q.data(), 0.125f, swant.data());
+        const float mgot = k->attn_scores(batched, n_kv, hd, v.data() + 64, stride, q.data(), 0.125f, sgot.data());
+        BOOST_REQUIRE_MESSAGE(std::memcmp(sgot.data(), swant.data(), 4 * std::size_t(n_kv)) == 0 && mgot == mwant,
+                              k->name << " attn_scores n_kv " << n_kv << " batched " << batched);
+        for (int j = 0; j < n_kv; j += 37) {
+          const float one = ref.attn_dot_f16(batched, hd, v.data() + 64 + std::size_t(j) * stride, q.data()) * 0.125f;
+          BOOST_REQUIRE(std::memcmp(&one, &swant[std::size_t(j)], 4) == 0);
+        }
       }
     }
   }
