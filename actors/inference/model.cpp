@@ -270,14 +270,23 @@ expected<std::unique_ptr<model>> model::load_impl(const model_options& opts) {
   // One copy per matrix (the same size as the file's), made once; the
   // file's pages of a repacked matrix are released, so resident memory
   // stays about one model. The token embedding rows keep the file layout
-  // (they are read one row at a time); a tied output gets its own copy.
+  // (read one row at a time, they fault back in a page at a time); a tied
+  // output gets its own copy.
   if (const kernel_table& k = *m->kernels_; k.pack_bytes && !pack_disabled()) {
     auto repack = [&](weight_view& w, bool release) {
       const std::size_t bytes = k.pack_bytes(w.type, w.n, w.rows);
       if (bytes == 0) return;
       std::vector<std::byte>& buf = m->packed_.emplace_back(bytes);
-      k.pack(w.type, w.n, w.rows, w.data, w.row_bytes, buf.data());
-      if (release) f.release(w.data, std::size_t(w.rows) * w.row_bytes);
+      // in slices of 1024 rows, each released once copied, so the copy and
+      // the file's pages of one matrix are not resident together (the packed
+      // layouts keep groups of 4 rows in the same bytes as the file's rows)
+      const std::int64_t slice = bytes == std::size_t(w.rows) * w.row_bytes ? 1024 : w.rows;
+      for (std::int64_t r0 = 0; r0 < w.rows; r0 += slice) {
+        const std::int64_t nr = std::min(slice, w.rows - r0);
+        const std::size_t off = std::size_t(r0) * w.row_bytes;
+        k.pack(w.type, w.n, nr, w.data + off, w.row_bytes, buf.data() + off);
+        if (release) f.release(w.data + off, std::size_t(nr) * w.row_bytes);
+      }
       w.data = buf.data();
       w.packed_by = &k;
     };

@@ -1,7 +1,7 @@
 // Prefill and decode speed of the aikid engine.
 //
 //   inference_bench <model.gguf> [n_prompt=32] [n_gen=64] [reps=1] [threads=1]
-//   inference_bench --bandwidth      (memory read bandwidth, GB/s, one thread)
+//   inference_bench --bandwidth [threads=1]   (memory read bandwidth, GB/s)
 //
 // Decode runs at context n_prompt .. n_prompt+n_gen (so n_prompt=2000 gives
 // "decode at context 2k"). ttft_ms = prefill time of the prompt (the first
@@ -21,6 +21,7 @@
 #include "actors/inference/inference.hpp"
 #include "actors/inference/model_impl.hpp"
 #include <cstring>
+#include <thread>
 #include <vector>
 
 using namespace aikid::inference;
@@ -37,31 +38,42 @@ double rss_mb() {
 }
 }  // namespace
 
-double bandwidth_gbs() {
-  // sum of a 256 MB buffer, best of 5 passes
+// Sum of a 256 MB buffer split among `threads` threads, best of 5 passes.
+double bandwidth_gbs(int threads) {
   const std::size_t n = std::size_t(256) << 20;
   std::vector<std::uint64_t> buf(n / 8);
   for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = i;
   double best = 1e30;
-  volatile std::uint64_t sink = 0;
+  std::vector<std::uint64_t> sinks(std::size_t(threads) * 8);
   for (int r = 0; r < 5; ++r) {
     const auto t0 = clk::now();
-    std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (std::size_t i = 0; i < buf.size(); i += 4) {
-      s0 += buf[i]; s1 += buf[i + 1]; s2 += buf[i + 2]; s3 += buf[i + 3];
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) {
+      ts.emplace_back([&, t] {
+        const std::size_t per = buf.size() / std::size_t(threads) / 4 * 4;
+        const std::size_t lo = per * std::size_t(t), hi = lo + per;
+        std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (std::size_t i = lo; i < hi; i += 4) {
+          s0 += buf[i]; s1 += buf[i + 1]; s2 += buf[i + 2]; s3 += buf[i + 3];
+        }
+        sinks[std::size_t(t) * 8] = s0 + s1 + s2 + s3;
+      });
     }
-    sink = s0 + s1 + s2 + s3;
+    for (auto& th : ts) th.join();
     best = std::min(best, std::chrono::duration<double>(clk::now() - t0).count());
   }
-  (void)sink;
-  return double(n) / best / 1e9;
+  std::uint64_t all = 0;
+  for (auto v : sinks) all += v;
+  if (all == 42) std::fputs("", stderr);  // keeps the sums alive
+  return double(buf.size() / std::size_t(threads) / 4 * 4 * std::size_t(threads) * 8) / best / 1e9;
 }
 
 std::size_t mat_bytes(const weight_view& w) { return std::size_t(w.rows) * w.row_bytes; }
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "--bandwidth") == 0) {
-    std::printf("{\"read_gbs\":%.2f}\n", bandwidth_gbs());
+    const int threads = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
+    std::printf("{\"threads\":%d,\"read_gbs\":%.2f}\n", threads, bandwidth_gbs(threads));
     return 0;
   }
   if (argc < 2) {
@@ -113,9 +125,9 @@ int main(int argc, char** argv) {
     for (const weight_view* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) wbytes += mat_bytes(*w);
   }
   std::printf(
-      "{\"engine\":\"aikid\",\"kernels\":\"%s\",\"threads\":%d,\"n_prompt\":%d,\"prefill_tok_s\":%.2f,"
+      "{\"engine\":\"aikid\",\"kernels\":\"%s\",\"packed\":%s,\"threads\":%d,\"n_prompt\":%d,\"prefill_tok_s\":%.2f,"
       "\"ttft_ms\":%.2f,\"n_gen\":%d,\"decode_tok_s\":%.2f,\"weight_mb_tok\":%.2f,\"rss_mb\":%.1f}\n",
-      mdl.info().kernels.c_str(), mdl.info().n_threads, n_prompt, n_prompt / best_prefill, best_prefill * 1e3, n_gen,
+      mdl.info().kernels.c_str(), mdl.global_weights().output.packed_by ? "true" : "false", mdl.info().n_threads, n_prompt, n_prompt / best_prefill, best_prefill * 1e3, n_gen,
       n_gen / best_decode, double(wbytes) / 1e6, rss_mb());
   return 0;
 }
