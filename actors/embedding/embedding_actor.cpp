@@ -1,6 +1,9 @@
 // embedder: owns the sentence encoder. Serves the `embed` op and embeds
 // percepts for perception. Runs detached (its own thread): one batch is one
 // unit of work, so a heartbeat waits at most one batch.
+// While memory re-embeds after a model change it also keeps the previous
+// model loaded (memory asks for it by folder and id), so that searches can
+// be embedded in the space of the index that answers them.
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -27,6 +30,8 @@ struct embedder_state {
   actor_env env;
   std::unique_ptr<embedding::encoder> enc;
   std::string down_reason;
+  std::unique_ptr<embedding::encoder> prev;  // the previous model, while memory re-embeds
+  std::string prev_reason;
   kit::stage_stats embed;
   std::uint64_t texts = 0;
   static inline const char* name = "embedder";
@@ -52,6 +57,39 @@ void load(embedder_state& st) {
   st.down_reason.clear();
 }
 
+// Loads the previous model from dir; it must still be the model `id` (the
+// files may have changed since). Returns {"loaded": bool, "model"|"reason"}.
+// An empty dir drops the previous model.
+std::string load_previous(embedder_state& st, const std::string& dir, const std::string& id) {
+  st.prev.reset();
+  st.prev_reason.clear();
+  if (dir.empty() && id.empty()) {
+    return kit::json{{"loaded", false}, {"reason", "dropped"}}.dump();
+  } else if (dir.empty()) {
+    st.prev_reason = "no folder recorded for model '" + id + "'";
+  } else if (st.enc && st.enc->model_id() == id) {
+    st.prev_reason = "model '" + id + "' is the current model";
+  } else {
+    embedding::encoder_options o;
+    o.model_dir = dir;
+    o.threads = 1;
+    o.max_batch = static_cast<int>(st.env.cfg.get_int("embedding.max_batch"));
+    auto e = embedding::encoder::load(o);
+    if (!e) {
+      st.prev_reason = "cannot load previous model '" + id + "' from " + dir + ": " + e.error().message;
+    } else if ((*e)->model_id() != id) {
+      st.prev_reason = "previous model folder " + dir + " now holds '" + (*e)->model_id() + "', not '" + id + "'";
+    } else if (st.enc && (*e)->dim() != st.enc->dim()) {
+      st.prev_reason = "previous model '" + id + "' has dimension " + std::to_string((*e)->dim()) + ", not " +
+                       std::to_string(st.enc->dim());
+    } else {
+      st.prev = std::move(*e);
+    }
+  }
+  if (st.prev) return kit::json{{"loaded", true}, {"model", id}}.dump();
+  return kit::json{{"loaded", false}, {"reason", st.prev_reason}}.dump();
+}
+
 caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
   self->state.env = std::move(env);
   load(self->state);
@@ -70,6 +108,32 @@ caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
           return {std::vector<float>{}, r.error().message};
         }
         return {std::move(r->vectors), st.enc->model_id()};
+      },
+      // Internal: texts embedded by a named model (the current or the
+      // previous one). An empty vector and the reason when it is not loaded.
+      [=](embed_atom, const std::string& model,
+          const std::vector<std::string>& texts) -> caf::result<std::vector<float>, std::string> {
+        auto& st = self->state;
+        embedding::encoder* e = nullptr;
+        if (st.enc && st.enc->model_id() == model) e = st.enc.get();
+        else if (st.prev && st.prev->model_id() == model) e = st.prev.get();
+        if (!e)
+          return {std::vector<float>{}, "model '" + model + "' is not loaded" +
+                                            (st.prev_reason.empty() ? "" : " (" + st.prev_reason + ")")};
+        auto t0 = kit::now_ns();
+        auto r = e->encode(texts);
+        st.embed.latency.add(kit::ms_since(t0));
+        st.texts += texts.size();
+        if (!r) {
+          ++st.embed.errors;
+          return {std::vector<float>{}, r.error().message};
+        }
+        return {std::move(r->vectors), model};
+      },
+      // Internal (memory): keep the previous model (folder, id) loaded while
+      // memory re-embeds; an empty folder drops it.
+      [=](reload_atom, const std::string& dir, const std::string& id) -> std::string {
+        return load_previous(self->state, dir, id);
       },
       // The `embed` op: {"texts": [...]} → {"vectors", "dim", "truncated", "model"}.
       [=](request_msg& r) {
@@ -126,6 +190,7 @@ caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
         if (st.enc) {
           j["model"] = st.enc->model_id();
           j["dim"] = st.enc->dim();
+          if (st.prev) j["previous_model"] = st.prev->model_id();
         } else {
           j["reason"] = st.down_reason;
         }

@@ -46,7 +46,12 @@ struct store_options {
   /// Vector dimension; a database made with another dimension does not open.
   int dim = 384;
   /// The embedding model that makes new vectors; recorded on each vector.
+  /// When the stored vectors were made by another model, the store
+  /// re-embeds (see "re-embedding" below).
   std::string model_id;
+  /// The folder model_id was loaded from; recorded with the index's model so
+  /// that after a later model change the previous model can be loaded again.
+  std::string model_dir;
   /// Up to this many memories the index is exact (IndexIDMap2 + IndexFlatIP);
   /// above it an HNSW graph is built in the background. Also the largest
   /// filtered match set that is scanned exactly.
@@ -76,6 +81,9 @@ struct hit {
 
 struct query {
   std::vector<float> vector;
+  /// The model that made `vector`; "" = store_options::model_id. A search
+  /// is answered by the index in that model's space (see re-embedding).
+  std::string model;
   int top_k = 10;
   std::optional<std::string> user;
   /// null, {} or {"field": value | {"in": [values]}, ...} (AND) on meta.
@@ -93,7 +101,45 @@ struct add_result {
 struct new_memory {
   std::string user, text;
   nlohmann::json meta = nlohmann::json::object();
+  /// Made by store_options::model_id.
   std::vector<float> vec;
+  /// Only while re-embedding: the same text's vector from the live index's
+  /// (previous) model, so that old-model searches find the memory before
+  /// the switch. Empty: the memory is only in the shadow until the switch.
+  std::vector<float> live_vec;
+};
+
+/// Where a search was answered while the store re-embeds.
+struct search_note {
+  bool reindexing = false;
+  /// "live" (the previous model's complete index) or "shadow" (the new
+  /// model's index, holding `done` of `total` memories).
+  std::string index;
+  std::size_t done = 0, total = 0;
+};
+
+/// Re-embedding after a model change: the live index was made by
+/// from_model (loaded from from_dir); to_model (store_options::model_id)
+/// has vectors for `done` of the `total` memories so far.
+struct reindex_status {
+  bool active = false;
+  std::string from_model, from_dir, to_model;
+  std::size_t done = 0, total = 0;
+};
+
+/// One memory's text and (in reindex_put) its vector from the new model.
+struct reindex_item {
+  std::int64_t id = 0;
+  std::string text;
+  std::vector<float> vec;
+};
+
+struct reindex_result {
+  /// Written to the shadow; skipped because the memory is gone or its text
+  /// changed since reindex_todo (it comes back in a later todo).
+  std::size_t written = 0, skipped = 0;
+  /// This call completed the shadow and switched the store to the new model.
+  bool switched = false;
 };
 
 struct history_event {
@@ -131,7 +177,10 @@ class store {
   /// match set is at most flat_max; HNSW with the filter applied otherwise.
   /// Fails with `bad_request` on a malformed filter (the message names the
   /// field), a wrong dimension, top_k outside [1, 10000].
-  expected<std::vector<hit>> search(const query&) const;
+  /// `bad_request` too when q.model is neither the live index's model nor
+  /// (while re-embedding) the new one. `note`, if given, says which index
+  /// answered while re-embedding.
+  expected<std::vector<hit>> search(const query&, search_note* note = nullptr) const;
   /// `not_found` when no memory has this id.
   expected<record> get(std::int64_t id) const;
   /// Replaces the text, meta (whole object) and/or vector. Text without a
@@ -162,12 +211,29 @@ class store {
   expected<std::size_t> import_jsonl(const std::filesystem::path&);
 
   // --- re-embedding after a model change (driven by the actor) ----------
+  // When opts.model_id differs from the model that made the live index, the
+  // store re-embeds: new-model vectors go to a shadow (table `shadow` and an
+  // index searches use only when asked with the new model's vectors); once
+  // every memory has one, one transaction switches the store to them and the
+  // shadow becomes the live index. Rules for writes meanwhile: docs/decisions.md.
+
   /// Ids whose vector was made by another model than opts.model_id (or is
   /// stale), at most `limit`, smallest id first.
   std::vector<std::int64_t> stale_ids(std::size_t limit) const;
   /// Replaces the vector and its model id; no history event (the text is
-  /// unchanged). `not_found`, `bad_request`.
+  /// unchanged). `not_found`, `bad_request` (also when re-embedding and
+  /// `model` is not the live index's model: use reindex_put).
   expected<void> update_vector(std::int64_t id, std::vector<float> vec, std::string model);
+  /// Progress of re-embedding (active = false when there is none).
+  reindex_status reindex_state() const;
+  /// Up to `limit` memories (id and text, no vector) that have no new-model
+  /// vector yet, smallest id first; empty when not re-embedding.
+  std::vector<reindex_item> reindex_todo(std::size_t limit) const;
+  /// Stores new-model vectors in the shadow (one transaction) and switches
+  /// when the shadow is complete. `bad_request` naming the item on a bad
+  /// vector; `unavailable` when the store is down. Not re-embedding: every
+  /// item is skipped.
+  expected<reindex_result> reindex_put(std::vector<reindex_item> items);
 
   // --- live tunables ----------------------------------------------------
   void set_dedup_threshold(double);
@@ -176,7 +242,8 @@ class store {
   /// Number of memories.
   std::size_t size() const;
   /// Counts and index state: memories, index kind, flat/hnsw rows,
-  /// tombstones, buffer, stale vectors, commits, batches, last snapshot seq.
+  /// tombstones, buffer, stale vectors, commits, batches, last snapshot seq,
+  /// and `reindex` (see reindex_state) while re-embedding.
   nlohmann::json stats() const;
 
   struct impl;

@@ -8,6 +8,13 @@
 // their recall, so a percept does not recall itself); the learning path's
 // texts (learn_msg) are embedded and remembered. Both are deduplicated as any
 // add is, and run off the reply path.
+// Re-embedding after an embedding-model change (the store decides it at
+// open): the actor asks the embedder to keep the previous model loaded, then
+// works through the store's todo list one batch at a time (embed, then a
+// store write on the pool, then the next batch), never on the reply path.
+// Meanwhile a search text is embedded by the previous model and answered by
+// the complete old index; if that model cannot be loaded, by the new model
+// and the shadow as far as it goes (the reply says so: "reindex").
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -35,6 +42,12 @@ std::vector<config::key_spec> memory_config_keys() {
       key_real("memory.recall_min_score", 0.3, -1.0, 1.0, "least cosine for a recalled memory").is_live(),
       key_int("memory.workers", 64, 1, 256, "threads that run store writes: each waits for its sync, and concurrent ones share one (group commit)"),
       key_int("memory.embed_timeout_ms", 5000, 10, 60000, "how long to wait for the embedder").is_live(),
+      key_int("memory.reindex_batch", 32, 1, 1024,
+              "texts per embed call while re-embedding memories after a model change (one batch in flight)")
+          .is_live(),
+      key_bool("memory.reindex_paused", false,
+               "hold re-embedding after a model change (searches keep using the previous model's index)")
+          .is_live(),
       key_string("memory.remember_sources", "user",
                  "percept sources whose text is remembered (comma-separated; empty = none)")
           .is_live(),
@@ -59,6 +72,11 @@ struct memory_state {
   std::unique_ptr<kit::work_pool> pool;
   kit::stage_stats recall;
   std::uint64_t percepts = 0;
+  // re-embedding
+  bool reindex_busy = false;       // one batch in flight
+  std::string previous_model;      // "loaded", or why the previous model is not
+  std::uint64_t reindex_batches = 0, reindex_errors = 0;
+  std::string reindex_last_error;
   std::shared_ptr<std::atomic<std::uint64_t>> remembered = std::make_shared<std::atomic<std::uint64_t>>(0),
                                                remember_errors = std::make_shared<std::atomic<std::uint64_t>>(0);
   static inline const char* name = "memory";
@@ -71,11 +89,13 @@ void open_store(memory_state& st) {
   o.dir = std::filesystem::path(st.env.cfg.get_string("daemon.data_dir")) / "memory";
   o.dim = st.dim = st.env.embed_dim > 0 ? st.env.embed_dim : 384;
   o.model_id = st.env.embed_model;
+  o.model_dir = st.env.cfg.get_string("embedding.model");
   o.flat_max = static_cast<std::size_t>(st.env.cfg.get_int("memory.flat_max"));
   o.hnsw_m = static_cast<int>(st.env.cfg.get_int("memory.hnsw_m"));
   o.hnsw_ef_construction = static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_construction"));
   o.hnsw_ef_search = static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_search"));
   o.dedup_threshold = st.env.cfg.get_real("memory.dedup_threshold");
+  o.log = [](std::string_view l) { spdlog::info("{}", l); };
   auto s = memory::store::open(o);
   if (!s) {
     st.down_reason = s.error().message;
@@ -121,11 +141,15 @@ bool remembers(const config::values& cfg, const std::string& source) {
   return false;
 }
 
-// Remembers one text off the reply path (a worker thread: the add waits for its sync).
-void remember(memory_state& st, std::string user, std::string text, json meta, std::vector<float> vec) {
+// Remembers one text off the reply path (a worker thread: the add waits for
+// its sync). live_vec: see memory::new_memory. Failures are counted and logged.
+void remember(memory_state& st, std::string user, std::string text, json meta, std::vector<float> vec,
+              std::vector<float> live_vec = {}) {
   st.pool->submit([store = st.store, user = std::move(user), text = std::move(text), meta = std::move(meta),
-                   vec = std::move(vec), ok = st.remembered, bad = st.remember_errors]() mutable {
-    auto r = store->add(std::move(user), std::move(text), std::move(meta), std::move(vec));
+                   vec = std::move(vec), live_vec = std::move(live_vec), ok = st.remembered,
+                   bad = st.remember_errors]() mutable {
+    auto r = store->add_batch(
+        {memory::new_memory{std::move(user), std::move(text), std::move(meta), std::move(vec), std::move(live_vec)}});
     if (r) ++*ok;
     else {
       ++*bad;
@@ -135,7 +159,11 @@ void remember(memory_state& st, std::string user, std::string text, json meta, s
 }
 
 // Runs one memory op against the store (on a worker thread) and replies.
-void serve(memory::store& s, reply_sink& out, const request_msg& r, json b, std::vector<float> vec) {
+// `model` made vec ("" = the configured model); `live_vec` (re-embedding
+// only) is the same text's vector from the previous model. Store errors are
+// replied, never thrown.
+void serve(memory::store& s, reply_sink& out, const request_msg& r, json b, std::vector<float> vec,
+           std::string model = {}, std::vector<float> live_vec = {}) {
   const std::string& op = r.op;
   auto fail = [&](const error& e) { out.reply_error(r.ticket, e); };
   auto id_field = [&]() -> expected<std::int64_t> {
@@ -151,7 +179,15 @@ void serve(memory::store& s, reply_sink& out, const request_msg& r, json b, std:
     if (!user) return fail(user.error());
     auto meta = wire::field_opt_object(b, "meta");
     if (!meta) return fail(meta.error());
-    auto res = s.add(user->value_or(""), *text, meta->value_or(json::object()), std::move(vec));
+    expected<memory::add_result> res = memory::add_result{};
+    if (live_vec.empty()) {
+      res = s.add(user->value_or(""), *text, meta->value_or(json::object()), std::move(vec));
+    } else {
+      auto batch = s.add_batch({memory::new_memory{user->value_or(""), *text, meta->value_or(json::object()),
+                                                   std::move(vec), std::move(live_vec)}});
+      if (batch) res = (*batch)[0];
+      else res = batch.error();
+    }
     return kit::reply(out, r.ticket, res, [](const memory::add_result& a) {
       return json{{"memory_id", a.id}, {"deduplicated", a.deduplicated}};
     });
@@ -160,15 +196,19 @@ void serve(memory::store& s, reply_sink& out, const request_msg& r, json b, std:
     auto q = parse_query(b);
     if (!q) return fail(q.error());
     q->vector = std::move(vec);
-    auto res = s.search(*q);
-    return kit::reply(out, r.ticket, res, [](const std::vector<memory::hit>& hits) {
+    q->model = std::move(model);
+    memory::search_note note;
+    auto res = s.search(*q, &note);
+    return kit::reply(out, r.ticket, res, [&](const std::vector<memory::hit>& hits) {
       json arr = json::array();
       for (const auto& h : hits) {
         auto j = record_json(h.rec);
         j["score"] = h.score;
         arr.push_back(std::move(j));
       }
-      return json{{"hits", std::move(arr)}};
+      json j{{"hits", std::move(arr)}};
+      if (note.reindexing) j["reindex"] = {{"done", note.done}, {"total", note.total}, {"index", note.index}};
+      return j;
     });
   }
   if (op == "memory.get") {
@@ -243,6 +283,159 @@ bool needs_embedding(const std::string& op, const json& b) {
   return false;
 }
 
+// Recalls memories for the percept with query vector qv made by model qm
+// (the percept's own, or the previous model's while re-embedding: then
+// live_vec is that vector, kept with the remembered percept), remembers the
+// percept if its source is remembered, and hands it to synthesis. A failed
+// search is counted, never thrown: the percept goes on without memories.
+void recall_forward(memory_actor* self, percept_msg p, std::vector<float> qv, std::string qm,
+                    std::vector<float> live_vec, std::int64_t t0) {
+  auto& st = self->state;
+  json hits = json::array();
+  auto k = st.env.cfg.get_int("memory.recall_top_k");
+  if (st.store && !qv.empty() && k > 0) {
+    memory::query q;
+    q.vector = std::move(qv);
+    q.top_k = static_cast<int>(k);
+    q.user = p.user;
+    q.model = std::move(qm);
+    auto res = st.store->search(q);
+    auto min_score = st.env.cfg.get_real("memory.recall_min_score");
+    if (res) {
+      for (const auto& h : *res) {
+        if (h.score < min_score) continue;
+        auto j = record_json(h.rec);
+        j["score"] = h.score;
+        hits.push_back(std::move(j));
+        p.memory_ids.push_back(h.rec.id);
+      }
+    } else {
+      ++st.recall.errors;
+    }
+  }
+  p.memories = hits.dump();
+  p.stage_names.push_back("recall");
+  p.stage_ms.push_back(kit::ms_since(t0));
+  st.recall.latency.add(p.stage_ms.back());
+  if (st.store && !p.vec.empty() && remembers(st.env.cfg, p.source))
+    remember(st, p.user, p.text, json{{"source", p.source}, {"percept_id", p.percept_id}}, p.vec,
+             std::move(live_vec));
+  self->send(st.synthesis, std::move(p));
+}
+
+// One step of re-embedding: the next batch of the store's todo list is
+// embedded by the current model, then written on the pool; its completion
+// (tick_atom, summary) starts the next. Errors are logged and retried after
+// a second; nothing here throws.
+void reindex_step(memory_actor* self) {
+  auto& st = self->state;
+  if (!st.store || st.reindex_busy || st.env.cfg.get_bool("memory.reindex_paused")) return;
+  const auto rx = st.store->reindex_state();
+  if (!rx.active) return;
+  auto todo = st.store->reindex_todo(static_cast<std::size_t>(st.env.cfg.get_int("memory.reindex_batch")));
+  if (todo.empty()) return;
+  st.reindex_busy = true;
+  std::vector<std::string> texts;
+  texts.reserve(todo.size());
+  for (const auto& t : todo) texts.push_back(t.text);
+  auto fail = [self](const std::string& why) {
+    auto& s2 = self->state;
+    s2.reindex_busy = false;
+    ++s2.reindex_errors;
+    s2.reindex_last_error = why;
+    spdlog::warn("memory: re-embedding batch failed ({}); retrying in 1 s", why);
+    self->delayed_send(self, std::chrono::seconds(1), tick_atom_v);
+  };
+  auto timeout = std::chrono::milliseconds(60000);
+  self->request(st.embedder, timeout, embed_atom_v, std::move(texts))
+      .then(
+          [=, todo = std::move(todo)](std::vector<float>& flat, std::string& model) mutable {
+            auto& s2 = self->state;
+            if (flat.empty()) return fail("embedder: " + model);
+            if (model != rx.to_model)
+              return fail("embedder has model '" + model + "', the store re-embeds to '" + rx.to_model + "'");
+            if (flat.size() != todo.size() * static_cast<std::size_t>(s2.dim))
+              return fail("embedder returned " + std::to_string(flat.size()) + " values for " +
+                          std::to_string(todo.size()) + " texts");
+            for (std::size_t i = 0; i < todo.size(); ++i)
+              todo[i].vec.assign(flat.begin() + static_cast<std::ptrdiff_t>(i * s2.dim),
+                                 flat.begin() + static_cast<std::ptrdiff_t>((i + 1) * s2.dim));
+            auto me = caf::actor_cast<caf::actor>(self);
+            s2.pool->submit([store = s2.store, me, todo = std::move(todo)]() mutable {
+              auto r = store->reindex_put(std::move(todo));
+              json j;
+              if (!r) j = {{"error", r.error().message}};
+              else j = {{"written", r->written}, {"skipped", r->skipped}, {"switched", r->switched}};
+              caf::anon_send(me, tick_atom_v, j.dump());
+            });
+          },
+          [=](caf::error& e) { fail("embedder did not answer: " + self->system().render(e)); });
+}
+
+// The outcome of a batch written on the pool (json from reindex_step).
+void reindex_done(memory_actor* self, const std::string& summary) {
+  auto& st = self->state;
+  st.reindex_busy = false;
+  auto j = json::parse(summary, nullptr, false);
+  if (!j.is_object() || j.contains("error")) {
+    ++st.reindex_errors;
+    st.reindex_last_error = j.is_object() ? j["error"].get<std::string>() : summary;
+    spdlog::warn("memory: re-embedding write failed ({}); retrying in 1 s", st.reindex_last_error);
+    self->delayed_send(self, std::chrono::seconds(1), tick_atom_v);
+    return;
+  }
+  ++st.reindex_batches;
+  const auto rx = st.store->reindex_state();
+  if (j.value("switched", false) || !rx.active) {
+    spdlog::info("memory: re-embedding finished: {} memories now use '{}'", rx.total, rx.from_model);
+    // the previous model is no longer needed
+    self->request(st.embedder, std::chrono::seconds(10), reload_atom_v, std::string(), std::string())
+        .then([](const std::string&) {}, [](caf::error&) {});
+    return;
+  }
+  spdlog::info("memory: re-embedding {}/{} ('{}' -> '{}')", rx.done, rx.total, rx.from_model, rx.to_model);
+  self->send(self, tick_atom_v);
+}
+
+// At start: if the store re-embeds, ask the embedder for the previous model
+// (searches are embedded by it meanwhile), then start the batches.
+void reindex_start(memory_actor* self) {
+  auto& st = self->state;
+  if (!st.store) return;
+  const auto rx = st.store->reindex_state();
+  if (!rx.active) return;
+  spdlog::info("memory: re-embedding {} memories from '{}' to '{}' in the background", rx.total, rx.from_model,
+               rx.to_model);
+  st.previous_model = "loading";
+  self->request(st.embedder, std::chrono::seconds(120), reload_atom_v, rx.from_dir, rx.from_model)
+      .then(
+          [self](const std::string& res) {
+            auto j = json::parse(res, nullptr, false);
+            auto& s2 = self->state;
+            if (j.is_object() && j.value("loaded", false)) s2.previous_model = "loaded";
+            else s2.previous_model = j.is_object() ? j.value("reason", res) : res;
+            if (s2.previous_model != "loaded")
+              spdlog::warn("memory: previous embedding model not available ({}); searches use the re-embedded "
+                           "part until the switch",
+                           s2.previous_model);
+          },
+          [self](caf::error& e) { self->state.previous_model = "embedder did not answer: " + self->system().render(e); });
+  self->send(self, tick_atom_v);
+}
+
+json reindex_json(const memory_state& st) {
+  const auto rx = st.store->reindex_state();
+  json j = {{"active", rx.active}, {"done", rx.done}, {"total", rx.total}, {"batches", st.reindex_batches},
+            {"errors", st.reindex_errors}, {"paused", st.env.cfg.get_bool("memory.reindex_paused")}};
+  if (rx.active) {
+    j["from_model"] = rx.from_model;
+    j["to_model"] = rx.to_model;
+    j["previous_model"] = st.previous_model;
+  }
+  if (!st.reindex_last_error.empty()) j["last_error"] = st.reindex_last_error;
+  return j;
+}
+
 caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder, caf::actor synthesis) {
   auto& st0 = self->state;
   st0.env = std::move(env);
@@ -250,6 +443,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
   st0.synthesis = synthesis;
   open_store(st0);
   st0.pool = std::make_unique<kit::work_pool>(static_cast<int>(st0.env.cfg.get_int("memory.workers")));
+  reindex_start(self);
   return {
       [=](request_msg& r) {
         auto& st = self->state;
@@ -275,55 +469,71 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         }
         std::string text = r.op == "memory.search" ? b["query"].get<std::string>() : b["text"].get<std::string>();
         auto timeout = std::chrono::milliseconds(st.env.cfg.get_int("memory.embed_timeout_ms"));
-        self->request(st.embedder, timeout, embed_atom_v, std::vector<std::string>{text})
+        // by the configured model; live: the previous model's vector of the same text (re-embedding)
+        auto embed_current = [=](std::vector<float> live) {
+          self->request(self->state.embedder, timeout, embed_atom_v, std::vector<std::string>{text})
+              .then(
+                  [=](std::vector<float>& v, std::string& model) mutable {
+                    if (v.empty())
+                      return replies->reply_error(r.ticket,
+                                                  error{errc::unavailable, "embedder cannot embed the text (" + model +
+                                                                               "); send a vector instead"});
+                    self->state.pool->submit([store, replies, r, b, v = std::move(v), model, live]() mutable {
+                      serve(*store, *replies, r, std::move(b), std::move(v), std::move(model), std::move(live));
+                    });
+                  },
+                  [=](caf::error& e) {
+                    replies->reply_error(r.ticket, error{errc::unavailable, "embedder did not answer: " +
+                                                                                self->system().render(e)});
+                  });
+        };
+        const auto rx = store->reindex_state();
+        if (!rx.active || r.op == "memory.update") return embed_current({});
+        // Re-embedding: a search goes to the old index with the old model's
+        // vector; an add carries both vectors. Without the old model: the
+        // new model's vector alone (shadow).
+        self->request(st.embedder, timeout, embed_atom_v, rx.from_model, std::vector<std::string>{text})
             .then(
                 [=](std::vector<float>& v, std::string& model) mutable {
-                  if (v.empty())
-                    return replies->reply_error(r.ticket,
-                                                error{errc::unavailable, "embedder cannot embed the text (" + model +
-                                                                             "); send a vector instead"});
-                  self->state.pool->submit([store, replies, r, b, v = std::move(v)]() mutable {
-                    serve(*store, *replies, r, std::move(b), std::move(v));
-                  });
+                  if (r.op == "memory.search" && !v.empty()) {
+                    self->state.pool->submit([store, replies, r, b, v = std::move(v), model]() mutable {
+                      serve(*store, *replies, r, std::move(b), std::move(v), std::move(model));
+                    });
+                    return;
+                  }
+                  embed_current(std::move(v));
                 },
-                [=](caf::error& e) {
-                  replies->reply_error(r.ticket, error{errc::unavailable, "embedder did not answer: " +
-                                                                              self->system().render(e)});
-                });
+                [=](caf::error&) { embed_current({}); });
       },
       // The flow: recall memories for the percept, hand it to synthesis.
+      // While re-embedding with the previous model loaded, the percept's text
+      // is embedded by it first so that the complete old index answers.
       [=](percept_msg& p) {
         auto& st = self->state;
         ++st.percepts;
-        auto t0 = kit::now_ns();
-        json hits = json::array();
-        auto k = st.env.cfg.get_int("memory.recall_top_k");
-        if (st.store && !p.vec.empty() && k > 0) {
-          memory::query q;
-          q.vector = p.vec;
-          q.top_k = static_cast<int>(k);
-          q.user = p.user;
-          auto res = st.store->search(q);
-          auto min_score = st.env.cfg.get_real("memory.recall_min_score");
-          if (res) {
-            for (const auto& h : *res) {
-              if (h.score < min_score) continue;
-              auto j = record_json(h.rec);
-              j["score"] = h.score;
-              hits.push_back(std::move(j));
-              p.memory_ids.push_back(h.rec.id);
-            }
-          } else {
-            ++st.recall.errors;
+        const auto t0 = kit::now_ns();
+        if (st.store && !p.vec.empty() && st.previous_model == "loaded") {
+          const auto rx = st.store->reindex_state();
+          if (rx.active) {
+            auto timeout = std::chrono::milliseconds(st.env.cfg.get_int("memory.embed_timeout_ms"));
+            self->request(st.embedder, timeout, embed_atom_v, rx.from_model, std::vector<std::string>{p.text})
+                .then(
+                    [=](std::vector<float>& v, std::string&) mutable {
+                      std::vector<float> qv = v.empty() ? p.vec : v;
+                      std::string qm = v.empty() ? p.embed_model : rx.from_model;
+                      recall_forward(self, std::move(p), std::move(qv), std::move(qm), std::move(v), t0);
+                    },
+                    [=](caf::error&) mutable {
+                      auto qv = p.vec;
+                      auto qm = p.embed_model;
+                      recall_forward(self, std::move(p), std::move(qv), std::move(qm), {}, t0);
+                    });
+            return;
           }
         }
-        p.memories = hits.dump();
-        p.stage_names.push_back("recall");
-        p.stage_ms.push_back(kit::ms_since(t0));
-        st.recall.latency.add(p.stage_ms.back());
-        if (st.store && !p.vec.empty() && remembers(st.env.cfg, p.source))
-          remember(st, p.user, p.text, json{{"source", p.source}, {"percept_id", p.percept_id}}, p.vec);
-        self->send(st.synthesis, std::move(p));
+        auto qv = p.vec;
+        auto qm = p.embed_model;
+        recall_forward(self, std::move(p), std::move(qv), std::move(qm), {}, t0);
       },
       // The learning path's texts (facts, reflections): embed, then remember.
       [=](learn_msg& m) {
@@ -347,18 +557,24 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
                 },
                 [=](caf::error&) { ++*self->state.remember_errors; });
       },
+      [=](tick_atom) { reindex_step(self); },
+      [=](tick_atom, const std::string& summary) { reindex_done(self, summary); },
       [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
         json j = {{"recall", st.recall.to_json()}, {"percepts", st.percepts}, {"remembered", st.remembered->load()},
                   {"remember_errors", st.remember_errors->load()}};
-        if (st.store) j["store"] = st.store->stats();
+        if (st.store) {
+          j["store"] = st.store->stats();
+          j["reindex"] = reindex_json(st);
+        }
         return j.dump();
       },
       [=](health_atom) {
         auto& st = self->state;
         json j = {{"up", st.store != nullptr}};
         if (!st.store) j["reason"] = st.down_reason;
+        else j["reindex"] = reindex_json(st);
         return j.dump();
       },
       [=](admin_atom, const std::string& cmd, const std::string& arg) -> std::string {
@@ -380,6 +596,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
           st.store->set_dedup_threshold(st.env.cfg.get_real("memory.dedup_threshold"));
           st.store->set_ef_search(static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_search")));
         }
+        self->send(self, tick_atom_v);  // memory.reindex_paused may have been lifted
         return std::string{};
       },
       [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },

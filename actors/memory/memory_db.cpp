@@ -1,13 +1,18 @@
 // SQLite, the truth: open checks (a damaged file is never written), schema
 // and migrations, the statements every write uses, and the group commit.
 //
-// Schema (version 2):
-//   meta(key, value)                       schema_version, dim
+// Schema (version 3):
+//   meta(key, value)                       schema_version, dim, snapshot_seq,
+//                                          index_model, index_model_dir,
+//                                          shadow_model, switch_seq
 //   memories(id, user, text, meta JSON, created_ms, updated_ms, vector BLOB
 //            [dim float32], model)         one row per live memory
 //   history(seq, memory_id, event, old, new, at_ms)   add|update|delete|dedup
 //   changes(seq, memory_id)                 index journal since the snapshot
-// Version 1 (first release) had no memories.model and no changes table.
+//   shadow(id, vector BLOB)                 new-model vectors while re-embedding
+// Version 1 (first release) had no memories.model and no changes table;
+// version 2 had no shadow table and no index_model (the migration takes the
+// most common model of the stored vectors).
 #include <sqlite3.h>
 
 #include <SQLiteCpp/Exception.h>
@@ -45,6 +50,12 @@ static const char* k_migrations[] = {
 ALTER TABLE memories ADD COLUMN model TEXT NOT NULL DEFAULT '';
 CREATE TABLE changes(seq INTEGER PRIMARY KEY, memory_id INTEGER NOT NULL);
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
+)",
+    R"(
+CREATE TABLE shadow(id INTEGER PRIMARY KEY, vector BLOB NOT NULL);
+INSERT OR REPLACE INTO meta(key, value) SELECT 'index_model', COALESCE((SELECT model FROM memories
+  WHERE model <> '' GROUP BY model ORDER BY COUNT(*) DESC, model LIMIT 1), '');
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
 )",
 };
 static_assert(sizeof(k_migrations) / sizeof(k_migrations[0]) == schema_version - 1);
@@ -181,7 +192,10 @@ db_writer::db_writer(SQLite::Database& d)
                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?)"),
       delete_memory(d, "DELETE FROM memories WHERE id = ?"),
       put_history(d, "INSERT INTO history(memory_id, event, old, new, at_ms) VALUES(?, ?, ?, ?, ?)"),
-      put_change(d, "INSERT OR REPLACE INTO changes(seq, memory_id) VALUES(?, ?)") {}
+      put_change(d, "INSERT OR REPLACE INTO changes(seq, memory_id) VALUES(?, ?)"),
+      put_shadow(d, "INSERT OR REPLACE INTO shadow(id, vector) VALUES(?, ?)"),
+      delete_shadow(d, "DELETE FROM shadow WHERE id = ?"),
+      put_meta(d, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)") {}
 
 void db_put_memory(db_writer& w, const db_memory_row& r) {
   auto& s = w.put_memory;
@@ -222,6 +236,29 @@ void db_put_change(db_writer& w, std::int64_t seq, std::int64_t memory_id) {
   s.reset();
   s.bind(1, static_cast<std::int64_t>(seq));
   s.bind(2, static_cast<std::int64_t>(memory_id));
+  s.exec();
+}
+
+void db_put_shadow(db_writer& w, std::int64_t id, const std::vector<float>& vec) {
+  auto& s = w.put_shadow;
+  s.reset();
+  s.bind(1, static_cast<std::int64_t>(id));
+  s.bindNoCopy(2, vec.data(), static_cast<int>(vec.size() * sizeof(float)));
+  s.exec();
+}
+
+void db_delete_shadow(db_writer& w, std::int64_t id) {
+  auto& s = w.delete_shadow;
+  s.reset();
+  s.bind(1, static_cast<std::int64_t>(id));
+  s.exec();
+}
+
+void db_put_meta(db_writer& w, const std::string& key, const std::string& value) {
+  auto& s = w.put_meta;
+  s.reset();
+  s.bindNoCopy(1, key);
+  s.bindNoCopy(2, value);
   s.exec();
 }
 

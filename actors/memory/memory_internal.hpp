@@ -5,6 +5,7 @@
 //   memory_db.cpp      SQLite: open checks, schema + migrations, group commit
 //   memory_store.cpp   store: the public API over the three above
 //   memory_jsonl.cpp   export / import
+//   memory_reindex.cpp re-embedding: shadow writes, progress, the switch
 #pragma once
 
 #include <atomic>
@@ -176,7 +177,7 @@ class vindex {
 
 // ---- memory_db.cpp -----------------------------------------------------
 
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 
 /// Opens dir/memory.db for writing after checking it: a file that is not a
 /// healthy SQLite database, or whose schema is newer or dimension differs,
@@ -191,7 +192,7 @@ expected<std::unique_ptr<SQLite::Database>> db_open_reader(const std::filesystem
 struct db_writer {
   explicit db_writer(SQLite::Database& d);
   SQLite::Database& db;
-  SQLite::Statement put_memory, delete_memory, put_history, put_change;
+  SQLite::Statement put_memory, delete_memory, put_history, put_change, put_shadow, delete_shadow, put_meta;
 };
 
 /// Group commit: write closures queued by many threads run on one thread,
@@ -244,6 +245,10 @@ void db_put_history(db_writer& w, std::int64_t memory_id, const std::string& eve
                     const std::optional<std::string>& old_text,
                     const std::optional<std::string>& new_text, std::int64_t at_ms);
 void db_put_change(db_writer& w, std::int64_t seq, std::int64_t memory_id);
+/// shadow(id, vector): a new-model vector while re-embedding.
+void db_put_shadow(db_writer& w, std::int64_t id, const std::vector<float>& vec);
+void db_delete_shadow(db_writer& w, std::int64_t id);
+void db_put_meta(db_writer& w, const std::string& key, const std::string& value);
 
 std::int64_t now_ms();
 

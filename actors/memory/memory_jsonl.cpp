@@ -183,14 +183,26 @@ expected<std::size_t> store::import_jsonl(const std::filesystem::path& path) {
   std::unordered_set<std::int64_t> hist_ids;
   for (const auto& h : hist) hist_ids.insert(h.memory_id);
   for (const auto& [r, v] : mems) hist_ids.insert(r.id);
+  // Re-embedding: a vector of the new model goes to the shadow (the live
+  // index does not have the memory until the switch); any other model's
+  // goes to the live index, and the memory is re-embedded.
+  const bool rx = s.reindexing();
+  auto shadow_ids = std::make_shared<std::vector<std::pair<std::int64_t, bool>>>();  // id, put (else drop)
   {
     std::unique_lock lk(s.mu);
     for (const auto& [r, v] : mems) {
       seqs.push_back(s.next_seq++);
       s.cat_erase(r.id);
       s.cat_insert(r);
-      s.index->upsert(r.id, v.data());
       s.next_id = std::max(s.next_id, r.id + 1);
+      if (rx && r.model == s.opts.model_id) {
+        s.shadow->upsert(r.id, v.data());
+        s.index->erase(r.id);
+        shadow_ids->emplace_back(r.id, true);
+      } else {
+        s.index->upsert(r.id, v.data());
+        if (s.shadow->erase(r.id) || rx) shadow_ids->emplace_back(r.id, false);
+      }
     }
     for (std::int64_t id : hist_ids) s.next_id = std::max(s.next_id, id + 1);
   }
@@ -199,7 +211,7 @@ expected<std::size_t> store::import_jsonl(const std::filesystem::path& path) {
   for (auto& [r, v] : mems)
     rows->push_back(db_memory_row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms, std::move(v), r.model});
   const std::uint64_t t = s.commit->enqueue(
-      [rows, seqs = std::move(seqs), hist = std::move(hist), hist_ids = std::move(hist_ids)](db_writer& w) {
+      [rows, seqs = std::move(seqs), hist = std::move(hist), hist_ids = std::move(hist_ids), shadow_ids](db_writer& w) {
         SQLite::Statement del(w.db, "DELETE FROM history WHERE memory_id = ?");
         for (std::int64_t id : hist_ids) {
           del.reset();
@@ -211,9 +223,21 @@ expected<std::size_t> store::import_jsonl(const std::filesystem::path& path) {
           db_put_change(w, seqs[i], (*rows)[i].id);
         }
         for (const auto& h : hist) db_put_history(w, h.memory_id, h.event, h.old_text, h.new_text, h.at_ms);
+        for (std::size_t i = 0, j = 0; i < shadow_ids->size(); ++i) {
+          const auto& [id, put] = (*shadow_ids)[i];
+          if (!put) {
+            db_delete_shadow(w, id);
+            continue;
+          }
+          while ((*rows)[j].id != id) ++j;  // rows and shadow_ids are both in mems order
+          db_put_shadow(w, id, (*rows)[j].vec);
+        }
       });
+  const std::uint64_t sw = s.switch_if_complete();
   wl.unlock();
   if (auto c = s.commit->wait(t); !c) return c.error();
+  if (sw)
+    if (auto c = s.wait_and_snapshot(sw, true); !c) return c.error();
   return count;
 }
 

@@ -111,26 +111,53 @@ expected<scope> scope_make(std::optional<std::string> user, const nlohmann::json
   return scope{std::move(user), std::move(*f), since, until};
 }
 
-// Top k among sc's matches; exact whenever the match set is at most flat_max
-// or the index is flat. Caller holds mu (shared).
-std::vector<std::pair<std::int64_t, float>> scope_search(const store::impl& s, const float* q, int k,
-                                                         const scope& sc) {
+// Top k among sc's matches in ix (the live index or the shadow); exact
+// whenever the match set is at most flat_max or the index is flat. Ids not
+// in ix are skipped. Caller holds mu (shared).
+std::vector<std::pair<std::int64_t, float>> scope_search(const store::impl& s, const vindex& ix, const float* q,
+                                                         int k, const scope& sc) {
   topk tk(k);
   if (!sc.any()) {
-    s.index->search(q, k, nullptr, tk);
+    ix.search(q, k, nullptr, tk);
     return tk.sorted();
   }
   std::vector<std::int64_t> ids = scope_ids(s, sc);
-  const bool graph = s.index->hnsw_rows() > 0;
+  const bool graph = ix.hnsw_rows() > 0;
   std::function<bool(std::int64_t)> pred = [&](std::int64_t id) { return sc.match(s.recs.at(id)); };
-  if (!graph && ids.size() * 4 > s.index->size()) {
-    s.index->search(q, k, &pred, tk);  // flat: a filtered full scan is exact and sequential
+  if (!graph && ids.size() * 4 > ix.size()) {
+    ix.search(q, k, &pred, tk);  // flat: a filtered full scan is exact and sequential
   } else if (!graph || ids.size() <= s.opts.flat_max) {
-    s.index->score_ids(q, ids, tk);  // exact over the matches
+    ix.score_ids(q, ids, tk);  // exact over the matches
   } else {
-    s.index->search(q, k, &pred, tk);  // large match set: HNSW with the filter
+    ix.search(q, k, &pred, tk);  // large match set: HNSW with the filter
   }
   return tk.sorted();
+}
+
+// The index in the space of `model` ("" = opts.model_id); `bad_request` when
+// no index is. Caller holds mu (shared).
+expected<const vindex*> index_for(const store::impl& s, const std::string& model, search_note* note) {
+  const std::string& m = model.empty() ? s.opts.model_id : model;
+  if (!s.reindexing()) {
+    if (m == s.opts.model_id || m == s.index_model) return s.index.get();
+    return error{errc::bad_request, "model: the query vector was made by '" + m + "'; this store's vectors by '" +
+                                        s.index_model + "'"};
+  }
+  if (note) {
+    note->reindexing = true;
+    note->done = s.shadow->size();
+    note->total = s.recs.size();
+  }
+  if (m == s.index_model) {
+    if (note) note->index = "live";
+    return s.index.get();
+  }
+  if (m == s.opts.model_id) {
+    if (note) note->index = "shadow";
+    return s.shadow.get();
+  }
+  return error{errc::bad_request, "model: the query vector was made by '" + m + "'; this store answers '" +
+                                      s.index_model + "' (live) and '" + s.opts.model_id + "' (re-embedding)"};
 }
 
 }  // namespace
@@ -302,10 +329,36 @@ static expected<void> store_load(store::impl& s) {
     if (m.executeStep()) max_seq = std::max<std::int64_t>(max_seq, std::stoll(m.getColumn(0).getString()));
   }
   s.next_id = max_id + 1;
+  auto meta_of = [&](const char* key) {
+    SQLite::Statement m(db, "SELECT value FROM meta WHERE key = ?");
+    m.bind(1, key);
+    return m.executeStep() ? m.getColumn(0).getString() : std::string();
+  };
+  s.index_model = meta_of("index_model");
+  s.index_model_dir = meta_of("index_model_dir");
+  const std::string shadow_model = meta_of("shadow_model");
+  try {
+    const std::string sw = meta_of("switch_seq");
+    s.switch_seq = sw.empty() ? 0 : std::stoll(sw);
+  } catch (const std::exception&) {
+    return error{errc::unavailable, s.db_file.string() + ": meta.switch_seq is not a number; left untouched"};
+  }
+  max_seq = std::max(max_seq, s.switch_seq);
+  // Before this feature (or on a new store) no model is recorded: the
+  // configured one is taken to have made the vectors, as it always was.
+  // Nothing to re-embed in an empty store.
+  if (!s.opts.model_id.empty() && (s.index_model.empty() || s.recs.empty())) s.index_model = s.opts.model_id;
+  if (s.reindexing())
+    s.log("memory: the stored vectors were made by '" + s.index_model + "', the configured model is '" +
+          s.opts.model_id + "': re-embedding in the background");
 
-  // index: snapshot + replay, or a rebuild
+  // index: snapshot + replay, or a rebuild. Memories with only a new-model
+  // vector (re-embedding) are not in the live index.
+  std::size_t live_n = 0;
+  for (const auto& [id, r] : s.recs) live_n += s.in_live(r);
   std::int64_t snap_seq = 0;
   std::string why = snapshot_read(s, snap_seq);
+  if (why.empty() && snap_seq < s.switch_seq) why = "made before the switch to model '" + s.index_model + "'";
   if (why.empty()) {
     SQLite::Statement ch(db, "SELECT DISTINCT memory_id FROM changes WHERE seq > ?");
     ch.bind(1, static_cast<std::int64_t>(snap_seq));
@@ -314,7 +367,8 @@ static expected<void> store_load(store::impl& s) {
     while (ch.executeStep()) {
       const std::int64_t id = ch.getColumn(0).getInt64();
       ++replayed;
-      if (!s.recs.count(id)) {
+      auto rit = s.recs.find(id);
+      if (rit == s.recs.end() || !s.in_live(rit->second)) {
         s.index->erase(id);
         continue;
       }
@@ -329,8 +383,9 @@ static expected<void> store_load(store::impl& s) {
       s.index->upsert(id, static_cast<const float*>(col.getBlob()));
     }
     if (why.empty()) {
-      bool agree = s.index->size() == s.recs.size();
-      for (auto it = s.recs.begin(); agree && it != s.recs.end(); ++it) agree = s.index->contains(it->first);
+      bool agree = s.index->size() == live_n;
+      for (auto it = s.recs.begin(); agree && it != s.recs.end(); ++it)
+        agree = s.index->contains(it->first) == s.in_live(it->second);
       if (!agree) why = "it disagrees with the database after replay";
     }
     if (why.empty())
@@ -343,7 +398,7 @@ static expected<void> store_load(store::impl& s) {
     s.index->clear();
     snap_seq = 0;
     SQLite::Statement q(db, "SELECT id, vector FROM memories ORDER BY id");
-    const std::size_t n = s.recs.size();
+    const std::size_t n = live_n;
     std::size_t done = 0, next_log = std::max<std::size_t>(1, n / 10);
     while (q.executeStep()) {
       const std::int64_t id = q.getColumn(0).getInt64();
@@ -352,6 +407,7 @@ static expected<void> store_load(store::impl& s) {
         return error{errc::unavailable, s.db_file.string() + ": memories.vector of id " + std::to_string(id) +
                                             " has " + std::to_string(col.getBytes()) + " bytes, expected " +
                                             std::to_string(sizeof(float) * s.opts.dim)};
+      if (!s.in_live(s.recs.at(id))) continue;
       s.index->upsert(id, static_cast<const float*>(col.getBlob()));
       if (++done >= next_log && done < n) {
         s.log("memory: rebuilt " + std::to_string(done) + "/" + std::to_string(n));
@@ -362,9 +418,66 @@ static expected<void> store_load(store::impl& s) {
   }
   s.next_seq = std::max(max_seq, snap_seq) + 1;
   s.snap_seq = why.empty() ? snap_seq : -1;  // -1: write a snapshot at the next chance
+
+  // the shadow: kept only while re-embedding to the model that made it
+  if (s.reindexing() && shadow_model == s.opts.model_id) {
+    SQLite::Statement q(db, "SELECT id, vector FROM shadow ORDER BY id");
+    const std::string where = s.db_file.string() + ": shadow row ";
+    const std::string fix = " (a damaged re-embedding row: deleting the shadow table's rows redoes the "
+                            "re-embedding); left untouched";
+    while (q.executeStep()) {
+      const std::int64_t id = q.getColumn(0).getInt64();
+      const auto col = q.getColumn(1);
+      if (col.getBytes() != static_cast<int>(sizeof(float)) * s.opts.dim)
+        return error{errc::unavailable, where + std::to_string(id) + ": vector has " + std::to_string(col.getBytes()) +
+                                            " bytes, expected " + std::to_string(sizeof(float) * s.opts.dim) + fix};
+      const float* f = static_cast<const float*>(col.getBlob());
+      std::vector<float> v(f, f + s.opts.dim);
+      if (!vec_normalize(v))
+        return error{errc::unavailable, where + std::to_string(id) + ": vector is not finite or all zero" + fix};
+      if (!s.recs.count(id))
+        return error{errc::unavailable, where + std::to_string(id) + ": no memory has this id" + fix};
+      s.shadow->upsert(id, v.data());
+    }
+    s.log("memory: re-embedding resumes at " + std::to_string(s.shadow->size()) + "/" +
+          std::to_string(s.recs.size()));
+  }
   return {};
 }
 
+// Writes what store_load decided (recorded models, a stale shadow dropped),
+// only where the file differs. Fails with the committer's error.
+static expected<void> store_settle(store::impl& s, const std::string& shadow_model_seen) {
+  const std::string index_model = s.index_model;
+  const std::string dir = s.reindexing() ? s.index_model_dir : s.opts.model_dir;
+  const std::string shadow_model = s.reindexing() ? s.opts.model_id : std::string();
+  if (index_model.empty()) return {};
+  std::string seen_model, seen_dir;
+  bool shadow_rows = false;
+  try {
+    std::lock_guard lk(s.reader_mu);
+    SQLite::Statement m(*s.reader, "SELECT key, value FROM meta WHERE key IN ('index_model', 'index_model_dir')");
+    while (m.executeStep())
+      (m.getColumn(0).getString() == "index_model" ? seen_model : seen_dir) = m.getColumn(1).getString();
+    SQLite::Statement r(*s.reader, "SELECT EXISTS(SELECT 1 FROM shadow)");
+    shadow_rows = r.executeStep() && r.getColumn(0).getInt() != 0;
+  } catch (const std::exception& e) {
+    return error{errc::unavailable, s.db_file.string() + ": cannot read meta: " + e.what()};
+  }
+  const bool drop_shadow = shadow_rows && (!s.reindexing() || shadow_model_seen != s.opts.model_id);
+  s.index_model_dir = dir;
+  if (seen_model == index_model && seen_dir == dir && !drop_shadow && shadow_model_seen == shadow_model) return {};
+  if (drop_shadow) s.log("memory: dropping re-embedding vectors of model '" + shadow_model_seen + "'");
+  const std::uint64_t t = s.commit->enqueue([=](db_writer& w) {
+    db_put_meta(w, "index_model", index_model);
+    db_put_meta(w, "index_model_dir", dir);
+    if (drop_shadow) w.db.exec("DELETE FROM shadow");
+    db_put_meta(w, "shadow_model", shadow_model);
+  });
+  return s.commit->wait(t);
+}
+
+// Index upkeep for the live index and the shadow (same rules for both).
 static void worker_run(store::impl& s) {
   omp_set_num_threads(1);
   while (!s.stop) {
@@ -374,35 +487,56 @@ static void worker_run(store::impl& s) {
     }
     if (s.stop) break;
     bool build = false, merge = false, compact = false;
+    vindex* ix = nullptr;
+    bool retired = false;
     {
       std::shared_lock lk(s.mu);
-      build = s.index->wants_build();
-      merge = !build && s.index->wants_merge();
-      compact = !build && !merge && s.index->wants_compact();
+      retired = !s.retired.empty();
+    }
+    if (retired) {
+      std::unique_lock lk(s.mu);
+      s.retired.clear();  // no build holds one now: only this thread builds
+    }
+    {
+      std::shared_lock lk(s.mu);
+      for (vindex* c : {s.index.get(), s.shadow.get()}) {
+        build = c->wants_build();
+        merge = !build && c->wants_merge();
+        compact = !build && !merge && c->wants_compact();
+        if (build || merge || compact) {
+          ix = c;
+          break;
+        }
+      }
     }
     if (build) {
       std::unique_ptr<vindex::build_job> job;
       {
         std::shared_lock lk(s.mu);
-        job = s.index->build_begin();
+        job = ix->build_begin();
       }
-      s.log("memory: building HNSW over " + std::to_string(job->ids.size()) + " memories in the background");
+      const char* which = ix == s.index.get() ? "" : " (re-embedding shadow)";
+      s.log("memory: building HNSW over " + std::to_string(job->ids.size()) + " memories in the background" + which);
       const bool ok = vindex::hnsw_build(*job, s.stop, s.opts.log);
+      bool live = false;
       {
         std::unique_lock lk(s.mu);
-        if (ok) s.index->build_install(*job);
-        else s.index->build_abandon();
+        // a switch may have moved ix (shadow → live) or retired it (old live)
+        live = ix == s.index.get();
+        if (ok && (live || ix == s.shadow.get())) ix->build_install(*job);
+        else ix->build_abandon();
       }
       if (ok) {
         s.log("memory: HNSW installed");
-        if (auto r = s.snapshot_run(); !r) s.log("memory: snapshot after build failed: " + r.error().message);
+        if (live)
+          if (auto r = s.snapshot_run(); !r) s.log("memory: snapshot after build failed: " + r.error().message);
       }
     } else if (merge) {
       std::unique_lock lk(s.mu);
-      s.index->merge_step(k_merge_chunk);
+      ix->merge_step(k_merge_chunk);
     } else if (compact) {
       std::unique_lock lk(s.mu);
-      s.index->compact();
+      ix->compact();
     }
   }
 }
@@ -422,8 +556,8 @@ expected<std::unique_ptr<store>> store::open(const store_options& o) {
   p->ef_search = o.hnsw_ef_search;
   p->db_file = o.dir / "memory.db";
   p->snap_file = o.dir / "memory.index";
-  p->index = std::make_unique<vindex>(index_params{o.dim, o.flat_max, o.hnsw_m, o.hnsw_ef_construction});
-  p->index->set_ef_search(o.hnsw_ef_search);
+  p->index = p->index_new();
+  p->shadow = p->index_new();
   std::error_code ec;
   std::filesystem::create_directories(o.dir, ec);
   if (ec) return error{errc::unavailable, o.dir.string() + ": cannot create: " + ec.message()};
@@ -437,7 +571,22 @@ expected<std::unique_ptr<store>> store::open(const store_options& o) {
   } catch (const std::exception& e) {
     return error{errc::unavailable, p->db_file.string() + ": cannot load: " + e.what()};
   }
+  std::string shadow_model_seen;
+  try {
+    SQLite::Statement m(*p->reader, "SELECT value FROM meta WHERE key = 'shadow_model'");
+    if (m.executeStep()) shadow_model_seen = m.getColumn(0).getString();
+  } catch (const std::exception& e) {
+    return error{errc::unavailable, p->db_file.string() + ": cannot read meta.shadow_model: " + e.what()};
+  }
   p->commit = std::make_unique<committer>(std::move(*db));
+  if (auto w = store_settle(*p, shadow_model_seen); !w) return w.error();
+  {  // a shadow completed just before a stop switches now
+    std::unique_lock wl(p->write_mu);
+    const std::uint64_t t = p->switch_if_complete();
+    wl.unlock();
+    if (t)
+      if (auto w = p->wait_and_snapshot(t, true); !w) return w.error();
+  }
   impl* raw = p.get();
   p->worker = std::thread([raw] { worker_run(*raw); });
   p->log("memory: opened " + p->db_file.string() + " with " + std::to_string(p->recs.size()) + " memories");
@@ -464,7 +613,7 @@ store::~store() {
 
 expected<add_result> store::add(std::string user, std::string text, nlohmann::json meta, std::vector<float> vec) {
   std::vector<new_memory> one(1);
-  one[0] = new_memory{std::move(user), std::move(text), std::move(meta), std::move(vec)};
+  one[0] = new_memory{std::move(user), std::move(text), std::move(meta), std::move(vec), {}};
   auto r = add_batch(std::move(one));
   if (!r) {
     error e = r.error();
@@ -481,6 +630,11 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
     auto v = vec_check(std::move(items[i].vec), s.opts.dim, "vector");
     if (!v) return error{v.error().code, at + v.error().message};
     items[i].vec = std::move(*v);
+    if (!items[i].live_vec.empty()) {
+      auto lv = vec_check(std::move(items[i].live_vec), s.opts.dim, "live_vector");
+      if (!lv) return error{lv.error().code, at + lv.error().message};
+      items[i].live_vec = std::move(*lv);
+    }
     if (items[i].meta.is_null()) items[i].meta = nlohmann::json::object();
     if (!items[i].meta.is_object()) return error{errc::bad_request, at + "meta: must be a JSON object"};
   }
@@ -491,10 +645,14 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
     std::string event;
     std::optional<std::string> old_text;
     std::int64_t seq;
+    std::vector<float> shadow_vec;  // re-embedding: the new-model vector
   };
   auto work = std::make_shared<std::vector<pending>>();
   std::unique_lock wl(s.write_mu);
   if (auto d = s.down(); !d) return d.error();
+  // Re-embedding: item.vec is the new model's, so dedup looks in the shadow
+  // and the vector goes there; the live index gets live_vec or loses the id.
+  const bool rx = s.reindexing();
   const double thr = s.dedup_threshold.load();
   const std::int64_t now = now_ms();
   for (auto& it : items) {
@@ -504,7 +662,7 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
       std::shared_lock lk(s.mu);
       scope sc;
       sc.user = it.user;
-      auto best = scope_search(s, it.vec.data(), 1, sc);
+      auto best = scope_search(s, rx ? *s.shadow : *s.index, it.vec.data(), 1, sc);
       if (!best.empty() && best[0].second >= thr) twin = best[0].first;
     }
     record r;
@@ -527,20 +685,32 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
       r.model = s.opts.model_id;
     }
     const std::int64_t seq = s.next_seq++;
+    const bool has_live = rx && !it.live_vec.empty();
+    if (has_live) r.model = s.index_model;
     {
       std::unique_lock lk(s.mu);
       s.cat_erase(r.id);
       s.cat_insert(r);
-      s.index->upsert(r.id, it.vec.data());
+      if (!rx) {
+        s.index->upsert(r.id, it.vec.data());
+      } else {
+        s.shadow->upsert(r.id, it.vec.data());
+        if (has_live) s.index->upsert(r.id, it.live_vec.data());
+        else s.index->erase(r.id);
+      }
     }
     results.push_back(add_result{r.id, twin.has_value()});
+    std::vector<float> row_vec = has_live ? std::move(it.live_vec) : it.vec;
+    std::vector<float> shadow_vec;
+    if (rx) shadow_vec = std::move(it.vec);
     work->push_back(pending{db_memory_row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms,
-                                          std::move(it.vec), r.model},
-                            std::move(event), std::move(old_text), seq});
+                                          std::move(row_vec), r.model},
+                            std::move(event), std::move(old_text), seq, std::move(shadow_vec)});
   }
   const std::uint64_t t = s.commit->enqueue([work](db_writer& w) {
     for (const auto& p : *work) {
       db_put_memory(w, p.row);
+      if (!p.shadow_vec.empty()) db_put_shadow(w, p.row.id, p.shadow_vec);
       db_put_history(w, p.row.id, p.event, p.old_text, p.row.text, p.row.updated_ms);
       db_put_change(w, p.seq, p.row.id);
     }
@@ -567,24 +737,42 @@ expected<void> store::update(std::int64_t id, std::optional<std::string> text, s
   if (it == s.recs.end()) return error{errc::not_found, not_found_msg(id)};
   record r = it->second;
   const std::string old_text = r.text;
+  const bool rx = s.reindexing(), was_live = s.in_live(r);
   if (text) r.text = std::move(*text);
   if (meta) r.meta = std::move(*meta);
+  const bool text_changed = r.text != old_text;
   if (v) r.model = s.opts.model_id;
-  else if (r.text != old_text) r.model = "";  // the vector no longer matches the text
+  else if (text_changed && was_live) r.model = "";  // the vector no longer matches the text
   r.updated_ms = now_ms();
   const std::int64_t seq = s.next_seq++;
   std::vector<float> stored;
+  // Re-embedding: a new vector is the new model's (shadow only until the
+  // switch); a new text without one drops the shadow vector (re-embedded).
+  const bool shadow_put = rx && v.has_value(), shadow_drop = rx && !v && text_changed;
   {
     std::unique_lock lk(s.mu);
+    const float* cur = s.index->vector_of(id);
+    if (!cur) cur = s.shadow->vector_of(id);
+    if (cur) stored.assign(cur, cur + s.opts.dim);
     s.cat_erase(id);
     s.cat_insert(r);
-    if (v) s.index->upsert(id, v->data());
-    const float* cur = s.index->vector_of(id);
-    stored.assign(cur, cur + s.opts.dim);
+    if (v) {
+      stored = *v;
+      if (rx) {
+        s.shadow->upsert(id, v->data());
+        s.index->erase(id);
+      } else {
+        s.index->upsert(id, v->data());
+      }
+    }
+    if (shadow_drop) s.shadow->erase(id);
   }
+  if (stored.empty()) return error{errc::internal, "memory " + std::to_string(id) + ": no vector in any index"};
   db_memory_row row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms, std::move(stored), r.model};
-  const std::uint64_t t = s.commit->enqueue([row = std::move(row), old_text, seq](db_writer& w) {
+  const std::uint64_t t = s.commit->enqueue([row = std::move(row), old_text, seq, shadow_put, shadow_drop](db_writer& w) {
     db_put_memory(w, row);
+    if (shadow_put) db_put_shadow(w, row.id, row.vec);
+    if (shadow_drop) db_delete_shadow(w, row.id);
     db_put_history(w, row.id, "update", old_text, row.text, row.updated_ms);
     db_put_change(w, seq, row.id);
   });
@@ -600,6 +788,9 @@ expected<void> store::update_vector(std::int64_t id, std::vector<float> vec, std
   if (auto d = s.down(); !d) return d.error();
   auto it = s.recs.find(id);
   if (it == s.recs.end()) return error{errc::not_found, not_found_msg(id)};
+  if (s.reindexing() && model != s.index_model)
+    return error{errc::bad_request, "model: '" + model + "' is not the live index's model '" + s.index_model +
+                                        "' (re-embedding: new-model vectors go through reindex_put)"};
   const std::int64_t seq = s.next_seq++;
   record r;
   {
@@ -629,15 +820,19 @@ expected<void> store::remove(std::int64_t id) {
     std::unique_lock lk(s.mu);
     s.cat_erase(id);
     s.index->erase(id);
+    s.shadow->erase(id);
   }
   const std::int64_t at = now_ms();
   const std::uint64_t t = s.commit->enqueue([id, old_text = std::move(old_text), seq, at](db_writer& w) {
     db_delete_memory(w, id);
+    db_delete_shadow(w, id);
     db_put_history(w, id, "delete", old_text, std::nullopt, at);
     db_put_change(w, seq, id);
   });
+  const std::uint64_t sw = s.switch_if_complete();  // the last memory without a new vector may be gone
   wl.unlock();
-  return s.commit->wait(t);
+  if (auto c = s.commit->wait(t); !c) return c;
+  return sw ? s.wait_and_snapshot(sw, true) : expected<void>{};
 }
 
 expected<std::int64_t> store::delete_all(const std::string& user) {
@@ -657,6 +852,7 @@ expected<std::int64_t> store::delete_all(const std::string& user) {
         seqs.push_back(s.next_seq++);
         s.cat_erase(id);
         s.index->erase(id);
+        s.shadow->erase(id);
       }
     }
   }
@@ -665,12 +861,16 @@ expected<std::int64_t> store::delete_all(const std::string& user) {
   const std::uint64_t t = s.commit->enqueue([gone, seqs, at](db_writer& w) {
     for (std::size_t i = 0; i < gone.size(); ++i) {
       db_delete_memory(w, gone[i].first);
+      db_delete_shadow(w, gone[i].first);
       db_put_history(w, gone[i].first, "delete", gone[i].second, std::nullopt, at);
       db_put_change(w, seqs[i], gone[i].first);
     }
   });
+  const std::uint64_t sw = s.switch_if_complete();
   wl.unlock();
   if (auto c = s.commit->wait(t); !c) return c.error();
+  if (sw)
+    if (auto c = s.wait_and_snapshot(sw, true); !c) return c.error();
   return static_cast<std::int64_t>(gone.size());
 }
 
@@ -678,7 +878,7 @@ expected<void> store::snapshot() { return p_->snapshot_run(); }
 
 // ---- reads --------------------------------------------------------------
 
-expected<std::vector<hit>> store::search(const query& q) const {
+expected<std::vector<hit>> store::search(const query& q, search_note* note) const {
   const impl& s = *p_;
   if (q.top_k < 1 || q.top_k > 10000) return error{errc::bad_request, "top_k: must be in 1..10000"};
   auto v = vec_check(q.vector, s.opts.dim, "vector");
@@ -688,7 +888,9 @@ expected<std::vector<hit>> store::search(const query& q) const {
   if (auto d = s.down(); !d) return d.error();
   omp_set_num_threads(1);
   std::shared_lock lk(s.mu);
-  auto best = scope_search(s, v->data(), q.top_k, *sc);
+  auto ix = index_for(s, q.model, note);
+  if (!ix) return ix.error();
+  auto best = scope_search(s, **ix, v->data(), q.top_k, *sc);
   std::vector<hit> out;
   out.reserve(best.size());
   for (const auto& [id, score] : best) out.push_back(hit{s.recs.at(id), score});
@@ -770,6 +972,7 @@ void store::set_ef_search(int ef) {
   p_->ef_search = ef;
   std::unique_lock lk(p_->mu);
   p_->index->set_ef_search(ef);
+  p_->shadow->set_ef_search(ef);
 }
 
 std::size_t store::size() const {
@@ -788,6 +991,10 @@ nlohmann::json store::stats() const {
     std::size_t stale = 0;
     for (const auto& [id, r] : s.recs) stale += r.model != s.opts.model_id;
     j["stale_vectors"] = stale;
+    j["model"] = s.index_model;
+    if (s.reindexing())
+      j["reindex"] = {{"from_model", s.index_model}, {"to_model", s.opts.model_id}, {"done", s.shadow->size()},
+                      {"total", s.recs.size()}, {"shadow_index", s.shadow->stats()}};
   }
   j["commits"] = s.commit->commits();
   j["batches"] = s.commit->batches();

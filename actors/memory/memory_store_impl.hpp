@@ -23,6 +23,16 @@ struct store::impl {
   // meta field → value key → ids (filter candidates)
   std::unordered_map<std::string, std::unordered_map<std::string, std::unordered_set<std::int64_t>>> postings;
   std::unique_ptr<vindex> index;
+  // Re-embedding (see memory.hpp). index_model made the live index's
+  // vectors; while it differs from opts.model_id the shadow collects the new
+  // model's vectors and searches use it only for that model's queries.
+  // A memory is in the live index unless it has only a new-model vector
+  // (model == opts.model_id while re-embedding). Changed under write_mu + mu.
+  std::string index_model, index_model_dir;
+  std::unique_ptr<vindex> shadow;
+  // Indexes replaced by a switch; freed by the worker (a build may hold one).
+  std::vector<std::unique_ptr<vindex>> retired;
+  std::int64_t switch_seq = 0;  // a snapshot older than this is of the old model
 
   std::mutex write_mu;
   std::int64_t next_id = 1, next_seq = 1, snap_seq = 0;
@@ -41,6 +51,16 @@ struct store::impl {
   // catalogue (exclusive mu)
   void cat_insert(const record& r);
   void cat_erase(std::int64_t id);
+  bool reindexing() const { return !opts.model_id.empty() && index_model != opts.model_id; }
+  /// Whether r's stored vector belongs in the live index.
+  bool in_live(const record& r) const { return !reindexing() || r.model != opts.model_id; }
+  std::unique_ptr<vindex> index_new() const;
+  /// Caller holds write_mu. When re-embedding and every memory has a shadow
+  /// vector: swaps the shadow in and queues the switch transaction; returns
+  /// its ticket (0: nothing to do). The caller waits for it, then snapshots.
+  std::uint64_t switch_if_complete();
+  /// Waits for ticket t; after a switch (switched) writes the new snapshot.
+  expected<void> wait_and_snapshot(std::uint64_t t, bool switched);
   // a queued write: caller holds write_mu
   expected<void> down() const;
   /// Writes memory.index: one snapshot at a time (snap_mu), writers paused

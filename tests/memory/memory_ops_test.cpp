@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(dedup_updates_the_twin) {
   BOOST_TEST(!f->deduplicated);
   // dedup inside one batch
   s->set_dedup_threshold(0.95);
-  std::vector<new_memory> batch = {{"carol", "x", {}, axis(5)}, {"carol", "x2", {}, axis(5, 0.05f)}};
+  std::vector<new_memory> batch = {{"carol", "x", {}, axis(5), {}}, {"carol", "x2", {}, axis(5, 0.05f), {}}};
   auto br = s->add_batch(batch);
   BOOST_REQUIRE(br);
   BOOST_TEST(!(*br)[0].deduplicated);

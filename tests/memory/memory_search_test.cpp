@@ -47,7 +47,7 @@ dataset load(store& s, std::mt19937& g, int n, int dim, int rare_every, bool clu
     it.meta = {{"colour", colours[g() % 5]}, {"n", i}};
     if (i % rare_every == 0) it.meta["rare"] = true;
     it.vec = clustered ? memtest::clustered_vec(g, centres, 0.05f) : memtest::random_vec(g, dim);
-    batch.push_back(new_memory{it.user, "text " + std::to_string(i), it.meta, it.vec});
+    batch.push_back(new_memory{it.user, "text " + std::to_string(i), it.meta, it.vec, {}});
     pending.push_back(std::move(it));
     if (batch.size() == 1000) flush();
   }
