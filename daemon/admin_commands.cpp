@@ -144,15 +144,9 @@ json cmd_stats(admin_context& ctx) {
 }
 
 json cmd_health(admin_context& ctx) {
-  json actors = json::object();
-  bool all_up = true;
-  for (const auto& [name, a] : ctx.actors.all()) {
-    auto r = ask(ctx, a, health_atom_v);
-    json h = r ? json::parse(*r, nullptr, false) : json{{"up", false}, {"reason", r.error().message}, {"alive", false}};
-    if (!h.value("up", false)) all_up = false;
-    actors[name] = h;
-  }
-  return {{"ok", true}, {"status", all_up ? "ok" : "degraded"}, {"actors", actors}};
+  json h = admin_health(ctx, std::chrono::duration_cast<std::chrono::milliseconds>(ask_timeout));
+  h["ok"] = true;
+  return h;
 }
 
 json cmd_help() {
@@ -163,6 +157,19 @@ json cmd_help() {
 }
 
 }  // namespace
+
+json admin_health(admin_context& ctx, std::chrono::milliseconds timeout) {
+  json actors = json::object();
+  bool all_up = true;
+  for (const auto& [name, a] : ctx.actors.all()) {
+    auto r = ask_within(ctx, timeout, a, health_atom_v);
+    json h = r ? json::parse(*r, nullptr, false) : json{{"up", false}, {"reason", r.error().message}, {"alive", false}};
+    if (h.is_discarded()) h = json{{"up", false}, {"reason", "unreadable health reply"}};
+    if (!h.value("up", false)) all_up = false;
+    actors[name] = h;
+  }
+  return {{"status", all_up ? "ok" : "degraded"}, {"actors", actors}};
+}
 
 expected<json> admin_reload_config(admin_context& ctx) {
   auto fresh = daemon_load_config(ctx.opts);

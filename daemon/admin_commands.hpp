@@ -39,6 +39,13 @@ nlohmann::json admin_execute(admin_context& ctx, const std::string& line);
 /// returns {"changed":[keys]}.
 expected<nlohmann::json> admin_reload_config(admin_context& ctx);
 
+/// Each actor's health reply, asked within `timeout`, and "status": "ok"
+/// when every actor is up, else "degraded" ({"status", "actors": {name: {"up",
+/// "reason"?, …}}}). Never fails: an actor that does not answer in time (or an
+/// unreadable reply) is reported down with the reason. Serves `health` and the
+/// `status` topic.
+nlohmann::json admin_health(admin_context& ctx, std::chrono::milliseconds timeout);
+
 /// Prometheus text exposition of stats.
 std::string admin_metrics_text(admin_context& ctx);
 

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -261,8 +262,24 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   std::atomic<bool> stop_wd{false};
   std::mutex wd_mu;
   std::condition_variable wd_cv;
+  // The status topic: the whole state at start, every daemon.status_interval_ms
+  // and at stop; an actor going down or up as soon as a beat sees it.
+  const auto status_every = std::chrono::milliseconds(cfg.get_int("daemon.status_interval_ms"));
+  auto publish_state = [&](const std::string& state, json health) {
+    json body{{"status", state}, {"message", state == "stopping" ? "stopping: finishing requests in flight" : ""},
+              {"version", AIKID_VERSION},
+              {"uptime_s", std::chrono::duration<double>(clock::now() - actx.started).count()}};
+    if (health.is_object()) body["actors"] = std::move(health["actors"]);
+    publisher->publish("status", std::move(body));
+  };
+  json health0 = admin_health(actx, beat);
+  std::map<std::string, bool> actor_up;
+  for (const auto& [name, h] : health0["actors"].items()) actor_up[name] = h.value("up", false);
+  const std::string state0 = health0.value("status", "degraded") == "ok" ? "ready" : "degraded";
+  publish_state(state0, std::move(health0));
   std::thread watchdog([&] {
     bool was_ok = true;
+    auto last_status = clock::now();
     while (!stop_wd.load()) {
       std::vector<std::string> silent;
       bool ok = heartbeat_all(sys, actors, beat, &silent);
@@ -272,8 +289,22 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
         else spdlog::error("no heartbeat from: {}", fmt::join(silent, ", "));
       }
       was_ok = ok;
+      json health = admin_health(actx, beat);
+      for (const auto& [name, h] : health["actors"].items()) {
+        const bool up = h.value("up", false);
+        if (auto it = actor_up.find(name); it == actor_up.end() || it->second != up) {
+          actor_up[name] = up;
+          publisher->publish("status", {{"status", up ? "up" : "down"}, {"actor", name},
+                                        {"message", up ? name + " is up" : h.value("reason", std::string{"down"})}});
+        }
+      }
+      if (status_every.count() > 0 && clock::now() - last_status >= status_every) {
+        const std::string state = health.value("status", "degraded");
+        publish_state(state, std::move(health));
+        last_status = clock::now();
+      }
       std::unique_lock<std::mutex> g(wd_mu);
-      wd_cv.wait_for(g, beat, [&] { return stop_wd.load(); });
+      wd_cv.wait_for(g, status_every.count() > 0 ? std::min(beat, status_every) : beat, [&] { return stop_wd.load(); });
     }
   });
 
@@ -298,6 +329,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
 
   notify("STOPPING=1");
   notify("STATUS=stopping: finishing requests in flight");
+  publish_state("stopping", json());
   spdlog::info("stopping: no new requests; cancelling generations");
   ingress->stop_accepting();
   caf::anon_send(actors.inference, cancel_atom_v);
