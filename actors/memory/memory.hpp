@@ -62,6 +62,20 @@ struct store_options {
   double dedup_threshold = 0.95;
   /// One line per event (open, rebuild progress, background work).
   std::function<void(std::string_view)> log;
+  /// Called once per acknowledged change, after its sync and before the
+  /// writer's call returns (on the writer's thread; must not call the store):
+  /// event "add", "dedup" (an add merged into an existing memory), "update",
+  /// "delete" (also each memory of delete_all) or "import" (id 0, text = the
+  /// count). Re-embedding a memory is not a change.
+  std::function<void(const struct change&)> on_change;
+};
+
+/// One acknowledged change, as store_options::on_change sees it.
+struct change {
+  std::string event;
+  std::int64_t id = 0;
+  std::string user;
+  std::optional<std::string> text;  // the text after the change (none for a delete)
 };
 
 struct record {

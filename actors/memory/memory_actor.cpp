@@ -95,6 +95,14 @@ void open_store(memory_state& st) {
   o.hnsw_ef_construction = static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_construction"));
   o.hnsw_ef_search = static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_search"));
   o.dedup_threshold = st.env.cfg.get_real("memory.dedup_threshold");
+  // memory.event: each acknowledged change, published after its sync (the
+  // publisher's queue is thread-safe; writes run on the worker pool)
+  o.on_change = [thoughts = st.env.thoughts](const memory::change& c) {
+    json body{{"event", c.event}, {"memory_id", c.id}, {"user", c.user}};
+    if (c.event == "import") body["count"] = std::stoll(*c.text);
+    else if (c.text) body["text"] = *c.text;
+    if (thoughts) thoughts->publish("memory.event", std::move(body));
+  };
   o.log = [](std::string_view l) { spdlog::info("{}", l); };
   auto s = memory::store::open(o);
   if (!s) {

@@ -717,6 +717,8 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
   });
   wl.unlock();
   if (auto c = s.commit->wait(t); !c) return c.error();
+  if (s.opts.on_change)
+    for (const auto& p : *work) s.opts.on_change(change{p.event, p.row.id, p.row.user, p.row.text});
   return results;
 }
 
@@ -777,7 +779,9 @@ expected<void> store::update(std::int64_t id, std::optional<std::string> text, s
     db_put_change(w, seq, row.id);
   });
   wl.unlock();
-  return s.commit->wait(t);
+  if (auto c = s.commit->wait(t); !c) return c;
+  if (s.opts.on_change) s.opts.on_change(change{"update", r.id, r.user, r.text});
+  return {};
 }
 
 expected<void> store::update_vector(std::int64_t id, std::vector<float> vec, std::string model) {
@@ -815,6 +819,7 @@ expected<void> store::remove(std::int64_t id) {
   auto it = s.recs.find(id);
   if (it == s.recs.end()) return error{errc::not_found, not_found_msg(id)};
   std::string old_text = it->second.text;
+  const std::string user = it->second.user;
   const std::int64_t seq = s.next_seq++;
   {
     std::unique_lock lk(s.mu);
@@ -832,6 +837,7 @@ expected<void> store::remove(std::int64_t id) {
   const std::uint64_t sw = s.switch_if_complete();  // the last memory without a new vector may be gone
   wl.unlock();
   if (auto c = s.commit->wait(t); !c) return c;
+  if (s.opts.on_change) s.opts.on_change(change{"delete", id, user, std::nullopt});
   return sw ? s.wait_and_snapshot(sw, true) : expected<void>{};
 }
 
@@ -869,6 +875,8 @@ expected<std::int64_t> store::delete_all(const std::string& user) {
   const std::uint64_t sw = s.switch_if_complete();
   wl.unlock();
   if (auto c = s.commit->wait(t); !c) return c.error();
+  if (s.opts.on_change)
+    for (const auto& g : gone) s.opts.on_change(change{"delete", g.first, user, std::nullopt});
   if (sw)
     if (auto c = s.wait_and_snapshot(sw, true); !c) return c.error();
   return static_cast<std::int64_t>(gone.size());

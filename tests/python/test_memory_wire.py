@@ -90,3 +90,72 @@ def test_mem0_shaped_memory(make_daemon):
     assert [e["event"] for e in m.history(mid)][:2] == ["ADD", "UPDATE"]
     m.delete(mid)
     assert m.get_all(user_id="alice")["results"] == []
+
+
+def test_memory_events_on_the_thoughts_socket(make_daemon, tmp_path):
+    """Each acknowledged change is published on memory.event, in order, after
+    its reply's sync; the bridge's Thoughts types them as MemoryEvent."""
+    import json
+    import time
+
+    import zmq
+    from aiki_bridge import MemoryEvent, Thoughts
+
+    d = make_daemon().start()
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"memory.event")
+    sub.connect(d.thoughts)
+    # the subscription takes a moment to reach the publisher: add until one shows
+    deadline = time.monotonic() + 20
+    while not sub.poll(100):
+        assert time.monotonic() < deadline, "no memory.event at all"
+        d.request({"op": "memory.add", "text": "warm-up", "user": "probe", "vector": unit(200)})
+    while sub.poll(300):
+        sub.recv_multipart()
+
+    def events(n):
+        out = []
+        while len(out) < n:
+            assert sub.poll(10000), f"only {out}"
+            topic, body = sub.recv_multipart()
+            assert topic == b"memory.event"
+            out.append(json.loads(body))
+        return out
+
+    r = d.request
+    a = r({"op": "memory.add", "text": "I live in Oslo", "user": "kari", "vector": unit(1)})["memory_id"]
+    r({"op": "memory.add", "text": "I live in Oslo!", "user": "kari", "vector": unit(1)})  # a twin
+    r({"op": "memory.update", "memory_id": a, "text": "I live in Bergen"})
+    b = r({"op": "memory.add", "text": "I have a cat", "user": "kari", "vector": unit(2)})["memory_id"]
+    r({"op": "memory.delete", "memory_id": b})
+    r({"op": "memory.add", "text": "other", "user": "ola", "vector": unit(3)})
+    assert r({"op": "memory.delete_all", "user": "kari"})["deleted"] == 1
+    r({"op": "memory.delete", "memory_id": 999999})  # not_found: no event
+    ev = events(7)
+    got = [(e["event"], e["memory_id"], e["user"], e.get("text")) for e in ev]
+    assert got[:6] == [("add", a, "kari", "I live in Oslo"), ("dedup", a, "kari", "I live in Oslo!"),
+                       ("update", a, "kari", "I live in Bergen"), ("add", b, "kari", "I have a cat"),
+                       ("delete", b, "kari", None), ("add", got[5][1], "ola", "other")]
+    assert got[6] == ("delete", a, "kari", None)
+    assert [e["seq"] for e in ev] == sorted(e["seq"] for e in ev) and len({e["boot_id"] for e in ev}) == 1
+    assert not sub.poll(500), "an event for a failed delete"
+    # import: one summary event with the count
+    path = str(tmp_path / "all.jsonl")
+    assert d.admin_cmd(f"export {path}")["ok"]
+    assert d.admin_cmd(f"import {path}")["ok"]
+    imp = events(1)[0]
+    assert imp["event"] == "import" and imp["count"] >= 2
+    sub.close()
+    # the bridge's typed subscriber
+    with Thoughts(d.thoughts, topics=("memory.event",)) as th:
+        deadline = time.monotonic() + 20
+        seen = None
+        while seen is None and time.monotonic() < deadline:
+            r({"op": "memory.add", "text": "typed", "user": "t", "vector": unit(50)})
+            e = th.recv(timeout=0.3)
+            while e is not None and seen is None:
+                if isinstance(e, MemoryEvent) and e.text == "typed":
+                    seen = e
+                e = th.recv(timeout=0.05)
+        assert seen is not None and seen.event in ("add", "dedup") and seen.user == "t" and seen.memory_id > 0
