@@ -151,6 +151,10 @@ struct quantised {
   float scale, err, norm;
   std::int32_t sum;
 };
+// (Cloned so that nearbyint is one rounding instruction instead of a libm
+// call per element; every clone computes the same codes and norms: the
+// double sums are not reassociated.)
+__attribute__((target_clones("avx2", "default")))
 quantised quantise(const float* x, std::size_t d, std::int8_t* code) {
   float maxabs = 0;
   for (std::size_t j = 0; j < d; ++j) maxabs = std::max(maxabs, std::fabs(x[j]));
@@ -209,6 +213,59 @@ void templates_build_codes(template_set& s) {
 
 namespace {
 
+// Pass 1's bounds, row by row: est = scale·(t·dot), bound = err·‖q‖ + norm·e_q
+// + slack; upper[i] = est + bound. Returns the best lower bound, max(est − bound).
+// Sixteen running maxima (element-wise, so the compiler vectorises the loop
+// without reassociating anything), then their maximum.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+float row_bounds(const std::int32_t* __restrict dot, const float* __restrict scale, const float* __restrict err,
+                 const float* __restrict norm, std::size_t n, float qscale, float qn, float qerr, float slack,
+                 float* __restrict upper) {
+  float m[16];
+  for (float& x : m) x = -INFINITY;
+  const std::size_t n16 = n & ~std::size_t{15};
+  for (std::size_t k = 0; k < n16; k += 16) {
+    for (int j = 0; j < 16; ++j) {
+      const std::size_t i = k + j;
+      const float e = scale[i] * (qscale * float(dot[i]));
+      const float b = err[i] * qn + norm[i] * qerr + slack;
+      upper[i] = e + b;
+      const float lo = e - b;
+      m[j] = m[j] > lo ? m[j] : lo;
+    }
+  }
+  float best = -INFINITY;
+  for (float x : m) best = best > x ? best : x;
+  for (std::size_t i = n16; i < n; ++i) {
+    const float e = scale[i] * (qscale * float(dot[i]));
+    const float b = err[i] * qn + norm[i] * qerr + slack;
+    upper[i] = e + b;
+    best = best > e - b ? best : e - b;
+  }
+  return best;
+}
+
+// The rows with upper[i] ≥ lo, in row order, into out; returns their count.
+// Blocks of 16 are tested at once (usually none passes), then scanned.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+std::size_t rows_reaching(const float* __restrict upper, std::size_t n, float lo, std::uint32_t* __restrict out) {
+  std::size_t k = 0;
+  const std::size_t n16 = n & ~std::size_t{15};
+  auto scan = [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) {
+      out[k] = static_cast<std::uint32_t>(i);
+      k += upper[i] >= lo;
+    }
+  };
+  for (std::size_t b = 0; b < n16; b += 16) {
+    int any = 0;
+    for (int j = 0; j < 16; ++j) any |= upper[b + j] >= lo;
+    if (any) scan(b, b + 16);
+  }
+  scan(n16, n);
+  return k;
+}
+
 // The exact best example for unit query q: (row, fp32 score), lowest row on a tie.
 std::pair<std::int64_t, float> best_example(const template_set& s, const float* q, bool exact_scan) {
   const auto n = static_cast<std::size_t>(s.index->ntotal);
@@ -227,11 +284,13 @@ std::pair<std::int64_t, float> best_example(const template_set& s, const float* 
     for (std::size_t i = 0; i < n; ++i) take(i);
     return {top, top_score};
   }
-  // Pass 1: the query as int8, t · qd ≈ q, with e_q = ‖q − t·qd‖₂.
+  // Pass 1: the query as int8, t · qd ≈ q, with e_q = ‖q − t·qd‖₂. The
+  // buffers are the thread's own, sized once.
   thread_local std::vector<std::int8_t> qd;
   thread_local std::vector<std::uint8_t> qu;
   thread_local std::vector<std::int32_t> dots;
-  thread_local std::vector<float> est, bound;
+  thread_local std::vector<float> upper;
+  thread_local std::vector<std::uint32_t> candidates;
   qd.assign(s.code_dim, 0);
   qu.assign(s.code_dim, 128);
   const auto qz = quantise(q, d, qd.data());
@@ -241,26 +300,17 @@ std::pair<std::int64_t, float> best_example(const template_set& s, const float* 
   const float qn = float(std::sqrt(qn2) * (1 + 1e-6));
   // |fl(x·q) − est| ≤ err·‖q‖ + norm·e_q + fp32 rounding of dot_row and of est.
   const float slack = 1e-4f + 1e-7f * float(d);
-  dots.resize(n);
-  est.resize(n);
-  bound.resize(n);
-  code_dot()(s.codes.data(), n, s.code_dim, qd.data(), qu.data(), s.code_sum.data(), dots.data());
-  float best_lo = -INFINITY;
-  const float* scale = s.code_scale.data();
-  const float* err = s.code_err.data();
-  const float* norm = s.code_norm.data();
-  const std::int32_t* dot = dots.data();
-  float* e = est.data();
-  float* b = bound.data();
-#pragma omp simd reduction(max : best_lo)
-  for (std::size_t i = 0; i < n; ++i) {
-    e[i] = scale[i] * (qz.scale * float(dot[i]));
-    b[i] = err[i] * qn + norm[i] * qz.err + slack;
-    best_lo = std::max(best_lo, e[i] - b[i]);
+  if (dots.size() < n) {
+    dots.resize(n);
+    upper.resize(n);
+    candidates.resize(n);
   }
+  code_dot()(s.codes.data(), n, s.code_dim, qd.data(), qu.data(), s.code_sum.data(), dots.data());
+  const float best_lo = row_bounds(dots.data(), s.code_scale.data(), s.code_err.data(), s.code_norm.data(), n,
+                                   qz.scale, qn, qz.err, slack, upper.data());
   // Pass 2: fp32 for every row that can still reach best_lo, in row order.
-  for (std::size_t i = 0; i < n; ++i)
-    if (est[i] + bound[i] >= best_lo) take(i);
+  const std::size_t nc = rows_reaching(upper.data(), n, best_lo, candidates.data());
+  for (std::size_t c = 0; c < nc; ++c) take(candidates[c]);
   return {top, top_score};
 }
 
