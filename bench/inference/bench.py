@@ -160,6 +160,10 @@ def main():
               "|---:|---:|---:|---:|---:|"]
     for threads, a, lp, ld, lt in loaded:
         lines.append(f"| {threads} | {a['prefill_tok_s']:.1f} | {lp:.1f} | {a['decode_tok_s']:.1f} | {ld:.1f} |")
+    gemm = subprocess.run([os.path.join(BUILD, "bench", "inference", "prefill_gemm_bench"), MODEL, "10"], check=True,
+                          capture_output=True, text=True).stdout
+    lines += ["", "Prefill's products, int8 kernels vs BLIS sgemm (`bench/inference/prefill_gemm_bench`, same run):",
+              "", *gemm.strip().splitlines()]
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         f.write("\n".join(lines) + "\n")
