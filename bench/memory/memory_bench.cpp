@@ -7,12 +7,21 @@
 //     search(top_k=10) per query for each efSearch in EF_SEARCH (a comma
 //     list); writes the ids to OUT_IDS.<ef> (int64, q*10, id-1 = row) and
 //     prints one JSON line per ef with p50/p99 latency in µs.
+//   memory_bench build DATA DIR FLAT_MAX M EFC MODEL
+//     the BUILD phase: a fresh store in DIR (a daemon's DATA_DIR/memory)
+//     holding DATA (ids 1..n in row order), HNSW (M, EFC) built when
+//     n > FLAT_MAX, vectors recorded as made by MODEL (the daemon's embedder
+//     id, so that it re-embeds nothing), snapshot written; prints JSON.
+//   memory_bench query DIR QUERIES OUT_IDS FLAT_MAX EF_SEARCH MODEL
+//     the QUERY phase: opens DIR (index from the snapshot; warns on stderr
+//     when it had to rebuild) and times searches as `search` does.
 //   memory_bench adds WORKDIR THREADS COUNT DIM
 //     durable adds (one sync each, group commit across threads); prints
 //     adds per second.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -23,10 +32,15 @@
 using namespace aikid::memory;
 using clk = std::chrono::steady_clock;
 
+// Reads DATA/QUERIES; exits with the path and reason when short or missing.
 static std::vector<float> read_matrix(const char* path, int& n, int& dim) {
   std::ifstream in(path, std::ios::binary);
   in.read(reinterpret_cast<char*>(&n), 4);
   in.read(reinterpret_cast<char*>(&dim), 4);
+  if (!in || n < 1 || dim < 1) {
+    std::cerr << path << ": missing, or not a matrix file (int32 n, int32 dim, floats)\n";
+    std::exit(2);
+  }
   std::vector<float> m(static_cast<std::size_t>(n) * dim);
   in.read(reinterpret_cast<char*>(m.data()), m.size() * 4);
   if (!in) {
@@ -38,6 +52,104 @@ static std::vector<float> read_matrix(const char* path, int& n, int& dim) {
 
 static double seconds_since(clk::time_point t) { return std::chrono::duration<double>(clk::now() - t).count(); }
 
+// "64,128" -> {64, 128}; exits with the reason on a malformed list.
+static std::vector<int> parse_efs(const std::string& arg) {
+  std::vector<int> efs;
+  for (std::string e, list = arg; !list.empty();) {
+    const auto c = list.find(',');
+    e = list.substr(0, c);
+    list = c == std::string::npos ? "" : list.substr(c + 1);
+    try {
+      efs.push_back(std::stoi(e));
+    } catch (const std::exception&) {
+      std::cerr << "EF_SEARCH: '" << e << "' is not a number\n";
+      std::exit(2);
+    }
+  }
+  if (efs.empty()) {
+    std::cerr << "EF_SEARCH: empty list\n";
+    std::exit(2);
+  }
+  return efs;
+}
+
+// Opens (or creates) the store; exits with the store's error message on failure.
+static std::unique_ptr<store> store_open_or_exit(const store_options& o) {
+  auto s = store::open(o);
+  if (!s) {
+    std::cerr << o.dir << ": " << s.error().message << "\n";
+    std::exit(1);
+  }
+  return std::move(*s);
+}
+
+// Adds DATA's rows (user "bench", text "memory <row>", meta {"j": row}) in
+// batches of 2000, so that id - 1 = row, then waits for the background HNSW
+// build when n > flat_max. Returns {load seconds, build seconds}; exits with
+// the engine's message when an add fails.
+static std::pair<double, double> store_fill(store& s, const std::vector<float>& data, int n, int dim,
+                                            std::size_t flat_max) {
+  auto t0 = clk::now();
+  for (int i = 0; i < n; i += 2000) {
+    std::vector<new_memory> batch;
+    for (int j = i; j < std::min(n, i + 2000); ++j)
+      batch.push_back({"bench", "memory " + std::to_string(j), {{"j", j}},
+                       std::vector<float>(data.begin() + std::size_t(j) * dim, data.begin() + std::size_t(j + 1) * dim)});
+    auto r = s.add_batch(std::move(batch));
+    if (!r) {
+      std::cerr << "add_batch at row " << i << ": " << r.error().message << "\n";
+      std::exit(1);
+    }
+  }
+  const double load_s = seconds_since(t0);
+  t0 = clk::now();
+  if (static_cast<std::size_t>(n) > flat_max)
+    while (!(s.stats()["index"]["kind"] == "hnsw" && s.stats()["index"]["flat_rows"] == 0))
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return {load_s, seconds_since(t0)};
+}
+
+// Times one search(top_k=10) per query for each ef (two passes, the first
+// warms caches), writes the ids to OUT_IDS.<ef> (int64, q*10, id-1 = row,
+// -1 = none) and prints one JSON line per ef. Exits on a failed search or an
+// unwritable OUT_IDS.
+static void searches_time(store& s, const std::vector<float>& queries, int qn, int dim, const std::vector<int>& efs,
+                          const std::string& out_ids, nlohmann::json extra) {
+  for (int ef : efs) {
+    s.set_ef_search(ef);
+    std::vector<double> us;
+    std::vector<std::int64_t> ids(static_cast<std::size_t>(qn) * 10, -1);
+    for (int rep = 0; rep < 2; ++rep) {
+      us.clear();
+      for (int qi = 0; qi < qn; ++qi) {
+        query q;
+        q.vector.assign(queries.begin() + std::size_t(qi) * dim, queries.begin() + std::size_t(qi + 1) * dim);
+        q.top_k = 10;
+        const auto a = clk::now();
+        auto h = s.search(q);
+        us.push_back(std::chrono::duration<double, std::micro>(clk::now() - a).count());
+        if (!h) {
+          std::cerr << "search " << qi << " (ef " << ef << "): " << h.error().message << "\n";
+          std::exit(1);
+        }
+        for (std::size_t k = 0; k < h->size() && k < 10; ++k) ids[std::size_t(qi) * 10 + k] = (*h)[k].rec.id - 1;
+      }
+    }
+    const std::string path = out_ids + "." + std::to_string(ef);
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(ids.data()), static_cast<std::streamsize>(ids.size() * 8));
+    if (!out) {
+      std::cerr << path << ": cannot write\n";
+      std::exit(1);
+    }
+    std::sort(us.begin(), us.end());
+    auto pct = [&](double p) { return us[std::min(us.size() - 1, static_cast<std::size_t>(p * us.size()))]; };
+    nlohmann::json j = extra;
+    j.update({{"dim", dim}, {"ef", ef}, {"p50_us", pct(0.50)}, {"p99_us", pct(0.99)}, {"index", s.stats()["index"]}});
+    std::cout << j.dump() << std::endl;
+  }
+}
+
 static int run_search(char** argv) {
   int n, dim, qn, qdim;
   const auto data = read_matrix(argv[2], n, dim);
@@ -46,67 +158,74 @@ static int run_search(char** argv) {
   o.dir = argv[7];
   o.dim = dim;
   o.flat_max = std::stoul(argv[5]);
-  std::vector<int> efs;  // EF_SEARCH may be a list: 64,128
-  for (std::string e, list = argv[6]; !list.empty();) {
-    const auto c = list.find(',');
-    e = list.substr(0, c);
-    list = c == std::string::npos ? "" : list.substr(c + 1);
-    efs.push_back(std::stoi(e));
-  }
+  const auto efs = parse_efs(argv[6]);
   o.hnsw_ef_search = efs.front();
   o.dedup_threshold = 2.0;
   o.model_id = "bench";
   std::filesystem::remove_all(o.dir);
-  auto s = store::open(o);
-  if (!s) {
-    std::cerr << s.error().message << "\n";
+  auto s = store_open_or_exit(o);
+  const auto [load_s, build_s] = store_fill(*s, data, n, dim, o.flat_max);
+  searches_time(*s, queries, qn, dim, efs, argv[4], {{"n", n}, {"load_s", load_s}, {"build_s", build_s}});
+  s.reset();
+  std::filesystem::remove_all(o.dir);
+  return 0;
+}
+
+// memory_bench build DATA DIR FLAT_MAX M EFC MODEL: a fresh store in DIR
+// (the daemon's DATA_DIR/memory) holding DATA, its index built and saved.
+static int run_build(char** argv) {
+  int n, dim;
+  const auto data = read_matrix(argv[2], n, dim);
+  store_options o;
+  o.dir = argv[3];
+  o.dim = dim;
+  o.flat_max = std::stoul(argv[4]);
+  o.hnsw_m = std::stoi(argv[5]);
+  o.hnsw_ef_construction = std::stoi(argv[6]);
+  o.model_id = argv[7];
+  o.dedup_threshold = 2.0;
+  std::filesystem::remove_all(o.dir);
+  auto s = store_open_or_exit(o);
+  const auto [load_s, build_s] = store_fill(*s, data, n, dim, o.flat_max);
+  const auto t0 = clk::now();
+  if (auto r = s->snapshot(); !r) {
+    std::cerr << o.dir << ": snapshot: " << r.error().message << "\n";
     return 1;
   }
-  auto t0 = clk::now();
-  for (int i = 0; i < n; i += 2000) {
-    std::vector<new_memory> batch;
-    for (int j = i; j < std::min(n, i + 2000); ++j)
-      batch.push_back({"user", "memory " + std::to_string(j), {{"j", j}},
-                       std::vector<float>(data.begin() + std::size_t(j) * dim, data.begin() + std::size_t(j + 1) * dim)});
-    auto r = (*s)->add_batch(std::move(batch));
-    if (!r) {
-      std::cerr << r.error().message << "\n";
-      return 1;
-    }
+  nlohmann::json j = {{"n", n},           {"dim", dim},           {"load_s", load_s},
+                      {"build_s", build_s}, {"snapshot_s", seconds_since(t0)}, {"index", s->stats()["index"]}};
+  s.reset();
+  std::cout << j.dump() << std::endl;
+  return 0;
+}
+
+// memory_bench query DIR QUERIES OUT_IDS FLAT_MAX EF_SEARCH MODEL: opens the
+// store built by `build` (index from its snapshot) and times searches.
+static int run_query(char** argv) {
+  int qn, dim;
+  const auto queries = read_matrix(argv[3], qn, dim);
+  store_options o;
+  o.dir = argv[2];
+  o.dim = dim;
+  o.flat_max = std::stoul(argv[5]);
+  const auto efs = parse_efs(argv[6]);
+  o.hnsw_ef_search = efs.front();
+  o.model_id = argv[7];
+  o.dedup_threshold = 2.0;
+  std::string rebuilt;
+  o.log = [&](std::string_view line) {
+    if (line.find("rebuilding") != std::string_view::npos) rebuilt = line;
+  };
+  if (!std::filesystem::exists(o.dir / "memory.db")) {
+    std::cerr << o.dir << ": no memory.db (run the build phase first)\n";
+    return 1;
   }
-  const double load_s = seconds_since(t0);
-  t0 = clk::now();
-  if (static_cast<std::size_t>(n) > o.flat_max)
-    while (!((*s)->stats()["index"]["kind"] == "hnsw" && (*s)->stats()["index"]["flat_rows"] == 0))
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  const double build_s = seconds_since(t0);
-  for (int ef : efs) {
-    (*s)->set_ef_search(ef);
-    std::vector<double> us;
-    std::vector<std::int64_t> ids(static_cast<std::size_t>(qn) * 10, -1);
-    for (int rep = 0; rep < 2; ++rep) {  // the first pass warms caches
-      us.clear();
-      for (int qi = 0; qi < qn; ++qi) {
-        query q;
-        q.vector.assign(queries.begin() + std::size_t(qi) * dim, queries.begin() + std::size_t(qi + 1) * dim);
-        q.top_k = 10;
-        const auto a = clk::now();
-        auto h = (*s)->search(q);
-        us.push_back(std::chrono::duration<double, std::micro>(clk::now() - a).count());
-        for (std::size_t k = 0; k < h->size() && k < 10; ++k) ids[std::size_t(qi) * 10 + k] = (*h)[k].rec.id - 1;
-      }
-    }
-    std::ofstream out(std::string(argv[4]) + "." + std::to_string(ef), std::ios::binary);
-    out.write(reinterpret_cast<const char*>(ids.data()), ids.size() * 8);
-    std::sort(us.begin(), us.end());
-    auto pct = [&](double p) { return us[std::min(us.size() - 1, static_cast<std::size_t>(p * us.size()))]; };
-    nlohmann::json j = {{"n", n},          {"dim", dim},           {"ef", ef},
-                        {"load_s", load_s}, {"build_s", build_s},   {"p50_us", pct(0.50)},
-                        {"p99_us", pct(0.99)}, {"index", (*s)->stats()["index"]}};
-    std::cout << j.dump() << std::endl;
-  }
-  s->reset();
-  std::filesystem::remove_all(o.dir);
+  const auto t0 = clk::now();
+  auto s = store_open_or_exit(o);
+  const double open_s = seconds_since(t0);
+  if (!rebuilt.empty()) std::cerr << "warning: " << rebuilt << "\n";
+  searches_time(*s, queries, qn, dim, efs, argv[4],
+                {{"n", s->size()}, {"open_s", open_s}, {"snapshot_used", rebuilt.empty()}});
   return 0;
 }
 
@@ -149,8 +268,12 @@ static int run_adds(char** argv) {
 
 int main(int argc, char** argv) {
   if (argc >= 8 && std::string(argv[1]) == "search") return run_search(argv);
+  if (argc >= 8 && std::string(argv[1]) == "build") return run_build(argv);
+  if (argc >= 8 && std::string(argv[1]) == "query") return run_query(argv);
   if (argc >= 6 && std::string(argv[1]) == "adds") return run_adds(argv);
   std::cerr << "usage: memory_bench search DATA QUERIES OUT_IDS FLAT_MAX EF_SEARCH WORKDIR\n"
+               "       memory_bench build DATA DIR FLAT_MAX M EFC MODEL\n"
+               "       memory_bench query DIR QUERIES OUT_IDS FLAT_MAX EF_SEARCH MODEL\n"
                "       memory_bench adds WORKDIR THREADS COUNT DIM\n";
   return 2;
 }
