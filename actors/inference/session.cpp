@@ -126,6 +126,58 @@ void parallel_items(thread_pool& pool, int n_items, F&& f) {
   });
 }
 
+// As parallel_items, but thread i starts on its own contiguous share of the
+// items (share i of n) and then helps the others, taking from the far end of
+// the share with the most left. Each thread's weight rows are then one
+// stream its prefetches run ahead in, instead of a jump at every chunk,
+// and a thread the OS deschedules still leaves its rest to the others.
+// Which thread runs an item never changes a result.
+template <class F>
+void parallel_items_contiguous(thread_pool& pool, int n_items, F&& f) {
+  const int nth = pool.size();
+  if (nth == 1 || n_items == 1) {
+    for (int i = 0; i < n_items; ++i) f(i, 0);
+    return;
+  }
+  // each share is one word: next item (high 32 bits) and end (low 32 bits);
+  // the owner claims next, a helper claims end - 1, both by CAS on the word
+  struct alignas(64) share {
+    std::atomic<std::uint64_t> range;
+  };
+  auto pack = [](std::uint64_t next, std::uint64_t end) { return next << 32 | end; };
+  std::vector<share> shares(static_cast<std::size_t>(nth));
+  for (int i = 0; i < nth; ++i) {
+    shares[std::size_t(i)].range.store(pack(std::uint64_t(std::int64_t(n_items) * i / nth),
+                                            std::uint64_t(std::int64_t(n_items) * (i + 1) / nth)),
+                                       std::memory_order_relaxed);
+  }
+  // claims one item of share j: from the front (owner) or the back (helper); -1 when empty
+  auto claim = [&](int j, bool front) -> int {
+    std::atomic<std::uint64_t>& r = shares[std::size_t(j)].range;
+    std::uint64_t v = r.load(std::memory_order_acquire);
+    for (;;) {
+      const std::uint64_t next = v >> 32, end = v & 0xffffffffu;
+      if (next >= end) return -1;
+      const std::uint64_t want = front ? pack(next + 1, end) : pack(next, end - 1);
+      if (r.compare_exchange_weak(v, want, std::memory_order_acq_rel)) return int(front ? next : end - 1);
+    }
+  };
+  pool.run([&](int ith, int) {
+    for (int i = claim(ith, true); i >= 0; i = claim(ith, true)) f(i, ith);
+    for (;;) {  // then the others' shares, the fullest first, from the back
+      int best = -1;
+      std::uint64_t left = 0;
+      for (int j = 0; j < nth; ++j) {
+        const std::uint64_t v = shares[std::size_t(j)].range.load(std::memory_order_relaxed);
+        const std::uint64_t next = v >> 32, end = v & 0xffffffffu;
+        if (end > next && end - next > left) left = end - next, best = j;
+      }
+      if (best < 0) return;
+      if (const int i = claim(best, false); i >= 0) f(i, ith);
+    }
+  });
+}
+
 constexpr std::int64_t row_chunk = 64;  // rows per work item of a parallel matmul
 
 int chunks_of(std::int64_t rows) { return int((rows + row_chunk - 1) / row_chunk); }
@@ -227,7 +279,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       const activation* akv = same_qkv ? s.acts.data() : s.acts2.data();
       const int cq = chunks_of(L.wq.rows), ck = chunks_of(L.wk.rows), cv = chunks_of(L.wv.rows);
       const bool kv_same = L.wv.type == L.wk.type;
-      parallel_items(pool, cq + ck + cv, [&](int c, int) {
+      parallel_items_contiguous(pool, cq + ck + cv, [&](int c, int) {
         if (c < cq) {
           matmul_chunk(kt, L.wq, s.acts.data(), nt, s.q.data(), c);
         } else if (c < cq + ck) {
@@ -270,7 +322,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       });
       // x += Wo·o  {H*HD} -> {E}
       quantize_batch(kt, L.wo, s.att_out.data(), nt, s.acts.data());
-      parallel_items(pool, chunks_of(L.wo.rows), [&](int c, int) { matmul_chunk(kt, L.wo, s.acts.data(), nt, s.tmp.data(), c); });
+      parallel_items_contiguous(pool, chunks_of(L.wo.rows), [&](int c, int) { matmul_chunk(kt, L.wo, s.acts.data(), nt, s.tmp.data(), c); });
       for (int i = 0; i < nt * E; ++i) s.x[std::size_t(i)] += s.tmp[std::size_t(i)];
 
       // ---- feed-forward (SwiGLU) ----
@@ -281,7 +333,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       quantize_batch(kt, L.w_gate, s.xb.data(), nt, s.acts.data());
       const bool same_gu = L.w_up.type == L.w_gate.type;
       if (!same_gu) quantize_batch(kt, L.w_up, s.xb.data(), nt, s.acts2.data());
-      parallel_items(pool, chunks_of(F), [&](int c, int) {
+      parallel_items_contiguous(pool, chunks_of(F), [&](int c, int) {
         matmul_chunk(kt, L.w_gate, s.acts.data(), nt, s.gate.data(), c);
         matmul_chunk(kt, L.w_up, same_gu ? s.acts.data() : s.acts2.data(), nt, s.up.data(), c);
         const std::int64_t r0 = std::int64_t(c) * row_chunk, r1 = std::min<std::int64_t>(F, r0 + row_chunk);
@@ -292,7 +344,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       });
       // x += Wdown·h  {F} -> {E}
       quantize_batch(kt, L.w_down, s.gate.data(), nt, s.acts.data());
-      parallel_items(pool, chunks_of(L.w_down.rows), [&](int c, int) { matmul_chunk(kt, L.w_down, s.acts.data(), nt, s.tmp.data(), c); });
+      parallel_items_contiguous(pool, chunks_of(L.w_down.rows), [&](int c, int) { matmul_chunk(kt, L.w_down, s.acts.data(), nt, s.tmp.data(), c); });
       for (int i = 0; i < nt * E; ++i) s.x[std::size_t(i)] += s.tmp[std::size_t(i)];
     }
     n_past_ += nt;
@@ -302,7 +354,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       rmsnorm(s.xb.data(), &s.x[std::size_t((nt - 1) * E)], g.output_norm.data(), E, in.rms_eps);
       s.logits.resize(std::size_t(in.n_vocab));
       activation_quantize(kt, g.output.type, s.xb.data(), E, s.act_one);  // {E} -> {n_vocab}
-      parallel_items(pool, chunks_of(g.output.rows), [&](int c, int) { matmul_chunk(kt, g.output, &s.act_one, 1, s.logits.data(), c); });
+      parallel_items_contiguous(pool, chunks_of(g.output.rows), [&](int c, int) { matmul_chunk(kt, g.output, &s.act_one, 1, s.logits.data(), c); });
     }
   }
   return {};
