@@ -2,6 +2,10 @@
 # aikid's one entry point for people and CI.
 #   ./dev.sh run   set up what is missing, build, run the daemon in the foreground
 #   ./dev.sh test  set up what is missing, build, run every test (ctest + pytest)
+#                  under ASan+UBSan (build-asan/), the engines' concurrency tests
+#                  under TSan (build-tsan/), then the release build's (build/), whose
+#                  ctest and pytest summaries close the output; AIKID_TEST_STAGES picks
+#                  stages (default "asan tsan release")
 #   ./dev.sh setup set up and build only
 # Each step is skipped when its inputs have not changed, so a second run is fast.
 set -euo pipefail
@@ -80,6 +84,49 @@ build() {
 
 setup() { setup_debs; setup_python; setup_models; build; }
 
+# Sanitizer trees (docs/admin.md "Sanitizers"). Each returns non-zero when
+# its build or any of its tests fails; a sanitizer report fails the test.
+configure_tree() {  # <dir> <cmake args...>: configure once, RelWithDebInfo + Ninja
+  local dir=$1; shift
+  [ -f "$dir/build.ninja" ] && return 0
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DAIKID_PYTHON="$root/.venv/bin/python" "$@" >/dev/null
+}
+
+# Every ctest (fuzz targets excepted: they are ASan+UBSan already) and the
+# whole pytest suite against the ASan daemon. ASan/LSan reports of daemons
+# started by pytest go to files under AIKID_SANITIZER_LOG_DIR (GCC's UBSan
+# ignores log_path: its reports stay in the daemon log); the conftests check
+# both (tests/python/sanitizer_reports.py).
+test_asan() {
+  local dir=$root/build-asan logs rc=0
+  say "ASan+UBSan tree: $dir"
+  configure_tree "$dir" -DAIKID_SANITIZE=ON || return 1
+  cmake --build "$dir" -j "$jobs" --target aikid aikid_tests || return 1
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" "$@") || rc=1
+  logs=$(mktemp -d "${TMPDIR:-/tmp}/aikid-asan-logs.XXXXXX")
+  ( set -a; . "$dir/sanitizer.env"; set +a
+    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$logs/asan"
+    export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$logs/ubsan"
+    AIKID_BIN=$dir/daemon/aikid AIKID_SANITIZER_LOG_DIR=$logs \
+      .venv/bin/python -m pytest -q tests/python bridge/python/tests ) || rc=1
+  if [ -n "$(ls -A "$logs")" ]; then
+    say "sanitizer reports of the pytest run (kept in $logs):"; ls "$logs" >&2; rc=1
+  else
+    rm -rf "$logs"
+  fi
+  return $rc
+}
+
+# The engines' concurrency tests (label tsan, tests/tsan/) under ThreadSanitizer.
+test_tsan() {
+  local dir=$root/build-tsan
+  say "TSan tree: $dir"
+  configure_tree "$dir" -DAIKID_TSAN=ON "-DAIKID_MODULES=embedding;inference;memory" || return 1
+  cmake --build "$dir" -j "$jobs" --target aikid_tsan_tests || return 1
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" -L tsan "$@")
+}
+
 cmd=${1:-run}; shift || true
 case "$cmd" in
   setup) setup ;;
@@ -89,8 +136,18 @@ case "$cmd" in
   test)
     setup
     rc=0
-    (cd "$build" && ctest --output-on-failure -j "$jobs" "$@") || rc=1
-    .venv/bin/python -m pytest -q tests/python bridge/python/tests || rc=1
+    for stage in ${AIKID_TEST_STAGES:-asan tsan release}; do
+      t0=$SECONDS
+      case "$stage" in
+        release)
+          (cd "$build" && ctest --output-on-failure -j "$jobs" "$@") || rc=1
+          .venv/bin/python -m pytest -q tests/python bridge/python/tests || rc=1 ;;
+        asan) test_asan "$@" || rc=1 ;;
+        tsan) test_tsan "$@" || rc=1 ;;
+        *) say "unknown test stage '$stage' (release, asan, tsan)"; rc=1 ;;
+      esac
+      say "stage $stage: $((SECONDS - t0)) s"
+    done
     exit $rc ;;
   *) echo "usage: ./dev.sh run|test|setup" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@ from typing import List
 import pytest
 
 from harness import Daemon
+from sanitizer_reports import sanitizer_reports_module, sanitizer_reports_test  # noqa: F401 (autouse)
 
 
 @pytest.fixture

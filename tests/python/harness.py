@@ -21,6 +21,9 @@ MODELS = ROOT / "models"
 class Daemon:
     """One aikid process with its own runtime and data folders."""
 
+    # Every Daemon made in this pytest run (sanitizer_reports.py reads their logs).
+    made: List["Daemon"] = []
+
     def __init__(self, sets: Sequence[str] = (), config: Optional[pathlib.Path] = CONFIG,
                  env: Optional[Dict[str, str]] = None, base: Optional[str] = None) -> None:
         self.base = base or tempfile.mkdtemp(prefix="aik")
@@ -37,6 +40,7 @@ class Daemon:
         self.env = dict(os.environ, **(env or {}))
         self.log_path = os.path.join(self.base, "aikid.log")
         self.proc: Optional[subprocess.Popen] = None
+        Daemon.made.append(self)
 
     def start(self, wait: bool = True) -> "Daemon":
         self._log = open(self.log_path, "wb")

@@ -8,6 +8,8 @@ until a subscriber is connected (ZeroMQ's slow joiner).
 from __future__ import annotations
 
 import json
+import pathlib
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -125,3 +127,9 @@ def publisher():
     p = FakePublisher()
     yield p
     p.close()
+
+
+# Sanitizer reports of the daemons test_daemon_bridge starts fail the test
+# (tests/python/sanitizer_reports.py; active only under ./dev.sh test's ASan run).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "tests" / "python"))
+from sanitizer_reports import sanitizer_reports_module, sanitizer_reports_test  # noqa: E402,F401
