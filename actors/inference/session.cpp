@@ -109,31 +109,15 @@ void quantize_batch(const kernel_table& k, const weight_view& w, const float* x,
   for (int t = 0; t < nt; ++t) activation_quantize(k, w.type, x + std::size_t(t) * std::size_t(w.n), w.n, acts[t]);
 }
 
-// Calls f(item, ith) for item in [0, n_items) on all pool threads; items are
-// handed out by an atomic counter, so a thread the OS deschedules on a
-// loaded machine leaves its share to the others (no static split to wait for).
+// Calls f(item, ith) for item in [0, n_items) on all pool threads. Thread i
+// starts on its own contiguous share of the items (share i of n) and then
+// helps the others, taking from the far end of the share with the most left:
+// each thread's weight rows are one stream its prefetches run ahead in, and
+// a thread the OS deschedules on a loaded machine leaves the rest of its
+// share to the others (no static split to wait for). Which thread runs an
+// item never changes a result.
 template <class F>
 void parallel_items(thread_pool& pool, int n_items, F&& f) {
-  if (pool.size() == 1 || n_items == 1) {
-    for (int i = 0; i < n_items; ++i) f(i, 0);
-    return;
-  }
-  std::atomic<int> next{0};
-  pool.run([&](int ith, int) {
-    for (int i = next.fetch_add(1, std::memory_order_relaxed); i < n_items; i = next.fetch_add(1, std::memory_order_relaxed)) {
-      f(i, ith);
-    }
-  });
-}
-
-// As parallel_items, but thread i starts on its own contiguous share of the
-// items (share i of n) and then helps the others, taking from the far end of
-// the share with the most left. Each thread's weight rows are then one
-// stream its prefetches run ahead in, instead of a jump at every chunk,
-// and a thread the OS deschedules still leaves its rest to the others.
-// Which thread runs an item never changes a result.
-template <class F>
-void parallel_items_contiguous(thread_pool& pool, int n_items, F&& f) {
   const int nth = pool.size();
   if (nth == 1 || n_items == 1) {
     for (int i = 0; i < n_items; ++i) f(i, 0);
@@ -279,7 +263,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       const activation* akv = same_qkv ? s.acts.data() : s.acts2.data();
       const int cq = chunks_of(L.wq.rows), ck = chunks_of(L.wk.rows), cv = chunks_of(L.wv.rows);
       const bool kv_same = L.wv.type == L.wk.type;
-      parallel_items_contiguous(pool, cq + ck + cv, [&](int c, int) {
+      parallel_items(pool, cq + ck + cv, [&](int c, int) {
         if (c < cq) {
           matmul_chunk(kt, L.wq, s.acts.data(), nt, s.q.data(), c);
         } else if (c < cq + ck) {
@@ -322,7 +306,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       });
       // x += Wo·o  {H*HD} -> {E}
       quantize_batch(kt, L.wo, s.att_out.data(), nt, s.acts.data());
-      parallel_items_contiguous(pool, chunks_of(L.wo.rows), [&](int c, int) { matmul_chunk(kt, L.wo, s.acts.data(), nt, s.tmp.data(), c); });
+      parallel_items(pool, chunks_of(L.wo.rows), [&](int c, int) { matmul_chunk(kt, L.wo, s.acts.data(), nt, s.tmp.data(), c); });
       for (int i = 0; i < nt * E; ++i) s.x[std::size_t(i)] += s.tmp[std::size_t(i)];
 
       // ---- feed-forward (SwiGLU) ----
@@ -333,7 +317,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       quantize_batch(kt, L.w_gate, s.xb.data(), nt, s.acts.data());
       const bool same_gu = L.w_up.type == L.w_gate.type;
       if (!same_gu) quantize_batch(kt, L.w_up, s.xb.data(), nt, s.acts2.data());
-      parallel_items_contiguous(pool, chunks_of(F), [&](int c, int) {
+      parallel_items(pool, chunks_of(F), [&](int c, int) {
         matmul_chunk(kt, L.w_gate, s.acts.data(), nt, s.gate.data(), c);
         matmul_chunk(kt, L.w_up, same_gu ? s.acts.data() : s.acts2.data(), nt, s.up.data(), c);
         const std::int64_t r0 = std::int64_t(c) * row_chunk, r1 = std::min<std::int64_t>(F, r0 + row_chunk);
@@ -344,7 +328,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       });
       // x += Wdown·h  {F} -> {E}
       quantize_batch(kt, L.w_down, s.gate.data(), nt, s.acts.data());
-      parallel_items_contiguous(pool, chunks_of(L.w_down.rows), [&](int c, int) { matmul_chunk(kt, L.w_down, s.acts.data(), nt, s.tmp.data(), c); });
+      parallel_items(pool, chunks_of(L.w_down.rows), [&](int c, int) { matmul_chunk(kt, L.w_down, s.acts.data(), nt, s.tmp.data(), c); });
       for (int i = 0; i < nt * E; ++i) s.x[std::size_t(i)] += s.tmp[std::size_t(i)];
     }
     n_past_ += nt;
@@ -354,7 +338,7 @@ expected<void> session::eval_impl(std::span<const std::int32_t> tokens) {
       rmsnorm(s.xb.data(), &s.x[std::size_t((nt - 1) * E)], g.output_norm.data(), E, in.rms_eps);
       s.logits.resize(std::size_t(in.n_vocab));
       activation_quantize(kt, g.output.type, s.xb.data(), E, s.act_one);  // {E} -> {n_vocab}
-      parallel_items_contiguous(pool, chunks_of(g.output.rows), [&](int c, int) { matmul_chunk(kt, g.output, &s.act_one, 1, s.logits.data(), c); });
+      parallel_items(pool, chunks_of(g.output.rows), [&](int c, int) { matmul_chunk(kt, g.output, &s.act_one, 1, s.logits.data(), c); });
     }
   }
   return {};
