@@ -17,24 +17,13 @@
 #include <cstring>
 
 #include "actors/inference/kernels.hpp"
+#include "actors/inference/kernels_avx512_inline.hpp"
 
 namespace aikid::inference {
 namespace {
 
-// F16C conversion: exact, like the table, without a dependent load from a
-// 256 KB table in the inner loop.
-inline float h2f(std::uint16_t h) { return _cvtsh_ss(h); }
-
 // Prefetch distance for the weight rows, in bytes (a few blocks ahead).
 constexpr std::size_t prefetch_ahead = 2048;
-
-inline float hsum_float_8(__m256 x) {
-  __m128 res = _mm256_extractf128_ps(x, 1);
-  res = _mm_add_ps(res, _mm256_castps256_ps128(x));
-  res = _mm_add_ps(res, _mm_movehl_ps(res, res));
-  res = _mm_add_ss(res, _mm_movehdup_ps(res));
-  return _mm_cvtss_f32(res);
-}
 
 // 16 bytes of nibbles -> 32 bytes: low nibbles first, then high nibbles.
 inline __m256i nibbles_32(const std::uint8_t* p) {
@@ -206,8 +195,6 @@ void attn_weighted_sum(bool batched, int n_kv, int hd, const std::uint16_t* v, s
     _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(b[0], b[2]), _mm512_add_ps(b[1], b[3])));
   }
 }
-
-inline __mmask16 tail_mask(int left) { return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1); }
 
 // Scores of 16 positions at a time: each position's 16 lane partial sums
 // (as attn_dot_f16 forms them) are reduced by the tree of reduce16 —

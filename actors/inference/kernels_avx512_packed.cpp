@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "actors/inference/kernels.hpp"
+#include "actors/inference/kernels_avx512_inline.hpp"
 
 namespace aikid::inference {
 namespace {
@@ -46,16 +47,6 @@ struct pblock_q8_0 {
 static_assert(sizeof(pblock_q4_1) == 80 && sizeof(pblock_q8_0) == 136);
 
 constexpr std::size_t prefetch_ahead = 4096;  // bytes ahead in the weight stream
-
-inline float h2f(std::uint16_t h) { return _cvtsh_ss(h); }
-
-inline float hsum_float_8(__m256 x) {
-  __m128 res = _mm256_extractf128_ps(x, 1);
-  res = _mm_add_ps(res, _mm256_castps256_ps128(x));
-  res = _mm_add_ps(res, _mm_movehl_ps(res, res));
-  res = _mm_add_ss(res, _mm_movehdup_ps(res));
-  return _mm_cvtss_f32(res);
-}
 
 inline __m256 high8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
 
