@@ -23,7 +23,7 @@ DEBS=(build-essential cmake ninja-build pkg-config git python3-venv socat
   libtomlplusplus-dev libboost-test-dev libsqlitecpp-dev libsqlite3-dev
   libmstch-dev libsystemd-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libutf8proc-dev libhowardhinnant-date-dev libcpp-httplib-dev
-  libbenchmark-dev clang libclang-rt-14-dev libssl-dev systemd)
+  libbenchmark-dev clang libclang-rt-14-dev libssl-dev libjemalloc-dev systemd)
 
 setup_debs() {
   local missing=()

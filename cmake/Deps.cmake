@@ -58,3 +58,22 @@ find_package(OpenSSL REQUIRED)  # libcrypto: SHA-256 of model files
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+
+# --- jemalloc: the daemon's malloc (as Redis links it) -------------------------
+# A template render goes through mstch, which allocates and frees ~1,500 small
+# blocks per call (it copies every node it pushes, the list of scopes at every
+# name lookup, the tokens of every section it enters). With glibc's malloc
+# 40 % of a render was its slow path (_int_malloc, unlink_chunk,
+# malloc_consolidate once tcache's 7 blocks per size ran out); jemalloc halves
+# render time (bench/synthesis). aikid_allocator is linked into the daemon and
+# the benchmarks that measure what the daemon runs; engine tests keep glibc's.
+# Sanitizer builds keep the sanitizer's allocator.
+option(AIKID_JEMALLOC "Link the daemon against jemalloc (off in sanitizer trees)" ON)
+add_library(aikid_allocator INTERFACE)
+if(AIKID_JEMALLOC AND NOT AIKID_SANITIZE AND NOT AIKID_TSAN)
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+  # Nothing calls jemalloc by name (it replaces malloc): keep the DT_NEEDED
+  # entry even where the linker drops unreferenced libraries.
+  target_link_libraries(aikid_allocator INTERFACE "-Wl,--push-state,--no-as-needed" PkgConfig::JEMALLOC
+    "-Wl,--pop-state")
+endif()

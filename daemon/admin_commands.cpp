@@ -138,6 +138,7 @@ json cmd_stats(admin_context& ctx) {
   return {{"ok", true},
           {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count()},
           {"boot_id", ctx.boot_id},
+          {"allocator", allocator_name()},
           {"ingress", ctx.ingress->stats()},
           {"publisher", ctx.publisher->stats()},
           {"actors", actors}};

@@ -138,7 +138,8 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   log_set_content(cfg.get_bool("log.content"));
   resolve_dirs(cfg);
   const std::string boot_id = new_boot_id();
-  spdlog::info("aikid {} starting (boot {}), config {}", AIKID_VERSION, boot_id, cfg.source.string());
+  spdlog::info("aikid {} starting (boot {}), config {}, allocator {}", AIKID_VERSION, boot_id, cfg.source.string(),
+               allocator_name());
 
   for (auto [dir, mode] : {std::pair{cfg.get_string("daemon.runtime_dir"), 0750}, {cfg.get_string("daemon.data_dir"), 0750}}) {
     if (auto ok = make_dir(dir, static_cast<mode_t>(mode)); !ok) {

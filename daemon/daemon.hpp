@@ -7,6 +7,7 @@
 //   notify_*                sd_notify: READY, STATUS, WATCHDOG, STOPPING
 //   log_setup / log_text    stderr logging (journald); user text redacted
 //                           unless log.content
+//   allocator_name          which malloc serves the process (stats, log)
 #pragma once
 
 #include <array>
@@ -43,5 +44,10 @@ void notify(const std::string& state);  // "READY=1", "STATUS=…", …
 /// Sets up the stderr logger (journald adds the time under systemd). The
 /// user's text goes through log_text() in common/log.hpp.
 void log_setup(const std::string& level);
+
+/// "jemalloc 5.3.0-0-g54eaed1d8b56…" when jemalloc serves malloc (the
+/// release daemon), "asan"/"tsan" in a sanitizer build, else "glibc 2.36".
+/// Never fails: a jemalloc without a readable version is "jemalloc".
+std::string allocator_name();
 
 }  // namespace aikid

@@ -118,6 +118,15 @@ def test_admin_get_set_stats_health(daemon):
     assert "aikid_up 1" in m["text"]
 
 
+def test_stats_names_the_allocator(daemon):
+    # The release daemon runs on jemalloc (cmake/Deps.cmake); an ASan tree on ASan's.
+    alloc = daemon.admin_cmd("stats")["allocator"]
+    if "ASAN_OPTIONS" in os.environ:
+        assert alloc == "asan"
+    else:
+        assert alloc.startswith("jemalloc 5."), alloc
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
