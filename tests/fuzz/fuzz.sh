@@ -71,7 +71,7 @@ case "$name" in
     srcs=(tests/fuzz/wire_fuzz.cpp ipc/protocol.cpp)
     max_len=16384 ;;
   admin)
-    srcs=(tests/fuzz/admin_fuzz.cpp daemon/admin_commands.cpp daemon/config_keys.cpp
+    srcs=(tests/fuzz/admin_fuzz.cpp daemon/admin_commands.cpp daemon/allocator.cpp daemon/config_keys.cpp
       daemon/config/config_schema.cpp daemon/config/config_load.cpp
       ipc/ingress.cpp ipc/publisher.cpp ipc/endpoint.cpp ipc/protocol.cpp)
     defs=("${TOML[@]}" "${SPDLOG[@]}" -DAIKID_VERSION='"fuzz"' -DAIKID_SOURCE_DIR="\"$root\"")
