@@ -28,8 +28,13 @@ inline std::int64_t unix_ms() {
       .count();
 }
 
-/// The request body as JSON (ingress already proved it is a JSON object).
-inline json body_of(const request_msg& r) { return json::parse(r.body, nullptr, false); }
+/// The request body as JSON: ingress's parse, shared with the message, never
+/// parsed again. A request_msg made without it (a test that forgot) reads as
+/// an empty object: every field is then "missing" in the reply.
+inline const json& body_of(const request_msg& r) {
+  static const json no_body = json::object();
+  return r.parsed ? *r.parsed : no_body;
+}
 
 /// True if the request's deadline has passed (ingress has answered it).
 inline bool expired(const request_msg& r) { return r.deadline_ns != 0 && now_ns() > r.deadline_ns; }

@@ -7,7 +7,7 @@
 //   learn_msg      inference → synthesis, memory: what the learning path found
 //                  (triples for the graph, texts for memory, the answer's turn)
 //   tunables_msg   admin → an actor: validated new values of its live keys
-//   atoms          heartbeat, stats, health, cancel, reload, loaded, tick,
+//   atoms          stats, health (also the watchdog's heartbeat), cancel, reload, loaded, tick,
 //                  reflect, clock, connect
 #pragma once
 
@@ -16,6 +16,8 @@
 #include <caf/type_id.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,10 @@ struct request_msg {
   std::string id;
   std::string body;  // the request object as the client sent it (JSON text)
   std::int64_t deadline_ns = 0;  // steady_clock, 0 = none
+  /// `body` as ingress parsed it (every frame is parsed once, to check it):
+  /// actors read this (kit::body_of) instead of parsing the text again.
+  /// Shared and immutable; not in inspect() (messages stay in this process).
+  std::shared_ptr<const nlohmann::json> parsed;
 };
 
 template <class Inspector>
@@ -120,7 +126,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(aikid, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(aikid, (aikid::generate_msg))
   CAF_ADD_TYPE_ID(aikid, (aikid::tunables_msg))
   CAF_ADD_TYPE_ID(aikid, (aikid::learn_msg))
-  CAF_ADD_ATOM(aikid, aikid, heartbeat_atom, "heartbeat")
   CAF_ADD_ATOM(aikid, aikid, stats_atom, "stats")
   CAF_ADD_ATOM(aikid, aikid, health_atom, "health")
   CAF_ADD_ATOM(aikid, aikid, cancel_atom, "cancel")

@@ -95,22 +95,6 @@ class caf_config : public caf::actor_system_config {
   }
 };
 
-// Pings every actor; true if all answered within `timeout`.
-bool heartbeat_all(caf::actor_system& sys, const actor_set& actors, std::chrono::milliseconds timeout,
-                   std::vector<std::string>* silent) {
-  caf::scoped_actor self{sys};
-  bool ok = true;
-  for (const auto& [name, a] : actors.all()) {
-    bool answered = false;
-    self->request(a, timeout, heartbeat_atom_v).receive([&](heartbeat_atom) { answered = true; }, [&](caf::error&) {});
-    if (!answered) {
-      ok = false;
-      if (silent) silent->push_back(name);
-    }
-  }
-  return ok;
-}
-
 }  // namespace
 
 std::array<int, 6> daemon_inflight_limits(const config::values& c) {
@@ -223,6 +207,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
         m.op = req.op;
         m.id = req.id;
         m.body = std::move(req.text);  // as sent: a schema's properties keep their order
+        m.parsed = std::make_shared<const json>(std::move(req.body));
         if (req.deadline_ms)
           m.deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                               (clock::now() + std::chrono::milliseconds(*req.deadline_ms)).time_since_epoch())
@@ -282,15 +267,20 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
     bool was_ok = true;
     auto last_status = clock::now();
     while (!stop_wd.load()) {
+      // One health ask per actor and beat is the heartbeat: an answer (up or
+      // down) proves the actor is alive; admin_health marks a missing one
+      // "alive": false.
+      json health = admin_health(actx, beat);
       std::vector<std::string> silent;
-      bool ok = heartbeat_all(sys, actors, beat, &silent);
+      for (const auto& [name, h] : health["actors"].items())
+        if (!h.value("alive", true)) silent.push_back(name);
+      const bool ok = silent.empty();
       if (ok && systemd_wd) notify("WATCHDOG=1");
       if (ok != was_ok) {
         if (ok) spdlog::info("every actor answers its heartbeat again");
         else spdlog::error("no heartbeat from: {}", fmt::join(silent, ", "));
       }
       was_ok = ok;
-      json health = admin_health(actx, beat);
       for (const auto& [name, h] : health["actors"].items()) {
         const bool up = h.value("up", false);
         if (auto it = actor_up.find(name); it == actor_up.end() || it->second != up) {

@@ -144,7 +144,7 @@ caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
           return out.reply_error(r.ticket, error{errc::unavailable, "tokenize is served by the inference model"});
         }
         if (!st.enc) return out.reply_error(r.ticket, error{errc::unavailable, "embedder is down: " + st.down_reason});
-        auto body = kit::body_of(r);
+        const kit::json& body = kit::body_of(r);
         auto it = body.find("texts");
         if (it == body.end()) return out.reply_error(r.ticket, error{errc::bad_request, "texts: missing"});
         if (!it->is_array()) return out.reply_error(r.ticket, error{errc::bad_request, "texts: must be an array of strings"});
@@ -179,7 +179,6 @@ caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
                                 {"truncated", std::move(trunc)},
                                 {"model", st.enc->model_id()}});
       },
-      [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
         return kit::json{{"embed", st.embed.to_json()}, {"texts", st.texts}}.dump();

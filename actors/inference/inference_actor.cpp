@@ -507,7 +507,7 @@ expected<void> parse_sampling(const inference_state& st, const json& b, const st
 
 // Parses a generate request into a job; errors name the field.
 expected<job> parse_generate(const inference_state& st, const request_msg& r) {
-  auto b = kit::body_of(r);
+  const json& b = kit::body_of(r);
   job j;
   j.ticket = r.ticket;
   j.request_id = r.id;
@@ -571,7 +571,7 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
         auto& st = self->state;
         auto& out = *st.env.replies;
         if (r.op == "cancel") {
-          auto b = kit::body_of(r);
+          const json& b = kit::body_of(r);
           auto target = wire::field_string(b, "target");
           if (!target) return out.reply_error(r.ticket, target.error());
           bool hit = false;
@@ -602,7 +602,7 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
                                                                   {"path", st.model_path}}})}});
         }
         if (r.op == "tokenize") {
-          auto b = kit::body_of(r);
+          const json& b = kit::body_of(r);
           auto text = wire::field_string(b, "text");
           if (!text) return out.reply_error(r.ticket, text.error());
           return out.reply_ok(r.ticket, {{"tokens", st.model->tokenize(*text)}});
@@ -716,7 +716,6 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
           finish_aside(self, std::move(queued), error{errc::cancelled, "aikid is shutting down"});
         }
       },
-      [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
         return json{{"generate", st.gen.to_json()}, {"tokens_out", st.tokens_out}, {"cancelled", st.cancelled}, {"cached_tokens", st.cached_tokens},

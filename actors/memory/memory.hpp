@@ -75,7 +75,8 @@ struct change {
   std::string event;
   std::int64_t id = 0;
   std::string user;
-  std::optional<std::string> text;  // the text after the change (none for a delete)
+  std::optional<std::string> text;  // the text after the change (none for a delete or an import)
+  std::int64_t count = 0;           // import: how many memories it brought in
 };
 
 struct record {

@@ -99,7 +99,7 @@ void open_store(memory_state& st) {
   // publisher's queue is thread-safe; writes run on the worker pool)
   o.on_change = [thoughts = st.env.thoughts](const memory::change& c) {
     json body{{"event", c.event}, {"memory_id", c.id}, {"user", c.user}};
-    if (c.event == "import") body["count"] = std::stoll(*c.text);
+    if (c.event == "import") body["count"] = c.count;
     else if (c.text) body["text"] = *c.text;
     if (thoughts) thoughts->publish("memory.event", std::move(body));
   };
@@ -170,8 +170,9 @@ void remember(memory_state& st, std::string user, std::string text, json meta, s
 // `model` made vec ("" = the configured model); `live_vec` (re-embedding
 // only) is the same text's vector from the previous model. Store errors are
 // replied, never thrown.
-void serve(memory::store& s, reply_sink& out, const request_msg& r, json b, std::vector<float> vec,
+void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<float> vec,
            std::string model = {}, std::vector<float> live_vec = {}) {
+  const json& b = kit::body_of(r);
   const std::string& op = r.op;
   auto fail = [&](const error& e) { out.reply_error(r.ticket, e); };
   auto id_field = [&]() -> expected<std::int64_t> {
@@ -458,7 +459,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         auto& out = *st.env.replies;
         if (kit::expired(r)) return;
         if (!st.store) return out.reply_error(r.ticket, error{errc::unavailable, "memory store is down: " + st.down_reason});
-        auto b = kit::body_of(r);
+        const json& b = kit::body_of(r);
         auto vec = wire::field_opt_vector(b, "vector");
         if (!vec) return out.reply_error(r.ticket, vec.error());
         if (*vec && static_cast<int>((*vec)->size()) != st.dim)
@@ -470,8 +471,8 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         if (r.op == "memory.search" && !*vec && !needs_embedding(r.op, b))
           return out.reply_error(r.ticket, error{errc::bad_request, "query or vector: one is required"});
         if (!needs_embedding(r.op, b)) {
-          st.pool->submit([store, replies, r, b = std::move(b), v = vec->value_or(std::vector<float>{})]() mutable {
-            serve(*store, *replies, r, std::move(b), std::move(v));
+          st.pool->submit([store, replies, r = std::move(r), v = vec->value_or(std::vector<float>{})]() mutable {
+            serve(*store, *replies, r, std::move(v));
           });
           return;
         }
@@ -486,8 +487,8 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
                       return replies->reply_error(r.ticket,
                                                   error{errc::unavailable, "embedder cannot embed the text (" + model +
                                                                                "); send a vector instead"});
-                    self->state.pool->submit([store, replies, r, b, v = std::move(v), model, live]() mutable {
-                      serve(*store, *replies, r, std::move(b), std::move(v), std::move(model), std::move(live));
+                    self->state.pool->submit([store, replies, r, v = std::move(v), model, live]() mutable {
+                      serve(*store, *replies, r, std::move(v), std::move(model), std::move(live));
                     });
                   },
                   [=](caf::error& e) {
@@ -504,8 +505,8 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
             .then(
                 [=](std::vector<float>& v, std::string& model) mutable {
                   if (r.op == "memory.search" && !v.empty()) {
-                    self->state.pool->submit([store, replies, r, b, v = std::move(v), model]() mutable {
-                      serve(*store, *replies, r, std::move(b), std::move(v), std::move(model));
+                    self->state.pool->submit([store, replies, r, v = std::move(v), model]() mutable {
+                      serve(*store, *replies, r, std::move(v), std::move(model));
                     });
                     return;
                   }
@@ -567,7 +568,6 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
       },
       [=](tick_atom) { reindex_step(self); },
       [=](tick_atom, const std::string& summary) { reindex_done(self, summary); },
-      [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
         json j = {{"recall", st.recall.to_json()}, {"percepts", st.percepts}, {"remembered", st.remembered->load()},

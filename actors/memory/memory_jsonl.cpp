@@ -236,7 +236,7 @@ expected<std::size_t> store::import_jsonl(const std::filesystem::path& path) {
   const std::uint64_t sw = s.switch_if_complete();
   wl.unlock();
   if (auto c = s.commit->wait(t); !c) return c.error();
-  if (s.opts.on_change) s.opts.on_change(change{"import", 0, "", std::to_string(count)});
+  if (s.opts.on_change) s.opts.on_change(change{"import", 0, "", std::nullopt, static_cast<std::int64_t>(count)});
   if (sw)
     if (auto c = s.wait_and_snapshot(sw, true); !c) return c.error();
   return count;

@@ -91,7 +91,7 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
         auto& st = self->state;
         auto& out = *st.env.replies;
         auto t0 = kit::now_ns();
-        auto body = kit::body_of(r);
+        const kit::json& body = kit::body_of(r);
         auto text = wire::field_string(body, "text");
         auto user = wire::field_opt_string(body, "user");
         auto source = wire::field_opt_string(body, "source");
@@ -163,7 +163,6 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
                   self->send(mem, std::move(p));
                 });
       },
-      [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
         return kit::json{{"perceive", st.perceive.to_json()},

@@ -75,7 +75,6 @@ caf::behavior proactive_fun(proactive_actor* self, actor_env env, caf::actor syn
         check(self);
         return kit::json{{"ok", true}, {"now_ms", now_of(st)}, {"offset_ms", st.offset_ms}}.dump();
       },
-      [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
         return kit::json{{"ticks", st.ticks}, {"reflections", st.reflections}, {"now_ms", now_of(st)},

@@ -161,7 +161,7 @@ expected<std::vector<syn::triple>> parse_triples(const json& b) {
 
 void serve_kg(synthesis_state& st, const request_msg& r) {
   auto& out = *st.env.replies;
-  auto b = kit::body_of(r);
+  const json& b = kit::body_of(r);
   if (r.op == "kg.add") {
     auto triples = parse_triples(b);
     if (!triples) return out.reply_error(r.ticket, triples.error());
@@ -407,7 +407,6 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
                        "answer", ""};
         self->send(st.inference, std::move(g));
       },
-      [=](heartbeat_atom) { return heartbeat_atom_v; },
       [=](stats_atom) {
         auto& st = self->state;
         json j = {{"compose", st.compose.to_json()}, {"answered", st.answered}, {"prompted", st.prompted},

@@ -79,7 +79,6 @@ tunables_msg last_tunables;  // what the stand-in was last asked to apply
 // when there is none, which _GLIBCXX_ASSERTIONS reports)
 caf::behavior stand_in(caf::event_based_actor*, int) {
   return {
-      [](heartbeat_atom) { return heartbeat_atom_v; },
       [](stats_atom) { return std::string(R"({"work":{"count":1,"p50_ms":0.5,"p99_ms":2.0}})"); },
       [](health_atom) { return std::string(R"({"up":true})"); },
       [](reload_atom) { return std::string(R"({"ok":true,"templates":12})"); },
