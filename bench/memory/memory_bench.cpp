@@ -94,7 +94,7 @@ static std::pair<double, double> store_fill(store& s, const std::vector<float>& 
     std::vector<new_memory> batch;
     for (int j = i; j < std::min(n, i + 2000); ++j)
       batch.push_back({"bench", "memory " + std::to_string(j), {{"j", j}},
-                       std::vector<float>(data.begin() + std::size_t(j) * dim, data.begin() + std::size_t(j + 1) * dim)});
+                       std::vector<float>(data.begin() + std::size_t(j) * dim, data.begin() + std::size_t(j + 1) * dim), {}});
     auto r = s.add_batch(std::move(batch));
     if (!r) {
       std::cerr << "add_batch at row " << i << ": " << r.error().message << "\n";
@@ -150,18 +150,25 @@ static void searches_time(store& s, const std::vector<float>& queries, int qn, i
   }
 }
 
+// The options every phase opens its store with: DIR, vectors of DIM, exact
+// below FLAT_MAX, vectors made by MODEL, dedup off (no cosine reaches 2).
+static store_options bench_options(std::filesystem::path dir, int dim, std::size_t flat_max, std::string model) {
+  store_options o;
+  o.dir = std::move(dir);
+  o.dim = dim;
+  o.flat_max = flat_max;
+  o.model_id = std::move(model);
+  o.dedup_threshold = 2.0;
+  return o;
+}
+
 static int run_search(char** argv) {
   int n, dim, qn, qdim;
   const auto data = read_matrix(argv[2], n, dim);
   const auto queries = read_matrix(argv[3], qn, qdim);
-  store_options o;
-  o.dir = argv[7];
-  o.dim = dim;
-  o.flat_max = std::stoul(argv[5]);
+  store_options o = bench_options(argv[7], dim, std::stoul(argv[5]), "bench");
   const auto efs = parse_efs(argv[6]);
   o.hnsw_ef_search = efs.front();
-  o.dedup_threshold = 2.0;
-  o.model_id = "bench";
   std::filesystem::remove_all(o.dir);
   auto s = store_open_or_exit(o);
   const auto [load_s, build_s] = store_fill(*s, data, n, dim, o.flat_max);
@@ -176,14 +183,9 @@ static int run_search(char** argv) {
 static int run_build(char** argv) {
   int n, dim;
   const auto data = read_matrix(argv[2], n, dim);
-  store_options o;
-  o.dir = argv[3];
-  o.dim = dim;
-  o.flat_max = std::stoul(argv[4]);
+  store_options o = bench_options(argv[3], dim, std::stoul(argv[4]), argv[7]);
   o.hnsw_m = std::stoi(argv[5]);
   o.hnsw_ef_construction = std::stoi(argv[6]);
-  o.model_id = argv[7];
-  o.dedup_threshold = 2.0;
   std::filesystem::remove_all(o.dir);
   auto s = store_open_or_exit(o);
   const auto [load_s, build_s] = store_fill(*s, data, n, dim, o.flat_max);
@@ -204,14 +206,9 @@ static int run_build(char** argv) {
 static int run_query(char** argv) {
   int qn, dim;
   const auto queries = read_matrix(argv[3], qn, dim);
-  store_options o;
-  o.dir = argv[2];
-  o.dim = dim;
-  o.flat_max = std::stoul(argv[5]);
+  store_options o = bench_options(argv[2], dim, std::stoul(argv[5]), argv[7]);
   const auto efs = parse_efs(argv[6]);
   o.hnsw_ef_search = efs.front();
-  o.model_id = argv[7];
-  o.dedup_threshold = 2.0;
   std::string rebuilt;
   o.log = [&](std::string_view line) {
     if (line.find("rebuilding") != std::string_view::npos) rebuilt = line;

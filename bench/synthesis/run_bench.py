@@ -190,13 +190,8 @@ def main():
     on_glibc = json.load(open(os.path.join(a.work, "cpp.json")))
     py = run_peer(a.work)
 
-    def r(name, key, label):
-        c, p = cpp[key], py[key]
-        return (f"| {label} | {c['p50_us']:.1f} | {c['p99_us']:.1f} | {p['p50_us']:.1f} | {p['p99_us']:.1f} "
-                f"| {p['p50_us'] / c['p50_us']:.1f}× | {p['p99_us'] / c['p99_us']:.1f}× |")
-
-    def t(key, label):
-        c, p = on_glibc[key], py[key]
+    def row(aikid, key, label):  # one table row: an aikid run against the Python peer
+        c, p = aikid[key], py[key]
         return (f"| {label} | {c['p50_us']:.1f} | {c['p99_us']:.1f} | {p['p50_us']:.1f} | {p['p99_us']:.1f} "
                 f"| {p['p50_us'] / c['p50_us']:.1f}× | {p['p99_us'] / c['p99_us']:.1f}× |")
 
@@ -218,19 +213,19 @@ def main():
         "",
         "| operation | aikid p50 µs | aikid p99 µs | Python p50 µs | Python p99 µs | speed-up p50 | speed-up p99 |",
         "|---|---:|---:|---:|---:|---:|---:|",
-        r("match", "match", "template match (vector + keywords)"),
-        r("render", "render", "render (context + mustache)"),
-        r("match_render", "match_render", "match + render"),
-        r("link", "link", "entity linking, 200-char text"),
-        r("kg", "kg_query_d2", f"kg.query depth 2 (~{cpp['facts_per_query_d2']:.0f} facts)"),
+        row(cpp, "match", "template match (vector + keywords)"),
+        row(cpp, "render", "render (context + mustache)"),
+        row(cpp, "match_render", "match + render"),
+        row(cpp, "link", "entity linking, 200-char text"),
+        row(cpp, "kg_query_d2", f"kg.query depth 2 (~{cpp['facts_per_query_d2']:.0f} facts)"),
         "",
         "The same aikid program linked without jemalloc (glibc's malloc, default settings; nothing else differs):",
         "",
         "| operation | aikid p50 µs | aikid p99 µs | Python p50 µs | Python p99 µs | speed-up p50 | speed-up p99 |",
         "|---|---:|---:|---:|---:|---:|---:|",
-        t("match", "template match (vector + keywords)"),
-        t("render", "render (context + mustache)"),
-        t("match_render", "match + render"),
+        row(on_glibc, "match", "template match (vector + keywords)"),
+        row(on_glibc, "render", "render (context + mustache)"),
+        row(on_glibc, "match_render", "match + render"),
         "",
         "- aikid match = the two-pass exact search: every example's int8 code against the int8 query (AVX-512 VNNI "
         "here) with a rigorous error bound per example, then fp32 dot products for the examples whose bound can still "
