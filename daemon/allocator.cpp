@@ -10,7 +10,9 @@
 
 namespace aikid {
 
-std::string allocator_name() {
+namespace {
+
+std::string allocator_find() {
   if (dlsym(RTLD_DEFAULT, "__asan_init")) return "asan";
   if (dlsym(RTLD_DEFAULT, "__tsan_init")) return "tsan";
   using mallctl_fn = int (*)(const char*, void*, std::size_t*, void*, std::size_t);
@@ -21,6 +23,13 @@ std::string allocator_name() {
     return "jemalloc";
   }
   return std::string("glibc ") + gnu_get_libc_version();
+}
+
+}  // namespace
+
+std::string allocator_name() {
+  static const std::string name = allocator_find();  // fixed for the life of the process
+  return name;
 }
 
 }  // namespace aikid
