@@ -4,14 +4,14 @@
 // where_ maps each live id to its one live row; other rows are tombstones
 // (flat_dead_ / hnsw_dead_). Distances in both parts come from vec_dot: the
 // HNSW storage is an IndexFlatIP whose distance computer is ours, so FAISS
-// keeps the graph and we supply the AVX-512 arithmetic.
+// builds and saves the graph with our AVX-512 arithmetic, and searches walk
+// it with hnsw_search (memory_hnsw.cpp).
 #include <omp.h>
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/DistanceComputer.h>
-#include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 
@@ -46,16 +46,6 @@ struct fast_ip_storage : faiss::IndexFlatIP {
   explicit fast_ip_storage(faiss_idx d) : faiss::IndexFlatIP(d) {}
   faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override {
     return new fast_ip_distance(*this);
-  }
-};
-
-struct row_selector : faiss::IDSelector {
-  const std::vector<std::uint8_t>* dead;
-  const std::vector<faiss_idx>* ids;
-  const std::function<bool(std::int64_t)>* pred;
-  bool is_member(faiss_idx row) const override {
-    if ((*dead)[row]) return false;
-    return !pred || (*pred)((*ids)[row]);
   }
 };
 
@@ -149,7 +139,7 @@ std::size_t vindex::flat_rows() const { return flat_dead_.size(); }
 
 void vindex::set_ef_search(int ef) {
   ef_search_ = ef;
-  if (hnsw_) static_cast<faiss::IndexHNSW*>(hnsw_->index)->hnsw.efSearch = ef;
+  if (hnsw_) static_cast<faiss::IndexHNSW*>(hnsw_->index)->hnsw.efSearch = ef;  // saved with the graph
 }
 
 void vindex::search(const float* q, int k, const std::function<bool(std::int64_t)>* pred, topk& out) const {
@@ -172,21 +162,15 @@ void vindex::search(const float* q, int k, const std::function<bool(std::int64_t
       out.offer(id, s);
     }
   }
-  // HNSW part: the graph walk skips tombstones and filtered rows in results
+  // HNSW part: our walk over FAISS's graph (memory_hnsw.cpp says why)
   if (!hnsw_ || hnsw_dead_.size() == hnsw_dead_n_) return;
-  omp_set_num_threads(1);
-  row_selector sel;
-  sel.dead = &hnsw_dead_;
-  sel.ids = &hnsw_->id_map;
-  sel.pred = pred;
-  faiss::SearchParametersHNSW params;
-  params.efSearch = std::max(ef_search_, k);  // 1.7.3 reads hnsw.efSearch; kept equal by set_ef_search
-  params.sel = &sel;
-  std::vector<float> d(k);
-  std::vector<faiss_idx> rows(k);
-  hnsw_->index->search(1, q, k, d.data(), rows.data(), &params);
-  for (int j = 0; j < k; ++j)
-    if (rows[j] >= 0) out.offer(hnsw_->id_map[rows[j]], d[j]);
+  const auto* h = static_cast<const faiss::IndexHNSW*>(hnsw_->index);
+  const row_admit admit{hnsw_dead_.data(), hnsw_->id_map.data(), pred};
+  auto vt = visited_.take();
+  std::vector<std::pair<std::int32_t, float>> rows;
+  hnsw_search(h->hnsw, hnsw_storage(*hnsw_)->get_xb(), p_.dim, q, std::max(ef_search_, k), admit, *vt, rows);
+  visited_.give(std::move(vt));
+  for (const auto& [row, score] : rows) out.offer(hnsw_->id_map[row], score);
 }
 
 void vindex::score_ids(const float* q, const std::vector<std::int64_t>& ids, topk& out) const {

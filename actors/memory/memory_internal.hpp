@@ -1,6 +1,7 @@
 // Private parts of the memory engine, one section per source file:
 //   memory_simd.cpp    dot products (AVX-512 / AVX2 / scalar) and a top-k
 //   memory_filter.cpp  the `filter` object: parse, match, value keys
+//   memory_hnsw.cpp    hnsw_search: the walk over the graph FAISS built
 //   memory_index.cpp   vindex: FAISS flat + HNSW, tombstones, snapshot bytes
 //   memory_db.cpp      SQLite: open checks, schema + migrations, group commit
 //   memory_store.cpp   store: the public API over the three above
@@ -32,6 +33,10 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 #include <faiss/IndexIDMap.h>
+
+namespace faiss {
+struct HNSW;
+}
 
 namespace aikid::memory {
 
@@ -89,6 +94,56 @@ bool filter_match(const filter& f, const nlohmann::json& meta);
 void filter_meta_keys(const nlohmann::json& meta,
                       const std::function<void(const std::string&, const std::string&)>& fn);
 
+// ---- memory_hnsw.cpp ---------------------------------------------------
+
+/// Which graph rows one search has reached: a row is marked when its mark
+/// equals the current epoch, so a new search costs no clearing.
+class visited_table {
+ public:
+  /// Starts a search over `rows` rows (grows the table when the graph grew).
+  void begin(std::size_t rows);
+  /// True when row was already reached in this search; marks it.
+  bool test_and_set(std::int32_t row) {
+    std::uint16_t& m = mark_[static_cast<std::size_t>(row)];
+    if (m == epoch_) return true;
+    m = epoch_;
+    return false;
+  }
+
+ private:
+  std::vector<std::uint16_t> mark_;
+  std::uint16_t epoch_ = 0;
+};
+
+/// Visited tables for concurrent searches (one per search in flight).
+class visited_pool {
+ public:
+  std::unique_ptr<visited_table> take();
+  void give(std::unique_ptr<visited_table> t);
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<visited_table>> free_;
+};
+
+/// Whether a graph row may be returned: live (not a tombstone) and passing
+/// the caller's predicate on its id. Rows that fail are still walked through.
+struct row_admit {
+  const std::uint8_t* dead = nullptr;                       // [rows]
+  const std::int64_t* ids = nullptr;                        // [rows] row → memory id
+  const std::function<bool(std::int64_t)>* pred = nullptr;  // null: every live row
+  bool operator()(std::int32_t row) const {
+    return !dead[row] && (!pred || (*pred)(ids[row]));
+  }
+};
+
+/// The ef best admitted rows of graph g by inner product with q (unit
+/// vectors; xb = the graph's stored rows, [rows, dim]), best first, into out
+/// as (row, score). Approximate: the HNSW walk with efSearch = ef. Cannot
+/// fail; an empty graph gives an empty out.
+void hnsw_search(const faiss::HNSW& g, const float* xb, int dim, const float* q, int ef,
+                 const row_admit& admit, visited_table& vt, std::vector<std::pair<std::int32_t, float>>& out);
+
 // ---- memory_index.cpp --------------------------------------------------
 
 struct index_params {
@@ -100,7 +155,7 @@ struct index_params {
 /// The vector index: an exact part (IndexIDMap2 over IndexFlatIP) that holds
 /// everything below flat_max and the recent adds above it, and an HNSW part
 /// (IndexIDMap2 over IndexHNSWFlat whose storage computes distances with
-/// vec_dot). Each live id is in exactly one part; a deleted or replaced row
+/// vec_dot; FAISS builds the graph, hnsw_search walks it). Each live id is in exactly one part; a deleted or replaced row
 /// is a tombstone until compaction or rebuild. Not locked: the store holds
 /// its shared_mutex (shared for const members, exclusive for the rest);
 /// hnsw_build runs without any lock on a copy.
@@ -118,9 +173,8 @@ class vindex {
   /// Offers every live vector that passes pred (null: all) to out. HNSW part
   /// approximate (efSearch), exact part scanned.
   void search(const float* q, int k, const std::function<bool(std::int64_t)>* pred, topk& out) const;
-  /// HNSW efSearch (exclusive lock). Debian's FAISS 1.7.3 takes efSearch
-  /// from the graph (hnsw.efSearch), not from SearchParametersHNSW, so it is
-  /// set on the index itself and kept across builds and loads.
+  /// HNSW efSearch (exclusive lock), kept across builds and loads (also
+  /// written into the graph's own hnsw.efSearch, which is saved with it).
   void set_ef_search(int ef);
   /// Exact scores for the given ids (each must be live).
   void score_ids(const float* q, const std::vector<std::int64_t>& ids, topk& out) const;
@@ -173,6 +227,7 @@ class vindex {
   std::unordered_map<std::int64_t, loc> where_;
   std::atomic<bool> building_{false};
   std::unordered_set<std::int64_t> changed_during_build_;
+  mutable visited_pool visited_;  // for searches under the shared lock
 };
 
 // ---- memory_db.cpp -----------------------------------------------------

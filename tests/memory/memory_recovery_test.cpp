@@ -45,7 +45,7 @@ std::map<std::int64_t, std::vector<float>> fill(store& s, std::mt19937& g, int n
   std::map<std::int64_t, std::vector<float>> out;
   std::vector<new_memory> batch;
   for (int i = 0; i < n; ++i) batch.push_back({"u" + std::to_string(i % 3), "t" + std::to_string(i), {{"i", i}},
-                                               memtest::random_vec(g, kDim)});
+                                               memtest::random_vec(g, kDim), {}});
   auto r = s.add_batch(batch);
   BOOST_REQUIRE(r);
   for (std::size_t i = 0; i < r->size(); ++i) out[(*r)[i].id] = batch[i].vec;
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(newer_changes_are_replayed) {
     for (int i = 0; i < 200 && s->stats()["index"]["kind"] != "hnsw"; ++i) ::usleep(50000);
     if (!s->snapshot()) ::_exit(2);
     std::vector<new_memory> more;
-    for (int i = 0; i < 20; ++i) more.push_back({"late", "late" + std::to_string(i), {}, memtest::random_vec(g, kDim)});
+    for (int i = 0; i < 20; ++i) more.push_back({"late", "late" + std::to_string(i), {}, memtest::random_vec(g, kDim), {}});
     if (!s->add_batch(more)) ::_exit(3);
     if (!s->remove(1) || !s->remove(2)) ::_exit(4);
     if (!s->update(3, std::string("moved"), std::nullopt, memtest::random_vec(g, kDim))) ::_exit(5);
