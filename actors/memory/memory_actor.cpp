@@ -1,8 +1,9 @@
 // memory: owns the memory store (SQLite truth + FAISS index). Serves the
 // memory.* ops and recalls memories for each percept on its way to synthesis.
 // Store calls that write block until durable, so they run on a small worker
-// pool (the store batches concurrent writes into one sync); replies go
-// straight to the reply sink. A store that cannot open leaves the actor alive
+// pool (the store batches concurrent writes into one sync); reads (search,
+// get, list, history) run on the actor itself; replies go straight to the
+// reply sink. A store that cannot open leaves the actor alive
 // and down: every memory op answers `unavailable` with the reason.
 // Percepts from the sources in memory.remember_sources are remembered (after
 // their recall, so a percept does not recall itself); the learning path's
@@ -170,6 +171,12 @@ void remember(memory_state& st, std::string user, std::string text, json meta, s
 // `model` made vec ("" = the configured model); `live_vec` (re-embedding
 // only) is the same text's vector from the previous model. Store errors are
 // replied, never thrown.
+// Ops that never write: served on the actor's own thread (a search takes
+// well under a millisecond; the hop to a pool thread and back cost more).
+bool op_reads_only(const std::string& op) {
+  return op == "memory.search" || op == "memory.get" || op == "memory.list" || op == "memory.history";
+}
+
 void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<float> vec,
            std::string model = {}, std::vector<float> live_vec = {}) {
   const json& b = kit::body_of(r);
@@ -470,6 +477,8 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         auto replies = st.env.replies;
         if (r.op == "memory.search" && !*vec && !needs_embedding(r.op, b))
           return out.reply_error(r.ticket, error{errc::bad_request, "query or vector: one is required"});
+        if (!needs_embedding(r.op, b) && op_reads_only(r.op))
+          return serve(*store, *replies, r, vec->value_or(std::vector<float>{}));
         if (!needs_embedding(r.op, b)) {
           st.pool->submit([store, replies, r = std::move(r), v = vec->value_or(std::vector<float>{})]() mutable {
             serve(*store, *replies, r, std::move(v));
