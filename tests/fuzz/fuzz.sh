@@ -69,13 +69,14 @@ case "$name" in
     srcs=(tests/fuzz/safetensors_fuzz.cpp actors/embedding/safetensors.cpp) ;;
   wire)
     srcs=(tests/fuzz/wire_fuzz.cpp ipc/protocol.cpp)
+    libs=(-lsimdjson)
     max_len=16384 ;;
   admin)
     srcs=(tests/fuzz/admin_fuzz.cpp daemon/admin_commands.cpp daemon/allocator.cpp daemon/config_keys.cpp
       daemon/config/config_schema.cpp daemon/config/config_load.cpp
       ipc/ingress.cpp ipc/publisher.cpp ipc/endpoint.cpp ipc/protocol.cpp)
     defs=("${TOML[@]}" "${SPDLOG[@]}" -DAIKID_VERSION='"fuzz"' -DAIKID_SOURCE_DIR="\"$root\"")
-    libs=(-lcaf_core -lspdlog -lfmt -lzmq -ltomlplusplus -pthread)
+    libs=(-lcaf_core -lspdlog -lfmt -lzmq -ltomlplusplus -lsimdjson -pthread)
     max_len=4096 ;;
   config)
     srcs=(tests/fuzz/config_fuzz.cpp daemon/config_keys.cpp daemon/config/config_schema.cpp

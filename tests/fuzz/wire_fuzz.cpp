@@ -4,13 +4,14 @@
 // handed to an actor, the reply), then every typed field accessor the actors
 // use on every member of the body. Any frame must give a request or a wire
 // error whose reply is valid JSON carrying the id — never a crash, a
-// sanitizer report or an exception.
+// sanitizer report or an exception. The parser's fast path (simdjson) must
+// agree with nlohmann's parser on every frame: the same value, or both refuse.
 //
 // Build + run (from the repo root; tests/fuzz/fuzz.sh does both, see there):
 //   tests/fuzz/fuzz.sh wire /tmp/fuzz 600
 // or by hand:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. \
-//     tests/fuzz/wire_fuzz.cpp ipc/protocol.cpp -o /tmp/wire_fuzz
+//     tests/fuzz/wire_fuzz.cpp ipc/protocol.cpp -lsimdjson -o /tmp/wire_fuzz
 //   mkdir -p /tmp/wire_corpus && cp tests/fuzz/corpus/wire/* /tmp/wire_corpus/ && \
 //     /tmp/wire_fuzz -max_total_time=600 -max_len=65536 /tmp/wire_corpus
 #include <chrono>
@@ -59,6 +60,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view frame(reinterpret_cast<const char*>(data), size);
   std::string id;
   auto req = protocol_parse_request(frame, 1 << 20, &id);
+  // the same JSON as nlohmann's parser alone (UTF-8 is checked before either)
+  const auto slow = utf8_valid(frame) ? json::parse(frame.begin(), frame.end(), nullptr, false) : json();
+  const bool not_json = !req && req.error().code == errc::bad_json && req.error().message.rfind("request is not JSON", 0) == 0;
+  if (utf8_valid(frame) && not_json != slow.is_discarded()) std::abort();
+  if (req && req->body != slow) std::abort();
   if (!req) {
     const error& e = req.error();
     if (e.message.empty()) std::abort();
