@@ -55,8 +55,8 @@ struct store_options {
   /// Up to this many memories the index is exact (IndexIDMap2 + IndexFlatIP);
   /// above it an HNSW graph is built in the background. Also the largest
   /// filtered match set that is scanned exactly.
-  std::size_t flat_max = 50000;
-  int hnsw_m = 32, hnsw_ef_construction = 200, hnsw_ef_search = 64;
+  std::size_t flat_max = 10000;
+  int hnsw_m = 32, hnsw_ef_construction = 200, hnsw_ef_search = 32;
   /// An add whose cosine to an existing memory of the same user is at least
   /// this updates that memory instead (> 1 disables dedup).
   double dedup_threshold = 0.95;

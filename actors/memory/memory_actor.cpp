@@ -35,10 +35,10 @@ std::vector<config::key_spec> memory_config_keys() {
       key_real("memory.dedup_threshold", 0.95, 0.0, 1.01,
                "an add this close (cosine) to a memory of the same user updates it (above 1 = off)")
           .is_live(),
-      key_int("memory.flat_max", 50000, 0, 1LL << 40, "exact index up to this many memories, HNSW above"),
+      key_int("memory.flat_max", 10000, 0, 1LL << 40, "exact index up to this many memories, HNSW above (an exact scan costs ~27 µs per 1,000)"),
       key_int("memory.hnsw_m", 32, 4, 128, "HNSW graph degree"),
       key_int("memory.hnsw_ef_construction", 200, 8, 4096, "HNSW build breadth"),
-      key_int("memory.hnsw_ef_search", 64, 1, 4096, "HNSW search breadth").is_live(),
+      key_int("memory.hnsw_ef_search", 32, 1, 4096, "HNSW search breadth (32: recall@10 0.975-0.998 at 100k, bench/results/memory.md)").is_live(),
       key_int("memory.recall_top_k", 5, 0, 100, "memories recalled for each percept").is_live(),
       key_real("memory.recall_min_score", 0.3, -1.0, 1.0, "least cosine for a recalled memory").is_live(),
       key_int("memory.workers", 64, 1, 256, "threads that run store writes: each waits for its sync, and concurrent ones share one (group commit)"),

@@ -143,23 +143,33 @@ void vindex::set_ef_search(int ef) {
 }
 
 void vindex::search(const float* q, int k, const std::function<bool(std::int64_t)>* pred, topk& out) const {
-  // exact part: score blocks of rows, then test only what could enter
+  search_many(q, 1, k, pred, &out);
+}
+
+void vindex::search_many(const float* qs, int nq, int k, const std::function<bool(std::int64_t)>* pred,
+                         topk* outs) const {
+  // exact part: blocks of rows small enough to stay in L2 while every query
+  // scores them (one pass over memory for all queries), then test only what
+  // could enter
   const faiss::IndexFlat* fs = flat_storage(*flat_);
   const float* xb = fs->get_xb();
   const std::size_t n = flat_dead_.size();
-  constexpr std::size_t block = 1024;
+  constexpr std::size_t block = 256;
   float scores[block];
   for (std::size_t start = 0; start < n; start += block) {
     const std::size_t m = std::min(block, n - start);
-    vec_dot_rows(q, xb + start * p_.dim, m, p_.dim, scores);
-    for (std::size_t i = 0; i < m; ++i) {
-      const float s = scores[i];
-      if (s < out.floor()) continue;
-      const std::size_t row = start + i;
-      if (flat_dead_[row]) continue;
-      const std::int64_t id = flat_->id_map[row];
-      if (pred && !(*pred)(id)) continue;
-      out.offer(id, s);
+    for (int qi = 0; qi < nq; ++qi) {
+      topk& out = outs[qi];
+      vec_dot_rows(qs + static_cast<std::size_t>(qi) * p_.dim, xb + start * p_.dim, m, p_.dim, scores);
+      for (std::size_t i = 0; i < m; ++i) {
+        const float s = scores[i];
+        if (s < out.floor()) continue;
+        const std::size_t row = start + i;
+        if (flat_dead_[row]) continue;
+        const std::int64_t id = flat_->id_map[row];
+        if (pred && !(*pred)(id)) continue;
+        out.offer(id, s);
+      }
     }
   }
   // HNSW part: our walk over FAISS's graph (memory_hnsw.cpp says why)
@@ -168,9 +178,12 @@ void vindex::search(const float* q, int k, const std::function<bool(std::int64_t
   const row_admit admit{hnsw_dead_.data(), hnsw_->id_map.data(), pred};
   auto vt = visited_.take();
   std::vector<std::pair<std::int32_t, float>> rows;
-  hnsw_search(h->hnsw, hnsw_storage(*hnsw_)->get_xb(), p_.dim, q, std::max(ef_search_, k), admit, *vt, rows);
+  for (int qi = 0; qi < nq; ++qi) {
+    hnsw_search(h->hnsw, hnsw_storage(*hnsw_)->get_xb(), p_.dim, qs + static_cast<std::size_t>(qi) * p_.dim,
+                std::max(ef_search_, k), admit, *vt, rows);
+    for (const auto& [row, score] : rows) outs[qi].offer(hnsw_->id_map[row], score);
+  }
   visited_.give(std::move(vt));
-  for (const auto& [row, score] : rows) out.offer(hnsw_->id_map[row], score);
 }
 
 void vindex::score_ids(const float* q, const std::vector<std::int64_t>& ids, topk& out) const {

@@ -173,6 +173,10 @@ class vindex {
   /// Offers every live vector that passes pred (null: all) to out. HNSW part
   /// approximate (efSearch), exact part scanned.
   void search(const float* q, int k, const std::function<bool(std::int64_t)>* pred, topk& out) const;
+  /// search for nq queries at once (qs: [nq, dim], outs: nq of them): the
+  /// exact part is read from memory once for all of them.
+  void search_many(const float* qs, int nq, int k, const std::function<bool(std::int64_t)>* pred,
+                   topk* outs) const;
   /// HNSW efSearch (exclusive lock), kept across builds and loads (also
   /// written into the graph's own hnsw.efSearch, which is saved with it).
   void set_ef_search(int ef);
@@ -219,7 +223,7 @@ class vindex {
   void flat_append(std::int64_t id, const float* v);
   void mark_dead(const loc& l);
   index_params p_;
-  int ef_search_ = 64;
+  int ef_search_ = 32;
   std::unique_ptr<faiss::IndexIDMap2> flat_;  // over IndexFlatIP
   std::unique_ptr<faiss::IndexIDMap2> hnsw_;  // over IndexHNSWFlat (fast storage)
   std::vector<std::uint8_t> flat_dead_, hnsw_dead_;

@@ -111,27 +111,51 @@ expected<scope> scope_make(std::optional<std::string> user, const nlohmann::json
   return scope{std::move(user), std::move(*f), since, until};
 }
 
-// Top k among sc's matches in ix (the live index or the shadow); exact
-// whenever the match set is at most flat_max or the index is flat. Ids not
-// in ix are skipped. Caller holds mu (shared).
+// Top k among sc's matches in ix (the live index or the shadow) for each of
+// nq queries (qs: [nq, dim]), best first; exact whenever the match set is at
+// most flat_max or the index is flat. Ids not in ix are skipped. Caller
+// holds mu (shared).
+std::vector<std::vector<std::pair<std::int64_t, float>>> scope_search_many(const store::impl& s, const vindex& ix,
+                                                                          const float* qs, int nq, int k,
+                                                                          const scope& sc) {
+  std::vector<topk> tk(static_cast<std::size_t>(nq), topk(k));
+  const std::size_t dim = static_cast<std::size_t>(s.opts.dim);
+  if (!sc.any()) {
+    ix.search_many(qs, nq, k, nullptr, tk.data());
+  } else {
+    // a scope of only a user (every dedup search) is counted without listing
+    // its ids: listing walks the catalogue, which costs more than the scan
+    const std::unordered_set<std::int64_t>* user_set = nullptr;
+    std::vector<std::int64_t> ids;
+    std::size_t matches = 0;
+    if (sc.user && sc.f.empty() && !sc.since && !sc.until) {
+      auto it = s.by_user.find(*sc.user);
+      if (it != s.by_user.end()) user_set = &it->second;
+      matches = user_set ? user_set->size() : 0;
+    } else {
+      ids = scope_ids(s, sc);
+      matches = ids.size();
+    }
+    const bool graph = ix.hnsw_rows() > 0;
+    std::function<bool(std::int64_t)> pred = [&](std::int64_t id) { return sc.match(s.recs.at(id)); };
+    if (!graph && matches * 4 > ix.size()) {
+      ix.search_many(qs, nq, k, &pred, tk.data());  // flat: a filtered full scan is exact and sequential
+    } else if (!graph || matches <= s.opts.flat_max) {
+      if (user_set) ids.assign(user_set->begin(), user_set->end());
+      for (int i = 0; i < nq; ++i) ix.score_ids(qs + i * dim, ids, tk[i]);  // exact over the matches
+    } else {
+      ix.search_many(qs, nq, k, &pred, tk.data());  // large match set: HNSW with the filter
+    }
+  }
+  std::vector<std::vector<std::pair<std::int64_t, float>>> out;
+  out.reserve(tk.size());
+  for (const topk& t : tk) out.push_back(t.sorted());
+  return out;
+}
+
 std::vector<std::pair<std::int64_t, float>> scope_search(const store::impl& s, const vindex& ix, const float* q,
                                                          int k, const scope& sc) {
-  topk tk(k);
-  if (!sc.any()) {
-    ix.search(q, k, nullptr, tk);
-    return tk.sorted();
-  }
-  std::vector<std::int64_t> ids = scope_ids(s, sc);
-  const bool graph = ix.hnsw_rows() > 0;
-  std::function<bool(std::int64_t)> pred = [&](std::int64_t id) { return sc.match(s.recs.at(id)); };
-  if (!graph && ids.size() * 4 > ix.size()) {
-    ix.search(q, k, &pred, tk);  // flat: a filtered full scan is exact and sequential
-  } else if (!graph || ids.size() <= s.opts.flat_max) {
-    ix.score_ids(q, ids, tk);  // exact over the matches
-  } else {
-    ix.search(q, k, &pred, tk);  // large match set: HNSW with the filter
-  }
-  return tk.sorted();
+  return std::move(scope_search_many(s, ix, q, 1, k, sc)[0]);
 }
 
 // The index in the space of `model` ("" = opts.model_id); `bad_request` when
@@ -638,76 +662,149 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
     if (items[i].meta.is_null()) items[i].meta = nlohmann::json::object();
     if (!items[i].meta.is_object()) return error{errc::bad_request, at + "meta: must be a JSON object"};
   }
-  std::vector<add_result> results;
-  if (items.empty()) return results;
-  struct pending {
-    db_memory_row row;
-    std::string event;
-    std::optional<std::string> old_text;
-    std::int64_t seq;
-    std::vector<float> shadow_vec;  // re-embedding: the new-model vector
-  };
-  auto work = std::make_shared<std::vector<pending>>();
+  if (items.empty()) return std::vector<add_result>{};
+  // Concurrent adds combine: each queues its items, and whoever next holds
+  // write_mu applies every queued call as one batch (one dedup pass over the
+  // index for all of them, one transaction), then each caller waits for the
+  // sync of that transaction.
+  impl::add_call me{&items, {}, {}, 0, 0, 0, false, {}};
+  {
+    std::lock_guard q(s.addq_mu);
+    s.addq.push_back(&me);
+  }
   std::unique_lock wl(s.write_mu);
-  if (auto d = s.down(); !d) return d.error();
+  if (!me.done) {
+    std::vector<impl::add_call*> calls;
+    {
+      std::lock_guard q(s.addq_mu);
+      calls.swap(s.addq);
+    }
+    s.adds_apply(calls);
+  }
+  wl.unlock();
+  if (me.err) return *me.err;
+  if (auto c = s.commit->wait(me.ticket); !c) return c.error();
+  if (s.opts.on_change)
+    for (std::size_t i = me.first; i < me.last; ++i) {
+      const auto& p = (*me.work)[i];
+      s.opts.on_change(change{p.event, p.row.id, p.row.user, p.row.text});
+    }
+  return std::move(me.results);
+}
+
+// Dedup of one combined batch: for each item, the closest memory of its user
+// (or none) as if the items had been added one after another. One search per
+// user for all of that user's items gives each its best `n` memories as they
+// were before the batch (n = that user's item count, so at least one is not
+// touched by an earlier item); memories the batch touched are scored again
+// against their vectors at that point. Caller holds write_mu.
+void store::impl::adds_apply(std::vector<add_call*>& calls) {
+  auto fail_all = [&](const error& e) {
+    for (add_call* c : calls) {
+      c->err = e;
+      c->done = true;
+    }
+  };
+  if (auto d = down(); !d) return fail_all(d.error());
   // Re-embedding: item.vec is the new model's, so dedup looks in the shadow
   // and the vector goes there; the live index gets live_vec or loses the id.
-  const bool rx = s.reindexing();
-  const double thr = s.dedup_threshold.load();
+  const bool rx = reindexing();
+  const double thr = dedup_threshold.load();
   const std::int64_t now = now_ms();
-  for (auto& it : items) {
-    // dedup: the closest memory of the same user
-    std::optional<std::int64_t> twin;
-    if (thr <= 1.0) {
-      std::shared_lock lk(s.mu);
+  std::vector<new_memory*> items;
+  for (add_call* c : calls)
+    for (auto& it : *c->items) items.push_back(&it);
+  const std::size_t dim = static_cast<std::size_t>(opts.dim);
+  // best memories before the batch, per item (dedup on)
+  std::vector<std::vector<std::pair<std::int64_t, float>>> before(items.size());
+  if (thr <= 1.0) {
+    std::unordered_map<std::string, std::vector<std::size_t>> by_user_items;
+    for (std::size_t i = 0; i < items.size(); ++i) by_user_items[items[i]->user].push_back(i);
+    std::shared_lock lk(mu);
+    const vindex& ix = rx ? *shadow : *index;
+    for (const auto& [user, idx] : by_user_items) {
+      std::vector<float> qs(idx.size() * dim);
+      for (std::size_t j = 0; j < idx.size(); ++j)
+        std::copy(items[idx[j]]->vec.begin(), items[idx[j]]->vec.end(), qs.begin() + j * dim);
       scope sc;
-      sc.user = it.user;
-      auto best = scope_search(s, rx ? *s.shadow : *s.index, it.vec.data(), 1, sc);
-      if (!best.empty() && best[0].second >= thr) twin = best[0].first;
+      sc.user = user;
+      auto best = scope_search_many(*this, ix, qs.data(), static_cast<int>(idx.size()),
+                                    static_cast<int>(idx.size()), sc);
+      for (std::size_t j = 0; j < idx.size(); ++j) before[idx[j]] = std::move(best[j]);
     }
-    record r;
-    std::string event = "add";
-    std::optional<std::string> old_text;
-    if (twin) {
-      r = s.recs.at(*twin);
-      old_text = r.text;
-      r.text = std::move(it.text);
-      for (const auto& [k, val] : it.meta.items()) r.meta[k] = val;
-      r.updated_ms = now;
-      r.model = s.opts.model_id;
-      event = "dedup";
-    } else {
-      r.id = s.next_id++;
-      r.user = std::move(it.user);
-      r.text = std::move(it.text);
-      r.meta = std::move(it.meta);
-      r.created_ms = r.updated_ms = now;
-      r.model = s.opts.model_id;
-    }
-    const std::int64_t seq = s.next_seq++;
-    const bool has_live = rx && !it.live_vec.empty();
-    if (has_live) r.model = s.index_model;
-    {
-      std::unique_lock lk(s.mu);
-      s.cat_erase(r.id);
-      s.cat_insert(r);
-      if (!rx) {
-        s.index->upsert(r.id, it.vec.data());
-      } else {
-        s.shadow->upsert(r.id, it.vec.data());
-        if (has_live) s.index->upsert(r.id, it.live_vec.data());
-        else s.index->erase(r.id);
-      }
-    }
-    results.push_back(add_result{r.id, twin.has_value()});
-    std::vector<float> row_vec = has_live ? std::move(it.live_vec) : it.vec;
-    std::vector<float> shadow_vec;
-    if (rx) shadow_vec = std::move(it.vec);
-    work->push_back(pending{db_memory_row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms,
-                                          std::move(row_vec), r.model},
-                            std::move(event), std::move(old_text), seq, std::move(shadow_vec)});
   }
-  const std::uint64_t t = s.commit->enqueue([work](db_writer& w) {
+  auto work = std::make_shared<std::vector<add_work>>();
+  std::unordered_map<std::string, std::vector<std::int64_t>> touched;  // user → ids the batch wrote
+  std::unordered_set<std::int64_t> touched_ids;
+  std::size_t item_no = 0;
+  for (add_call* c : calls) {
+    c->first = work->size();
+    for (auto& it : *c->items) {
+      std::optional<std::int64_t> twin;
+      if (thr <= 1.0) {
+        std::pair<std::int64_t, float> best{0, -2.0f};
+        for (const auto& [id, score] : before[item_no])
+          if (!touched_ids.count(id)) {
+            best = {id, score};
+            break;
+          }
+        std::shared_lock lk(mu);
+        const vindex& ix = rx ? *shadow : *index;
+        for (std::int64_t id : touched[it.user]) {
+          const float* v = ix.vector_of(id);
+          if (!v) continue;
+          const float score = vec_dot(it.vec.data(), v, opts.dim);
+          if (score > best.second || (score == best.second && id < best.first)) best = {id, score};
+        }
+        if (best.second >= thr) twin = best.first;
+      }
+      ++item_no;
+      record r;
+      std::string event = "add";
+      std::optional<std::string> old_text;
+      if (twin) {
+        r = recs.at(*twin);
+        old_text = r.text;
+        r.text = std::move(it.text);
+        for (const auto& [k, val] : it.meta.items()) r.meta[k] = val;
+        r.updated_ms = now;
+        r.model = opts.model_id;
+        event = "dedup";
+      } else {
+        r.id = next_id++;
+        r.user = std::move(it.user);
+        r.text = std::move(it.text);
+        r.meta = std::move(it.meta);
+        r.created_ms = r.updated_ms = now;
+        r.model = opts.model_id;
+      }
+      if (touched_ids.insert(r.id).second) touched[r.user].push_back(r.id);
+      const std::int64_t seq = next_seq++;
+      const bool has_live = rx && !it.live_vec.empty();
+      if (has_live) r.model = index_model;
+      {
+        std::unique_lock lk(mu);
+        cat_erase(r.id);
+        cat_insert(r);
+        if (!rx) {
+          index->upsert(r.id, it.vec.data());
+        } else {
+          shadow->upsert(r.id, it.vec.data());
+          if (has_live) index->upsert(r.id, it.live_vec.data());
+          else index->erase(r.id);
+        }
+      }
+      c->results.push_back(add_result{r.id, twin.has_value()});
+      std::vector<float> row_vec = has_live ? std::move(it.live_vec) : it.vec;
+      std::vector<float> shadow_vec;
+      if (rx) shadow_vec = std::move(it.vec);
+      work->push_back(add_work{db_memory_row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms,
+                                             std::move(row_vec), r.model},
+                               std::move(event), std::move(old_text), seq, std::move(shadow_vec)});
+    }
+    c->last = work->size();
+  }
+  const std::uint64_t t = commit->enqueue([work](db_writer& w) {
     for (const auto& p : *work) {
       db_put_memory(w, p.row);
       if (!p.shadow_vec.empty()) db_put_shadow(w, p.row.id, p.shadow_vec);
@@ -715,11 +812,11 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
       db_put_change(w, p.seq, p.row.id);
     }
   });
-  wl.unlock();
-  if (auto c = s.commit->wait(t); !c) return c.error();
-  if (s.opts.on_change)
-    for (const auto& p : *work) s.opts.on_change(change{p.event, p.row.id, p.row.user, p.row.text});
-  return results;
+  for (add_call* c : calls) {
+    c->work = work;
+    c->ticket = t;
+    c->done = true;
+  }
 }
 
 expected<void> store::update(std::int64_t id, std::optional<std::string> text, std::optional<nlohmann::json> meta,

@@ -1,5 +1,5 @@
 // store::impl — shared by memory_store.cpp (the API) and memory_jsonl.cpp.
-// Lock order: snap_mu, then write_mu, then mu. write_mu serialises writers (prepare, apply
+// Lock order: snap_mu, then write_mu, then mu or addq_mu. write_mu serialises writers (prepare, apply
 // in memory, queue the SQL in order); mu guards the catalogue and the index
 // (shared for searches, exclusive to apply a change or for index upkeep).
 #pragma once
@@ -37,8 +37,34 @@ struct store::impl {
   std::mutex write_mu;
   std::int64_t next_id = 1, next_seq = 1, snap_seq = 0;
 
+  // Adds waiting to be applied (add_batch): the caller that next holds
+  // write_mu applies all of them as one batch. Each lives on its caller's
+  // stack until done; fields below `items` are written under write_mu.
+  struct add_work {
+    db_memory_row row;
+    std::string event;
+    std::optional<std::string> old_text;
+    std::int64_t seq;
+    std::vector<float> shadow_vec;  // re-embedding: the new-model vector
+  };
+  struct add_call {
+    std::vector<new_memory>* items;
+    std::vector<add_result> results;
+    std::shared_ptr<std::vector<add_work>> work;  // the batch's rows; this call's are [first, last)
+    std::size_t first, last;
+    std::uint64_t ticket;  // the batch's transaction
+    bool done;
+    std::optional<error> err;
+  };
+  std::mutex addq_mu;  // after write_mu when both are held
+  std::vector<add_call*> addq;
+  /// Applies the queued calls as one batch (dedup, catalogue, index) and
+  /// queues one transaction; fills each call's results, ticket and done, or
+  /// err for all when the store is down. Caller holds write_mu.
+  void adds_apply(std::vector<add_call*>& calls);
+
   std::atomic<double> dedup_threshold{0.95};
-  std::atomic<int> ef_search{64};
+  std::atomic<int> ef_search{32};
 
   std::thread worker;
   std::mutex worker_mu;

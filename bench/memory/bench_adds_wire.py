@@ -1,11 +1,14 @@
 """Durable adds/s over the wire: memory.add with client vectors (dim 384,
-random unit vectors, dedup on as configured), each acknowledged only after its
-SQLite WAL sync (group commit). 1 and 8 clients (DEALER sockets, one thread
-each), with 1 request in flight per client (a blocking client) and with a
-window of W in flight (a pipelining client, as asyncio code does). The memory
-actor's worker pool bounds how many adds share one sync: memory.workers.
+random unit vectors, each add a new memory: no two vectors come within the
+dedup cosine, and each add's dedup search runs), each acknowledged only after
+its SQLite WAL sync (group commit). 1 and 8 clients (DEALER sockets, one
+thread each), with 1 request in flight per client (a blocking client) and
+with a window of W in flight (a pipelining client, as asyncio code does).
+Each row starts a fresh daemon on an empty store and makes --adds adds, so
+the store grows from 0 to --adds in every row. The memory actor's worker pool
+bounds how many adds share one sync: memory.workers.
 
-Run: .venv/bin/python bench/memory/bench_adds_wire.py [--seconds 10] [--workers 64]
+Run: .venv/bin/python bench/memory/bench_adds_wire.py [--adds 20000] [--workers 64]
 Prints a markdown table; --out appends it to a file.
 """
 from __future__ import annotations
@@ -29,21 +32,22 @@ def unit(rng: random.Random, dim: int = 384):
     return [round(x / n, 6) for x in v]
 
 
-def run(d: Daemon, clients: int, window: int, seconds: float):
+def frames_make(n: int):
     rng = random.Random(7)
-    pool = [unit(rng) for _ in range(512)]
-    frames = [json.dumps({"v": 1, "id": str(i), "op": "memory.add", "text": f"note {i}", "user": "bench",
-                          "vector": pool[i % len(pool)]}).encode() for i in range(2048)]
+    return [json.dumps({"v": 1, "id": str(i), "op": "memory.add", "text": f"note {i}", "user": "bench",
+                        "vector": unit(rng)}).encode() for i in range(n)]
+
+
+def run(d: Daemon, frames, clients: int, window: int):
     done = [0] * clients
     errors = [0] * clients
-    stop = time.perf_counter() + seconds
 
     def client(k):
         s = d.dealer()
         inflight, i = 0, k
         while True:
-            while inflight < window and time.perf_counter() < stop:
-                s.send_multipart([b"", frames[i % len(frames)]])
+            while inflight < window and i < len(frames):
+                s.send_multipart([b"", frames[i]])
                 i += clients
                 inflight += 1
             if inflight == 0:
@@ -70,26 +74,27 @@ def run(d: Daemon, clients: int, window: int, seconds: float):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--adds", type=int, default=20000, help="adds per row (the store grows to this)")
     ap.add_argument("--workers", type=int, default=64)
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--out")
     a = ap.parse_args()
-    # Random vectors never come within the dedup cosine, so each add is new (dedup still searched).
-    d = Daemon([f"memory.workers={a.workers}", "ipc.max_inflight_memory=4096"]).start()
+    frames = frames_make(a.adds)
     rows = []
-    try:
-        for clients, window in ((1, 1), (8, 1), (1, a.window), (8, a.window)):
-            rate, errs = run(d, clients, window, a.seconds)
+    for clients, window in ((1, 1), (8, 1), (1, a.window), (8, a.window)):
+        d = Daemon([f"memory.workers={a.workers}", "ipc.max_inflight_memory=4096"]).start()
+        try:
+            rate, errs = run(d, frames, clients, window)
             st = d.admin_cmd("stats")["actors"]["memory"]["store"]
-            rows.append((clients, window, rate, errs, st))
-            print(clients, window, f"{rate:.0f}/s", errs, flush=True)
-    finally:
-        d.stop()
-    lines = [f"Durable memory.add over the wire (client vectors, dim 384, memory.workers={a.workers}, "
-             f"{a.seconds:.0f} s each; one daemon, the store growing across rows):", "",
-             "| clients | in flight per client | durable adds/s | errors |", "| ---: | ---: | ---: | ---: |"]
-    lines += [f"| {c} | {w} | {r:.0f} | {e} |" for c, w, r, e, _ in rows]
+        finally:
+            d.stop()
+        rows.append((clients, window, rate, errs, st))
+        print(clients, window, f"{rate:.0f}/s", errs, st.get("memories"), flush=True)
+    lines = [f"Durable memory.add over the wire (client vectors, dim 384, memory.workers={a.workers}; "
+             f"each row a fresh daemon, {a.adds} new memories from an empty store):", "",
+             "| clients | in flight per client | durable adds/s | errors | memories after |",
+             "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {c} | {w} | {r:.0f} | {e} | {st.get('memories')} |" for c, w, r, e, st in rows]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:
