@@ -100,6 +100,15 @@ struct shim_installer {
 
 constexpr int kDim = 8;
 
+// The tests' store: in d, kDim-dimensional, dedup at `dedup` (2.0: off).
+store_options options_for(const temp_dir& d, double dedup) {
+  store_options o;
+  o.dir = d.path;
+  o.dim = kDim;
+  o.dedup_threshold = dedup;
+  return o;
+}
+
 std::vector<float> vec(int i) {
   std::vector<float> v(kDim, 0.01f);
   v[i % kDim] = 1.f + i * 0.001f;
@@ -115,10 +124,7 @@ BOOST_AUTO_TEST_CASE(shim_is_in_use) {
 
 BOOST_AUTO_TEST_CASE(every_write_syncs_the_wal_before_returning) {
   temp_dir d("sync");
-  store_options o;
-  o.dir = d.path;
-  o.dim = kDim;
-  o.dedup_threshold = 2.0;
+  const store_options o = options_for(d, 2.0);
   auto s = std::move(*store::open(o));
   for (int i = 0; i < 5; ++i) {
     const int before = g_wal_syncs;
@@ -155,10 +161,7 @@ BOOST_AUTO_TEST_CASE(every_write_syncs_the_wal_before_returning) {
 
 BOOST_AUTO_TEST_CASE(group_commit_batches_concurrent_writers) {
   temp_dir d("group");
-  store_options o;
-  o.dir = d.path;
-  o.dim = kDim;
-  o.dedup_threshold = 2.0;
+  const store_options o = options_for(d, 2.0);
   auto s = std::move(*store::open(o));
   g_sync_delay_us = 2000;  // a slow disk: writers pile up behind each sync
   const int before_syncs = g_wal_syncs;
@@ -208,10 +211,7 @@ BOOST_AUTO_TEST_CASE(group_commit_batches_concurrent_writers) {
 
 BOOST_AUTO_TEST_CASE(a_failed_sync_is_never_acknowledged) {
   temp_dir d("fsyncfail");
-  store_options o;
-  o.dir = d.path;
-  o.dim = kDim;
-  o.dedup_threshold = 2.0;
+  const store_options o = options_for(d, 2.0);
   std::int64_t kept;
   {
     auto s = std::move(*store::open(o));
@@ -239,10 +239,7 @@ BOOST_AUTO_TEST_CASE(a_failed_sync_is_never_acknowledged) {
 // another: 8 threads add the same 8 vectors for user "u" (and for "w").
 BOOST_AUTO_TEST_CASE(concurrent_twins_dedup_into_one_memory) {
   temp_dir d("twins");
-  store_options o;
-  o.dir = d.path;
-  o.dim = kDim;
-  o.dedup_threshold = 0.95;
+  const store_options o = options_for(d, 0.95);
   auto s = std::move(*store::open(o));
   g_sync_delay_us = 2000;
   constexpr int kThreads = 8, kVecs = 8;
