@@ -137,10 +137,7 @@ std::size_t vindex::flat_rows() const { return flat_dead_.size(); }
 
 // ---- search -------------------------------------------------------------
 
-void vindex::set_ef_search(int ef) {
-  ef_search_ = ef;
-  if (hnsw_) static_cast<faiss::IndexHNSW*>(hnsw_->index)->hnsw.efSearch = ef;  // saved with the graph
-}
+void vindex::set_ef_search(int ef) { ef_search_ = ef; }
 
 void vindex::search(const float* q, int k, const std::function<bool(std::int64_t)>* pred, topk& out) const {
   search_many(q, 1, k, pred, &out);
@@ -176,11 +173,12 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
   if (!hnsw_ || hnsw_dead_.size() == hnsw_dead_n_) return;
   const auto* h = static_cast<const faiss::IndexHNSW*>(hnsw_->index);
   const row_admit admit{hnsw_dead_.data(), hnsw_->id_map.data(), pred};
+  const float* graph_rows = hnsw_storage(*hnsw_)->get_xb();
   auto vt = visited_.take();
   std::vector<std::pair<std::int32_t, float>> rows;
   for (int qi = 0; qi < nq; ++qi) {
-    hnsw_search(h->hnsw, hnsw_storage(*hnsw_)->get_xb(), p_.dim, qs + static_cast<std::size_t>(qi) * p_.dim,
-                std::max(ef_search_, k), admit, *vt, rows);
+    hnsw_search(h->hnsw, graph_rows, p_.dim, qs + static_cast<std::size_t>(qi) * p_.dim, std::max(ef_search_, k),
+                admit, *vt, rows);
     for (const auto& [row, score] : rows) outs[qi].offer(hnsw_->id_map[row], score);
   }
   visited_.give(std::move(vt));
@@ -311,7 +309,6 @@ void vindex::build_install(build_job& job) {
     it->second = loc{true, static_cast<std::int64_t>(row)};
   }
   hnsw_ = std::move(job.index);
-  set_ef_search(ef_search_);
   hnsw_dead_ = std::move(dead);
   hnsw_dead_n_ = dead_n;
   changed_during_build_.clear();
@@ -420,7 +417,6 @@ bool vindex::load(const std::uint8_t* data, std::size_t size, std::string& why) 
     };
     if (!read_part(flat_, flat_dead_, false)) return clear(), false;
     if (has_hnsw && !read_part(hnsw_, hnsw_dead_, true)) return clear(), false;
-    set_ef_search(ef_search_);
   } catch (const std::exception& e) {
     why = std::string("FAISS could not read it: ") + e.what();
     clear();

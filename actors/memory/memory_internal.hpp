@@ -177,8 +177,8 @@ class vindex {
   /// exact part is read from memory once for all of them.
   void search_many(const float* qs, int nq, int k, const std::function<bool(std::int64_t)>* pred,
                    topk* outs) const;
-  /// HNSW efSearch (exclusive lock), kept across builds and loads (also
-  /// written into the graph's own hnsw.efSearch, which is saved with it).
+  /// HNSW efSearch of hnsw_search (exclusive lock), kept across builds and
+  /// loads. (The graph's own hnsw.efSearch is FAISS's and unused.)
   void set_ef_search(int ef);
   /// Exact scores for the given ids (each must be live).
   void score_ids(const float* q, const std::vector<std::int64_t>& ids, topk& out) const;
