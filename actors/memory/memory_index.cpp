@@ -129,6 +129,7 @@ void vindex::clear() {
   flat_dead_.clear();
   hnsw_dead_.clear();
   flat_dead_n_ = hnsw_dead_n_ = 0;
+  flat_live_from_ = 0;
   where_.clear();
 }
 
@@ -153,7 +154,7 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
   const std::size_t n = flat_dead_.size();
   constexpr std::size_t block = 256;
   float scores[block];
-  for (std::size_t start = 0; start < n; start += block) {
+  for (std::size_t start = flat_live_from_; start < n; start += block) {
     const std::size_t m = std::min(block, n - start);
     for (int qi = 0; qi < nq; ++qi) {
       topk& out = outs[qi];
@@ -226,6 +227,7 @@ void vindex::compact() {
   flat_ = std::move(fresh);
   flat_dead_ = std::move(dead);
   flat_dead_n_ = 0;
+  flat_live_from_ = 0;
 }
 
 void vindex::merge_step(std::size_t n) {
@@ -234,7 +236,9 @@ void vindex::merge_step(std::size_t n) {
   std::vector<float> vecs;
   std::vector<std::size_t> rows;
   const float* xb = flat_storage(*flat_)->get_xb();
-  for (std::size_t row = 0; row < flat_dead_.size() && ids.size() < n; ++row) {
+  // rows before flat_live_from_ were merged already: without the cursor each
+  // step rescanned them, quadratic in a bulk load that outruns the merge
+  for (std::size_t row = flat_live_from_; row < flat_dead_.size() && ids.size() < n; ++row) {
     if (flat_dead_[row]) continue;
     rows.push_back(row);
     ids.push_back(flat_->id_map[row]);
@@ -248,10 +252,12 @@ void vindex::merge_step(std::size_t n) {
     hnsw_dead_.push_back(0);
     where_[ids[i]] = loc{true, static_cast<std::int64_t>(first + i)};
   }
+  while (flat_live_from_ < flat_dead_.size() && flat_dead_[flat_live_from_]) ++flat_live_from_;
   if (flat_dead_n_ == flat_dead_.size()) {  // everything moved: start the buffer afresh
     flat_ = flat_new(p_.dim);
     flat_dead_.clear();
     flat_dead_n_ = 0;
+    flat_live_from_ = 0;
   }
 }
 

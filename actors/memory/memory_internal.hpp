@@ -228,6 +228,7 @@ class vindex {
   std::unique_ptr<faiss::IndexIDMap2> hnsw_;  // over IndexHNSWFlat (fast storage)
   std::vector<std::uint8_t> flat_dead_, hnsw_dead_;
   std::size_t flat_dead_n_ = 0, hnsw_dead_n_ = 0;
+  std::size_t flat_live_from_ = 0;  // every exact row before it is a tombstone (merged away)
   std::unordered_map<std::int64_t, loc> where_;
   std::atomic<bool> building_{false};
   std::unordered_set<std::int64_t> changed_during_build_;

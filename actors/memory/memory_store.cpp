@@ -21,6 +21,10 @@ namespace {
 constexpr char k_snap_magic[8] = {'A', 'I', 'K', 'I', 'D', 'M', 'I', 'X'};
 constexpr std::uint32_t k_snap_version = 1;
 constexpr std::size_t k_merge_chunk = 32;
+// dedup asks for each new item's best this many memories from before the
+// batch (asking for as many as the user's items in the batch made a bulk
+// add of 2,000 run 2,000 searches of top 2,000)
+constexpr std::size_t k_dedup_first = 4;
 
 std::uint64_t checksum(const std::uint8_t* p, std::size_t n) {  // FNV-1a over 8-byte words
   std::uint64_t h = 1469598103934665603ull;
@@ -694,10 +698,10 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
 
 // Dedup of one combined batch: for each item, the closest memory of its user
 // (or none) as if the items had been added one after another. One search per
-// user for all of that user's items gives each its best `n` memories as they
-// were before the batch (n = that user's item count, so at least one is not
-// touched by an earlier item); memories the batch touched are scored again
-// against their vectors at that point. Caller holds write_mu.
+// user for all of that user's items gives each its best few memories as they
+// were before the batch (k_dedup_first; an item whose few were all touched by
+// earlier items searches again, deeper); memories the batch touched are scored
+// again against their vectors at that point. Caller holds write_mu.
 void store::impl::adds_apply(std::vector<add_call*>& calls) {
   auto fail_all = [&](const error& e) {
     for (add_call* c : calls) {
@@ -729,7 +733,7 @@ void store::impl::adds_apply(std::vector<add_call*>& calls) {
       scope sc;
       sc.user = user;
       auto best = scope_search_many(*this, ix, qs.data(), static_cast<int>(idx.size()),
-                                    static_cast<int>(idx.size()), sc);
+                                    static_cast<int>(std::min(idx.size(), k_dedup_first)), sc);
       for (std::size_t j = 0; j < idx.size(); ++j) before[idx[j]] = std::move(best[j]);
     }
   }
@@ -743,14 +747,29 @@ void store::impl::adds_apply(std::vector<add_call*>& calls) {
       std::optional<std::int64_t> twin;
       if (thr <= 1.0) {
         std::pair<std::int64_t, float> best{0, -2.0f};
+        bool untouched = false;
         for (const auto& [id, score] : before[item_no])
           if (!touched_ids.count(id)) {
             best = {id, score};
+            untouched = true;
             break;
           }
         std::shared_lock lk(mu);
         const vindex& ix = rx ? *shadow : *index;
-        for (std::int64_t id : touched[it.user]) {
+        const auto& mine = touched[it.user];
+        if (!untouched && before[item_no].size() == k_dedup_first && before[item_no].back().second >= thr) {
+          // the first few were all rewritten by earlier items: ask again, deep
+          // enough to pass every memory the batch touched (the untouched ones
+          // are as they were before the batch)
+          scope sc;
+          sc.user = it.user;
+          for (const auto& [id, score] : scope_search(*this, ix, it.vec.data(), static_cast<int>(mine.size()) + 1, sc))
+            if (!touched_ids.count(id)) {
+              best = {id, score};
+              break;
+            }
+        }
+        for (std::int64_t id : mine) {
           const float* v = ix.vector_of(id);
           if (!v) continue;
           const float score = vec_dot(it.vec.data(), v, opts.dim);

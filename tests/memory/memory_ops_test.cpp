@@ -3,6 +3,8 @@
 #define BOOST_TEST_MODULE memory_ops
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
+
 #include <SQLiteCpp/Database.h>
 
 #include "memory_test_util.hpp"
@@ -242,6 +244,48 @@ BOOST_AUTO_TEST_CASE(dedup_updates_the_twin) {
   BOOST_TEST(!(*br)[0].deduplicated);
   BOOST_TEST((*br)[1].deduplicated);
   BOOST_TEST((*br)[1].id == (*br)[0].id);
+}
+
+// A batch whose earlier items rewrite a later item's best few memories: the
+// later item must still find its twin further down (dedup searches the first
+// few, then deeper when all of those were touched).
+BOOST_AUTO_TEST_CASE(dedup_looks_past_memories_the_batch_rewrote) {
+  temp_dir d("dedup_deep");
+  auto s = open_ok(opts(d));
+  s->set_dedup_threshold(2.0);  // off while m1..m5 (close to each other) go in
+  // m1..m5 at cosine 0.99, 0.98, 0.97, 0.96, 0.95 to axis 0, each leaning
+  // towards its own axis i
+  auto lean = [](int i, double cos_to_0) {
+    std::vector<float> v(kDim, 0.f);
+    v[0] = static_cast<float>(cos_to_0);
+    v[i] = static_cast<float>(std::sqrt(1 - cos_to_0 * cos_to_0));
+    return v;
+  };
+  std::vector<std::int64_t> m;
+  for (int i = 1; i <= 5; ++i) {
+    std::vector<new_memory> one = {{"dora", "m" + std::to_string(i), {}, lean(i, 1.0 - 0.01 * i), {}}};
+    auto r = s->add_batch(one);
+    BOOST_REQUIRE(r);
+    BOOST_REQUIRE(!(*r)[0].deduplicated);
+    m.push_back((*r)[0].id);
+  }
+  s->set_dedup_threshold(0.9);
+  // items 1..4: 30 degrees from axis 0 towards axis i (cosine >= 0.928 to
+  // m_i, <= 0.857 to the others, 0.866 to axis 0): each rewrites its m_i away
+  // from axis 0. Item 5, axis 0 itself: its best four (m1..m4) are all
+  // rewritten to 0.866 < 0.9, so only m5 (0.95) can take it.
+  std::vector<new_memory> batch;
+  for (int i = 1; i <= 4; ++i) batch.push_back({"dora", "w" + std::to_string(i), {}, lean(i, std::cos(M_PI / 6)), {}});
+  batch.push_back({"dora", "x", {}, lean(1, 1.0), {}});
+  auto br = s->add_batch(batch);
+  BOOST_REQUIRE(br);
+  BOOST_REQUIRE(br->size() == 5u);
+  for (int i = 0; i < 5; ++i) {
+    BOOST_TEST((*br)[i].deduplicated);
+    BOOST_TEST((*br)[i].id == m[i]);
+  }
+  BOOST_TEST(s->size() == 5u);
+  BOOST_TEST(s->get(m[4])->text == "x");
 }
 
 BOOST_AUTO_TEST_CASE(export_delete_all_import_round_trip) {
