@@ -16,6 +16,7 @@
 #include <faiss/index_io.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "actors/memory/memory_internal.hpp"
@@ -88,10 +89,17 @@ const float* vindex::vector_of(std::int64_t id) const {
   return it == where_.end() ? nullptr : row_ptr(it->second);
 }
 
+void vindex::flat_half_put(std::size_t row, const float* v) {
+  const std::size_t d = static_cast<std::size_t>(p_.dim);
+  if (flat_half_.size() < (row + 1) * d) flat_half_.resize((row + 1) * d);
+  flat_half_norm_ = std::max(flat_half_norm_, vec_to_half(v, p_.dim, flat_half_.data() + row * d));
+}
+
 void vindex::flat_append(std::int64_t id, const float* v) {
   const faiss_idx fid = id;
   flat_->add_with_ids(1, v, &fid);
   flat_dead_.push_back(0);
+  flat_half_put(flat_dead_.size() - 1, v);
   where_[id] = loc{false, static_cast<std::int64_t>(flat_dead_.size() - 1)};
 }
 
@@ -108,6 +116,7 @@ void vindex::upsert(std::int64_t id, const float* v) {
   auto it = where_.find(id);
   if (it != where_.end() && !it->second.in_hnsw) {  // exact part: overwrite in place
     std::memcpy(const_cast<float*>(row_ptr(it->second)), v, sizeof(float) * p_.dim);
+    flat_half_put(static_cast<std::size_t>(it->second.row), v);
     return;
   }
   if (it != where_.end()) mark_dead(it->second);  // HNSW row becomes a tombstone
@@ -130,6 +139,8 @@ void vindex::clear() {
   hnsw_dead_.clear();
   flat_dead_n_ = hnsw_dead_n_ = 0;
   flat_live_from_ = 0;
+  flat_half_.clear();
+  flat_half_norm_ = 0;
   where_.clear();
 }
 
@@ -146,24 +157,34 @@ void vindex::search(const float* q, int k, const std::function<bool(std::int64_t
 
 void vindex::search_many(const float* qs, int nq, int k, const std::function<bool(std::int64_t)>* pred,
                          topk* outs) const {
-  // exact part: blocks of rows small enough to stay in L2 while every query
-  // scores them (one pass over memory for all queries), then test only what
-  // could enter
-  const faiss::IndexFlat* fs = flat_storage(*flat_);
-  const float* xb = fs->get_xb();
+  // exact part: a scan of the rows' halves (half the bytes of floats, which
+  // is what a scan waits on) in blocks small enough to stay in L2 while every
+  // query scores them; a row whose half score is within vec_half_slack of
+  // entering is scored again from its floats, so what enters is exact
+  const float* xb = flat_storage(*flat_)->get_xb();
+  const std::uint16_t* xh = flat_half_.data();
   const std::size_t n = flat_dead_.size();
+  const std::size_t d = static_cast<std::size_t>(p_.dim);
+  const bool halves = flat_half_norm_ <= 256.f;  // a unit vector's halves are finite
   constexpr std::size_t block = 256;
   float scores[block];
+  std::vector<float> slack(static_cast<std::size_t>(nq));
+  for (int qi = 0; qi < nq; ++qi) {
+    const float* q = qs + qi * d;
+    slack[qi] = vec_half_slack(std::sqrt(vec_dot(q, q, p_.dim)), flat_half_norm_, p_.dim);
+  }
   for (std::size_t start = flat_live_from_; start < n; start += block) {
     const std::size_t m = std::min(block, n - start);
     for (int qi = 0; qi < nq; ++qi) {
       topk& out = outs[qi];
-      vec_dot_rows(qs + static_cast<std::size_t>(qi) * p_.dim, xb + start * p_.dim, m, p_.dim, scores);
+      const float* q = qs + qi * d;
+      if (halves) vec_dot_rows_half(q, xh + start * d, m, p_.dim, scores);
       for (std::size_t i = 0; i < m; ++i) {
-        const float s = scores[i];
-        if (s < out.floor()) continue;
+        if (halves && scores[i] + slack[qi] < out.floor()) continue;  // cannot enter (a NaN is rescored)
         const std::size_t row = start + i;
         if (flat_dead_[row]) continue;
+        const float s = vec_dot(q, xb + row * d, p_.dim);
+        if (s < out.floor()) continue;
         const std::int64_t id = flat_->id_map[row];
         if (pred && !(*pred)(id)) continue;
         out.offer(id, s);
@@ -216,15 +237,19 @@ bool vindex::wants_compact() const {
 void vindex::compact() {
   auto fresh = flat_new(p_.dim);
   std::vector<std::uint8_t> dead;
+  std::vector<std::uint16_t> half;
+  const std::size_t d = static_cast<std::size_t>(p_.dim);
   const float* xb = flat_storage(*flat_)->get_xb();
   for (std::size_t row = 0; row < flat_dead_.size(); ++row) {
     if (flat_dead_[row]) continue;
     const faiss_idx id = flat_->id_map[row];
-    fresh->add_with_ids(1, xb + row * p_.dim, &id);
+    fresh->add_with_ids(1, xb + row * d, &id);
+    half.insert(half.end(), flat_half_.begin() + row * d, flat_half_.begin() + (row + 1) * d);
     where_[id] = loc{false, static_cast<std::int64_t>(dead.size())};
     dead.push_back(0);
   }
   flat_ = std::move(fresh);
+  flat_half_ = std::move(half);
   flat_dead_ = std::move(dead);
   flat_dead_n_ = 0;
   flat_live_from_ = 0;
@@ -258,6 +283,8 @@ void vindex::merge_step(std::size_t n) {
     flat_dead_.clear();
     flat_dead_n_ = 0;
     flat_live_from_ = 0;
+    flat_half_.clear();
+    flat_half_norm_ = 0;
   }
 }
 
@@ -450,6 +477,8 @@ bool vindex::load(const std::uint8_t* data, std::size_t size, std::string& why) 
     clear();
     return false;
   }
+  const float* xb = flat_storage(*flat_)->get_xb();
+  for (std::size_t row = 0; row < flat_dead_.size(); ++row) flat_half_put(row, xb + row * p_.dim);
   return true;
 }
 

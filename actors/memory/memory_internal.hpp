@@ -44,8 +44,16 @@ namespace aikid::memory {
 
 /// <a, b> over d floats, with the widest kernel this CPU runs.
 float vec_dot(const float* a, const float* b, int d);
-/// out[i] = <q, base + i*d> for i < n (rows contiguous).
-void vec_dot_rows(const float* q, const float* base, std::size_t n, int d, float* out);
+/// out[i] = <q, base + i*d> for i < n, the rows contiguous IEEE halves
+/// (vec_to_half's); within vec_half_slack of the float rows' dot products.
+void vec_dot_rows_half(const float* q, const std::uint16_t* base, std::size_t n, int d, float* out);
+/// Writes v's d floats as IEEE halves (round to nearest even) to out;
+/// returns |v|. Values beyond the half range become infinities (a unit
+/// vector's never do).
+float vec_to_half(const float* v, int d, std::uint16_t* out);
+/// How far <q, row> can be from vec_dot_rows_half's score for that row when
+/// |q| <= q_norm and |row| <= row_norm (both finite).
+float vec_half_slack(float q_norm, float row_norm, int d);
 /// Name of the kernel picked at start ("avx512", "avx2", "scalar").
 const char* vec_kernel_name();
 /// Scales v to unit length; false when it is zero or not finite.
@@ -229,6 +237,11 @@ class vindex {
   std::vector<std::uint8_t> flat_dead_, hnsw_dead_;
   std::size_t flat_dead_n_ = 0, hnsw_dead_n_ = 0;
   std::size_t flat_live_from_ = 0;  // every exact row before it is a tombstone (merged away)
+  // the exact part's rows again as halves (row-aligned with flat_), which the
+  // scan reads; candidates are rescored from flat_'s floats
+  std::vector<std::uint16_t> flat_half_;
+  float flat_half_norm_ = 0;  // largest row norm written to flat_half_
+  void flat_half_put(std::size_t row, const float* v);
   std::unordered_map<std::int64_t, loc> where_;
   std::atomic<bool> building_{false};
   std::unordered_set<std::int64_t> changed_during_build_;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "actors/memory/memory_internal.hpp"
 #include "memory_test_util.hpp"
 
 using namespace aikid;
@@ -105,6 +106,72 @@ void compare_many(store& s, const dataset& d, std::mt19937& g, int dim, int quer
 }
 
 }  // namespace
+
+// The exact scan reads rows as halves and rescores candidates from floats:
+// a half score is never further from the float one than vec_half_slack says
+// (components in the normal and the subnormal half range, odd dims).
+BOOST_AUTO_TEST_CASE(half_scores_stay_within_their_slack) {
+  std::mt19937 g(5);
+  std::uniform_real_distribution<float> tiny(-6e-5f, 6e-5f);
+  for (int dim : {1, 7, 16, 31, 48, 384, 385}) {
+    for (int rep = 0; rep < 200; ++rep) {
+      auto q = memtest::random_vec(g, dim);
+      auto x = memtest::random_vec(g, dim);
+      if (rep % 2)
+        for (int i = 0; i < dim; i += 3) x[i] = tiny(g);  // subnormal halves
+      std::vector<std::uint16_t> h(dim);
+      const float xn = vec_to_half(x.data(), dim, h.data());
+      BOOST_TEST(std::fabs(xn - std::sqrt(memtest::dot(x, x))) < 1e-6);
+      float half_score = 0;
+      vec_dot_rows_half(q.data(), h.data(), 1, dim, &half_score);
+      const float slack = vec_half_slack(1.f, xn, dim);
+      BOOST_TEST(std::fabs(half_score - vec_dot(q.data(), x.data(), dim)) <= slack, "dim " << dim << " rep " << rep);
+      BOOST_TEST(slack < 1e-3f);
+    }
+  }
+}
+
+// Rows a hair apart (closer than halves can tell): the scan must still give
+// the float ranking and the float scores, not the halves'.
+BOOST_AUTO_TEST_CASE(near_twins_keep_float_order) {
+  temp_dir t("twins");
+  std::mt19937 g(3);
+  store_options o;
+  o.dir = t.path;
+  o.dim = 48;
+  o.dedup_threshold = 2.0;
+  auto s = std::move(*store::open(o));
+  const auto base = memtest::random_vec(g, o.dim);
+  std::normal_distribution<float> nd(0.f, 0.01f);
+  std::vector<new_memory> batch;
+  std::vector<std::vector<float>> rows;
+  for (int i = 0; i < 3000; ++i) {
+    auto v = base;
+    for (float& x : v) x += nd(g);
+    v = memtest::unit(v);
+    rows.push_back(v);
+    batch.push_back({"u", "r" + std::to_string(i), {}, v, {}});
+  }
+  BOOST_REQUIRE(s->add_batch(batch));
+  for (int qi = 0; qi < 20; ++qi) {
+    query q;
+    q.vector = memtest::random_vec(g, o.dim);
+    for (std::size_t i = 0; i < q.vector.size(); ++i) q.vector[i] += base[i];
+    q.vector = memtest::unit(q.vector);
+    q.top_k = 50;
+    auto got = s->search(q);
+    BOOST_REQUIRE(got);
+    std::vector<std::pair<float, std::int64_t>> want;  // vec_dot's scores, id 1 + row
+    for (std::size_t r = 0; r < rows.size(); ++r)
+      want.push_back({vec_dot(q.vector.data(), rows[r].data(), o.dim), static_cast<std::int64_t>(r + 1)});
+    std::sort(want.begin(), want.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    BOOST_REQUIRE(got->size() == 50u);
+    for (std::size_t i = 0; i < 50; ++i) {
+      BOOST_TEST((*got)[i].rec.id == want[i].second, "query " << qi << " rank " << i);
+      BOOST_TEST((*got)[i].score == want[i].first);
+    }
+  }
+}
 
 BOOST_AUTO_TEST_CASE(flat_matches_brute_force) {
   temp_dir t("flat");
