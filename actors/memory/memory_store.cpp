@@ -21,8 +21,8 @@ namespace {
 constexpr char k_snap_magic[8] = {'A', 'I', 'K', 'I', 'D', 'M', 'I', 'X'};
 constexpr std::uint32_t k_snap_version = 1;
 // rows moved from the exact buffer into HNSW per step, under the index's
-// write lock (searches wait): an insert costs ~2 ms at 1M (M 16, efC 100)
-// and up to ~20 ms at 100k (M 32, efC 200) on the 2-core test machine
+// write lock (searches wait): at 10k memories an insert costs 0.3 ms
+// (clustered) to 1.3 ms (uniform random) at M 32, efC 200 here
 constexpr std::size_t k_merge_chunk = 8;
 // dedup asks for each new item's best this many memories from before the
 // batch (asking for as many as the user's items in the batch made a bulk
