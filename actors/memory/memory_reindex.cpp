@@ -37,6 +37,7 @@ std::uint64_t store::impl::switch_if_complete() {
     index = std::move(shadow);
     shadow = index_new();
     for (auto& [id, r] : recs) r.model = to;
+    stale_n = to == opts.model_id ? 0 : recs.size();
     index_model = to;
     index_model_dir = dir;
   }

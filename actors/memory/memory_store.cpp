@@ -196,7 +196,9 @@ expected<const vindex*> index_for(const store::impl& s, const std::string& model
 // ---- catalogue ----------------------------------------------------------
 
 void store::impl::cat_insert(const record& r) {
+  cat_erase(r.id);  // a replaced record leaves the indexes and the stale count first
   recs[r.id] = r;
+  stale_n += r.model != opts.model_id;
   by_user[r.user].insert(r.id);
   filter_meta_keys(r.meta, [&](const std::string& f, const std::string& k) { postings[f][k].insert(r.id); });
 }
@@ -219,6 +221,7 @@ void store::impl::cat_erase(std::int64_t id) {
     u->second.erase(id);
     if (u->second.empty()) by_user.erase(u);
   }
+  stale_n -= it->second.model != opts.model_id;
   recs.erase(it);
 }
 
@@ -922,7 +925,9 @@ expected<void> store::update_vector(std::int64_t id, std::vector<float> vec, std
   record r;
   {
     std::unique_lock lk(s.mu);
+    s.stale_n -= it->second.model != s.opts.model_id;
     it->second.model = std::move(model);
+    s.stale_n += it->second.model != s.opts.model_id;
     r = it->second;
     s.index->upsert(id, v->data());
   }
@@ -1119,9 +1124,7 @@ nlohmann::json store::stats() const {
     j["memories"] = s.recs.size();
     j["users"] = s.by_user.size();
     j["index"] = s.index->stats();
-    std::size_t stale = 0;
-    for (const auto& [id, r] : s.recs) stale += r.model != s.opts.model_id;
-    j["stale_vectors"] = stale;
+    j["stale_vectors"] = s.stale_n;  // counted as records change: stats does not walk the catalogue
     j["model"] = s.index_model;
     if (s.reindexing())
       j["reindex"] = {{"from_model", s.index_model}, {"to_model", s.opts.model_id}, {"done", s.shadow->size()},

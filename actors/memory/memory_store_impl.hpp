@@ -19,6 +19,7 @@ struct store::impl {
 
   mutable std::shared_mutex mu;
   std::unordered_map<std::int64_t, record> recs;
+  std::size_t stale_n = 0;  // recs whose vector is not opts.model_id's (kept by cat_insert/cat_erase)
   std::unordered_map<std::string, std::unordered_set<std::int64_t>> by_user;
   // meta field → value key → ids (filter candidates)
   std::unordered_map<std::string, std::unordered_map<std::string, std::unordered_set<std::int64_t>>> postings;

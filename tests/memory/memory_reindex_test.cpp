@@ -161,6 +161,31 @@ BOOST_AUTO_TEST_CASE(shadow_is_not_searched_before_the_switch) {
   BOOST_TEST(uv.error().code == errc::bad_request);
 }
 
+// stats' stale_vectors (memories whose vector is not the configured
+// model's) is counted as records change, through every path that changes one.
+BOOST_AUTO_TEST_CASE(stale_vectors_follow_every_change) {
+  temp_dir d("rx-stale");
+  {
+    auto s = open_ok(opts(d, "A"));
+    fill(*s, 6);
+    BOOST_TEST(s->stats()["stale_vectors"] == 0);
+    BOOST_REQUIRE(s->update(3, std::string("memory 7"), std::nullopt, std::nullopt));  // text without vector
+    BOOST_TEST(s->stats()["stale_vectors"] == 1);
+    BOOST_REQUIRE(s->update_vector(3, vec_of("A", 7), "A"));  // mended
+    BOOST_TEST(s->stats()["stale_vectors"] == 0);
+    BOOST_REQUIRE(s->update(4, std::string("memory 9"), std::nullopt, std::nullopt));
+    BOOST_TEST(s->stats()["stale_vectors"] == 1);
+    BOOST_REQUIRE(s->remove(4));  // a deleted stale memory takes its count with it
+    BOOST_TEST(s->stats()["stale_vectors"] == 0);
+  }
+  auto s = open_ok(opts(d, "B"));  // loaded: every vector is A's, the store wants B's
+  BOOST_TEST(s->stats()["stale_vectors"] == 5);
+  BOOST_TEST(put_b(*s, 2).written == 2u);  // the shadow fills; live vectors stay A's until the switch
+  BOOST_TEST(s->stats()["stale_vectors"] == 5);
+  BOOST_TEST(put_b(*s, 10).switched);
+  BOOST_TEST(s->stats()["stale_vectors"] == 0);
+}
+
 BOOST_AUTO_TEST_CASE(switch_is_one_transaction_and_survives_restart) {
   temp_dir d("rx-switch");
   logged log;
