@@ -22,6 +22,22 @@ struct dataset {
   std::vector<ref_item> items;
 };
 
+// A store in DIR with vectors of DIM, dedup off (these tests add near
+// twins on purpose); the caller sets anything else before store_open_ok.
+store_options search_options(const temp_dir& t, int dim) {
+  store_options o;
+  o.dir = t.path;
+  o.dim = dim;
+  o.dedup_threshold = 2.0;
+  return o;
+}
+
+std::unique_ptr<store> store_open_ok(const store_options& o) {
+  auto s = store::open(o);
+  BOOST_REQUIRE_MESSAGE(s.has_value(), (s ? "" : s.error().message));
+  return std::move(*s);
+}
+
 // n memories over 4 users; meta: colour (5 values), rare (1 in `rare_every`),
 // n (number). Loaded with add_batch (one transaction per 1000).
 dataset load(store& s, std::mt19937& g, int n, int dim, int rare_every, bool clustered) {
@@ -136,11 +152,8 @@ BOOST_AUTO_TEST_CASE(half_scores_stay_within_their_slack) {
 BOOST_AUTO_TEST_CASE(near_twins_keep_float_order) {
   temp_dir t("twins");
   std::mt19937 g(3);
-  store_options o;
-  o.dir = t.path;
-  o.dim = 48;
-  o.dedup_threshold = 2.0;
-  auto s = std::move(*store::open(o));
+  const store_options o = search_options(t, 48);
+  auto s = store_open_ok(o);
   const auto base = memtest::random_vec(g, o.dim);
   std::normal_distribution<float> nd(0.f, 0.01f);
   std::vector<new_memory> batch;
@@ -176,11 +189,8 @@ BOOST_AUTO_TEST_CASE(near_twins_keep_float_order) {
 BOOST_AUTO_TEST_CASE(flat_matches_brute_force) {
   temp_dir t("flat");
   std::mt19937 g(11);
-  store_options o;
-  o.dir = t.path;
-  o.dim = 48;
-  o.dedup_threshold = 2.0;
-  auto s = std::move(*store::open(o));
+  const store_options o = search_options(t, 48);
+  auto s = store_open_ok(o);
   auto d = load(*s, g, 5000, o.dim, 200, false);
   compare_many(*s, d, g, o.dim, 60, true);
   // after deletes and updates, still exact
@@ -201,14 +211,11 @@ BOOST_AUTO_TEST_CASE(flat_matches_brute_force) {
 BOOST_AUTO_TEST_CASE(hnsw_filtered_exact_unfiltered_recall) {
   temp_dir t("hnsw");
   std::mt19937 g(12);
-  store_options o;
-  o.dir = t.path;
-  o.dim = 32;
+  store_options o = search_options(t, 32);
   o.flat_max = 1500;
   o.hnsw_m = 16;
   o.hnsw_ef_construction = 100;
-  o.dedup_threshold = 2.0;
-  auto s = std::move(*store::open(o));
+  auto s = store_open_ok(o);
   auto d = load(*s, g, 6000, o.dim, 100, true);
   // wait for the background HNSW build and merge
   for (int i = 0; i < 600 && !(s->stats()["index"]["kind"] == "hnsw" && s->stats()["index"]["flat_rows"] == 0); ++i)
@@ -249,12 +256,9 @@ BOOST_AUTO_TEST_CASE(hnsw_filtered_exact_unfiltered_recall) {
 BOOST_AUTO_TEST_CASE(rare_filter_over_100k) {
   temp_dir t("100k");
   std::mt19937 g(13);
-  store_options o;
-  o.dir = t.path;
-  o.dim = 32;
+  store_options o = search_options(t, 32);
   o.flat_max = 200000;  // keep the index exact: this test is about the filter path
-  o.dedup_threshold = 2.0;
-  auto s = std::move(*store::open(o));
+  auto s = store_open_ok(o);
   auto d = load(*s, g, 100000, o.dim, 1000, false);  // "rare" on 0.1 %
   BOOST_REQUIRE(s->size() == 100000u);
   for (int qi = 0; qi < 20; ++qi) {
