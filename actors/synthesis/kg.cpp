@@ -442,7 +442,13 @@ expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples) {
       const auto id = g.db->getLastInsertRowid();
       new_triples[tk] = id;
       ++added;
-      rel_rec r{id, s, o, c.r, c.attrs, c.due};
+      rel_rec r;  // fired, se, oe keep their defaults
+      r.id = id;
+      r.s = s;
+      r.o = o;
+      r.relation = c.r;
+      r.attrs = c.attrs;
+      r.due = c.due;
       apply.push_back([r = std::move(r)](kg& k) mutable { k.put_relation(std::move(r)); });
     }
     tx.commit();

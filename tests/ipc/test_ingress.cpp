@@ -149,7 +149,11 @@ BOOST_AUTO_TEST_CASE(non_loopback_tcp_is_refused_without_curve) {
 BOOST_AUTO_TEST_CASE(publisher_stamps_boot_id_and_per_topic_seq) {
   zmq::context_t ctx;
   auto ep = tmp_endpoint("pub");
-  auto p = ipc::publisher::start(ctx, {ep, 1000, "boot-1"});
+  ipc::publisher_options po;
+  po.endpoint = ep;
+  po.sndhwm = 1000;
+  po.boot_id = "boot-1";
+  auto p = ipc::publisher::start(ctx, po);
   BOOST_TEST_REQUIRE(p.has_value());
   zmq::socket_t sub(ctx, zmq::socket_type::sub);
   sub.set(zmq::sockopt::subscribe, "thought.");
