@@ -132,15 +132,20 @@ bool vindex::erase(std::int64_t id) {
   return true;
 }
 
-void vindex::clear() {
+void vindex::flat_reset() {
   flat_ = flat_new(p_.dim);
-  hnsw_.reset();
   flat_dead_.clear();
-  hnsw_dead_.clear();
-  flat_dead_n_ = hnsw_dead_n_ = 0;
+  flat_dead_n_ = 0;
   flat_live_from_ = 0;
   flat_half_.clear();
   flat_half_norm_ = 0;
+}
+
+void vindex::clear() {
+  flat_reset();
+  hnsw_.reset();
+  hnsw_dead_.clear();
+  hnsw_dead_n_ = 0;
   where_.clear();
 }
 
@@ -278,14 +283,7 @@ void vindex::merge_step(std::size_t n) {
     where_[ids[i]] = loc{true, static_cast<std::int64_t>(first + i)};
   }
   while (flat_live_from_ < flat_dead_.size() && flat_dead_[flat_live_from_]) ++flat_live_from_;
-  if (flat_dead_n_ == flat_dead_.size()) {  // everything moved: start the buffer afresh
-    flat_ = flat_new(p_.dim);
-    flat_dead_.clear();
-    flat_dead_n_ = 0;
-    flat_live_from_ = 0;
-    flat_half_.clear();
-    flat_half_norm_ = 0;
-  }
+  if (flat_dead_n_ == flat_dead_.size()) flat_reset();  // everything moved: start the buffer afresh
 }
 
 std::unique_ptr<vindex::build_job> vindex::build_begin() {

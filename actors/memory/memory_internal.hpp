@@ -242,6 +242,7 @@ class vindex {
   std::vector<std::uint16_t> flat_half_;
   float flat_half_norm_ = 0;  // largest row norm written to flat_half_
   void flat_half_put(std::size_t row, const float* v);
+  void flat_reset();  // an empty exact part: rows, tombstones, cursor, halves
   std::unordered_map<std::int64_t, loc> where_;
   std::atomic<bool> building_{false};
   std::unordered_set<std::int64_t> changed_during_build_;

@@ -192,7 +192,6 @@ expected<std::size_t> store::import_jsonl(const std::filesystem::path& path) {
     std::unique_lock lk(s.mu);
     for (const auto& [r, v] : mems) {
       seqs.push_back(s.next_seq++);
-      s.cat_erase(r.id);
       s.cat_insert(r);
       s.next_id = std::max(s.next_id, r.id + 1);
       if (rx && r.model == s.opts.model_id) {

@@ -813,7 +813,6 @@ void store::impl::adds_apply(std::vector<add_call*>& calls) {
       if (has_live) r.model = index_model;
       {
         std::unique_lock lk(mu);
-        cat_erase(r.id);
         cat_insert(r);
         if (!rx) {
           index->upsert(r.id, it.vec.data());
@@ -882,7 +881,6 @@ expected<void> store::update(std::int64_t id, std::optional<std::string> text, s
     const float* cur = s.index->vector_of(id);
     if (!cur) cur = s.shadow->vector_of(id);
     if (cur) stored.assign(cur, cur + s.opts.dim);
-    s.cat_erase(id);
     s.cat_insert(r);
     if (v) {
       stored = *v;

@@ -76,7 +76,7 @@ struct store::impl {
     if (opts.log) opts.log(s);
   }
   // catalogue (exclusive mu)
-  void cat_insert(const record& r);
+  void cat_insert(const record& r);  // replaces a record of the same id
   void cat_erase(std::int64_t id);
   bool reindexing() const { return !opts.model_id.empty() && index_model != opts.model_id; }
   /// Whether r's stored vector belongs in the live index.

@@ -103,9 +103,7 @@ static std::pair<double, double> store_fill(store& s, const std::vector<float>& 
   }
   const double load_s = seconds_since(t0);
   t0 = clk::now();
-  // stats() walks every memory under the index's shared lock, which the
-  // merge into HNSW waits on: ask once a second (at 100 ms, 1M memories
-  // left the merge a sixth of a core)
+  // once a second is plenty: a build that gets here takes minutes
   if (static_cast<std::size_t>(n) > flat_max)
     while (true) {
       const auto ix = s.stats()["index"];
