@@ -32,17 +32,24 @@ class outbox {
 
   /// Queues `item`. When the queue is full the item is dropped and counted
   /// (returns false): a producer never blocks.
+  /// Only the push into an empty queue writes the eventfd: the consumer
+  /// takes the whole queue when it wakes, so later pushes ride on that wake
+  /// (a burst of replies costs one write and one wake, not one each).
   bool push(T item) {
+    bool first;
     {
       std::lock_guard<std::mutex> g(mu_);
       if (q_.size() >= capacity_) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
         return false;
       }
+      first = q_.empty();
       q_.push_back(std::move(item));
     }
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+    if (first) {
+      std::uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+    }
     return true;
   }
 

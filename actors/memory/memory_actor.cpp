@@ -41,7 +41,7 @@ std::vector<config::key_spec> memory_config_keys() {
       key_int("memory.hnsw_ef_search", 32, 1, 4096, "HNSW search breadth (32: recall@10 0.975-0.998 at 100k, bench/results/memory.md)").is_live(),
       key_int("memory.recall_top_k", 5, 0, 100, "memories recalled for each percept").is_live(),
       key_real("memory.recall_min_score", 0.3, -1.0, 1.0, "least cosine for a recalled memory").is_live(),
-      key_int("memory.workers", 64, 1, 256, "threads that run store writes: each waits for its sync, and concurrent ones share one (group commit)"),
+      key_int("memory.workers", 64, 1, 256, "threads that run store writes other than adds (and adds that find the store held by a snapshot or a bulk delete): each waits for its sync, and concurrent ones share one (group commit)"),
       key_int("memory.embed_timeout_ms", 5000, 10, 60000, "how long to wait for the embedder").is_live(),
       key_int("memory.reindex_batch", 32, 1, 1024,
               "texts per embed call while re-embedding memories after a model change (one batch in flight)")
@@ -150,15 +150,24 @@ bool remembers(const config::values& cfg, const std::string& source) {
   return false;
 }
 
-// Remembers one text off the reply path (a worker thread: the add waits for
-// its sync). live_vec: see memory::new_memory. Failures are counted and logged.
+// Adds on the calling thread (an actor's) when the store is free, else on a
+// pool thread that can wait for the write holding it; either way `done`
+// hears of the sync from the store's commit thread, so no thread sits
+// waiting for it.
+void add_submit(memory_state& st, std::vector<memory::new_memory> items, memory::store::add_done done) {
+  if (st.store->add_batch_async(items, done, true)) return;
+  st.pool->submit([store = st.store, items = std::move(items), done = std::move(done)]() mutable {
+    store->add_batch_async(items, done);
+  });
+}
+
+// Remembers one text off the reply path. live_vec: see memory::new_memory.
+// Failures are counted and logged.
 void remember(memory_state& st, std::string user, std::string text, json meta, std::vector<float> vec,
               std::vector<float> live_vec = {}) {
-  st.pool->submit([store = st.store, user = std::move(user), text = std::move(text), meta = std::move(meta),
-                   vec = std::move(vec), live_vec = std::move(live_vec), ok = st.remembered,
-                   bad = st.remember_errors]() mutable {
-    auto r = store->add_batch(
-        {memory::new_memory{std::move(user), std::move(text), std::move(meta), std::move(vec), std::move(live_vec)}});
+  std::vector<memory::new_memory> items;
+  items.push_back(memory::new_memory{std::move(user), std::move(text), std::move(meta), std::move(vec), std::move(live_vec)});
+  add_submit(st, std::move(items), [ok = st.remembered, bad = st.remember_errors](auto r) {
     if (r) ++*ok;
     else {
       ++*bad;
@@ -167,18 +176,38 @@ void remember(memory_state& st, std::string user, std::string text, json meta, s
   });
 }
 
-// Runs one memory op against the store (on a worker thread) and replies.
-// `model` made vec ("" = the configured model); `live_vec` (re-embedding
-// only) is the same text's vector from the previous model. Store errors are
-// replied, never thrown.
+// memory.add: `vec` made by the configured model; `live_vec` (re-embedding
+// only) is the same text's vector from the previous model. Replied after the
+// sync; bad fields at once.
+void add_serve(memory_state& st, const request_msg& r, std::vector<float> vec, std::vector<float> live_vec = {}) {
+  const json& b = kit::body_of(r);
+  reply_sink& out = *st.env.replies;
+  auto text = wire::field_string(b, "text");
+  if (!text) return out.reply_error(r.ticket, text.error());
+  auto user = wire::field_opt_string(b, "user");
+  if (!user) return out.reply_error(r.ticket, user.error());
+  auto meta = wire::field_opt_object(b, "meta");
+  if (!meta) return out.reply_error(r.ticket, meta.error());
+  std::vector<memory::new_memory> items;
+  items.push_back(memory::new_memory{user->value_or(""), *text, meta->value_or(json::object()), std::move(vec),
+                                     std::move(live_vec)});
+  add_submit(st, std::move(items), [replies = st.env.replies, ticket = r.ticket](auto res) {
+    if (!res) return replies->reply_error(ticket, res.error());
+    const memory::add_result& a = (*res)[0];
+    replies->reply_ok(ticket, json{{"memory_id", a.id}, {"deduplicated", a.deduplicated}});
+  });
+}
+
+// Runs one memory op but add against the store (on a worker thread, or the
+// actor's for reads) and replies. `model` made vec ("" = the configured
+// model). Store errors are replied, never thrown.
 // Ops that never write: served on the actor's own thread (a search takes
 // well under a millisecond; the hop to a pool thread and back cost more).
 bool op_reads_only(const std::string& op) {
   return op == "memory.search" || op == "memory.get" || op == "memory.list" || op == "memory.history";
 }
 
-void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<float> vec,
-           std::string model = {}, std::vector<float> live_vec = {}) {
+void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<float> vec, std::string model = {}) {
   const json& b = kit::body_of(r);
   const std::string& op = r.op;
   auto fail = [&](const error& e) { out.reply_error(r.ticket, e); };
@@ -188,26 +217,6 @@ void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<
     if (!*id) return error{errc::bad_request, "memory_id: missing"};
     return **id;
   };
-  if (op == "memory.add") {
-    auto text = wire::field_string(b, "text");
-    if (!text) return fail(text.error());
-    auto user = wire::field_opt_string(b, "user");
-    if (!user) return fail(user.error());
-    auto meta = wire::field_opt_object(b, "meta");
-    if (!meta) return fail(meta.error());
-    expected<memory::add_result> res = memory::add_result{};
-    if (live_vec.empty()) {
-      res = s.add(user->value_or(""), *text, meta->value_or(json::object()), std::move(vec));
-    } else {
-      auto batch = s.add_batch({memory::new_memory{user->value_or(""), *text, meta->value_or(json::object()),
-                                                   std::move(vec), std::move(live_vec)}});
-      if (batch) res = (*batch)[0];
-      else res = batch.error();
-    }
-    return kit::reply(out, r.ticket, res, [](const memory::add_result& a) {
-      return json{{"memory_id", a.id}, {"deduplicated", a.deduplicated}};
-    });
-  }
   if (op == "memory.search") {
     auto q = parse_query(b);
     if (!q) return fail(q.error());
@@ -479,6 +488,8 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
           return out.reply_error(r.ticket, error{errc::bad_request, "query or vector: one is required"});
         if (!needs_embedding(r.op, b) && op_reads_only(r.op))
           return serve(*store, *replies, r, vec->value_or(std::vector<float>{}));
+        if (!needs_embedding(r.op, b) && r.op == "memory.add")
+          return add_serve(st, r, vec->value_or(std::vector<float>{}));
         if (!needs_embedding(r.op, b)) {
           st.pool->submit([store, replies, r = std::move(r), v = vec->value_or(std::vector<float>{})]() mutable {
             serve(*store, *replies, r, std::move(v));
@@ -496,8 +507,9 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
                       return replies->reply_error(r.ticket,
                                                   error{errc::unavailable, "embedder cannot embed the text (" + model +
                                                                                "); send a vector instead"});
-                    self->state.pool->submit([store, replies, r, v = std::move(v), model, live]() mutable {
-                      serve(*store, *replies, r, std::move(v), std::move(model), std::move(live));
+                    if (r.op == "memory.add") return add_serve(self->state, r, std::move(v), std::move(live));
+                    self->state.pool->submit([store, replies, r, v = std::move(v), model]() mutable {
+                      serve(*store, *replies, r, std::move(v), std::move(model));
                     });
                   },
                   [=](caf::error& e) {

@@ -269,10 +269,10 @@ committer::committer(std::unique_ptr<SQLite::Database> db)
 
 committer::~committer() { close(); }
 
-std::uint64_t committer::enqueue(work w) {
+std::uint64_t committer::enqueue(work w, after then) {
   std::lock_guard lk(mu_);
   const std::uint64_t t = next_ticket_++;
-  queue_.emplace_back(t, std::move(w));
+  queue_.push_back(queued{t, std::move(w), std::move(then)});
   cv_work_.notify_one();
   return t;
 }
@@ -301,7 +301,7 @@ std::string committer::failure() const {
 
 void committer::run() {
   for (;;) {
-    std::deque<std::pair<std::uint64_t, work>> batch;
+    std::deque<queued> batch;
     {
       std::unique_lock lk(mu_);
       cv_work_.wait(lk, [&] { return stop_ || !queue_.empty(); });
@@ -318,7 +318,7 @@ void committer::run() {
       try {
         db_->exec("BEGIN IMMEDIATE");
         try {
-          for (auto& [t, w] : batch) w(*w_);
+          for (auto& q : batch) q.w(*w_);
           db_->exec("COMMIT");  // synchronous=FULL: the WAL is synced before this returns
         } catch (...) {
           try {
@@ -331,18 +331,25 @@ void committer::run() {
         err = std::string("memory store is down: a write failed (") + e.what() + "); restart to recover";
       }
     }
-    std::lock_guard lk(mu_);
-    if (!err.empty() && failed_.empty()) {
-      failed_ = err;
-      failed_from_ = batch.front().first;
-      failed_flag_.store(true, std::memory_order_release);
+    expected<void> outcome;
+    {
+      std::lock_guard lk(mu_);
+      if (!err.empty() && failed_.empty()) {
+        failed_ = err;
+        failed_from_ = batch.front().ticket;
+        failed_flag_.store(true, std::memory_order_release);
+      }
+      if (err.empty() && !failed_before) {
+        ++batches_;
+        commits_ += batch.size();
+      } else {
+        outcome = error{errc::unavailable, failed_};
+      }
+      done_upto_ = batch.back().ticket;
+      cv_done_.notify_all();
     }
-    if (err.empty() && !failed_before) {
-      ++batches_;
-      commits_ += batch.size();
-    }
-    done_upto_ = batch.back().first;
-    cv_done_.notify_all();
+    for (auto& q : batch)
+      if (q.then) q.then(outcome);
   }
 }
 

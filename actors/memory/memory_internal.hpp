@@ -275,11 +275,15 @@ struct db_writer {
 class committer {
  public:
   using work = std::function<void(db_writer&)>;
+  /// Told the outcome of its work's transaction: {} once it is synced, the
+  /// failure otherwise. Runs on the commit thread, after the waiters are
+  /// woken; it must not throw and should be short (the next batch waits).
+  using after = std::function<void(const expected<void>&)>;
   explicit committer(std::unique_ptr<SQLite::Database> db);
   ~committer();
-  /// Queues w; returns its ticket. Caller keeps queue order by holding the
-  /// store's write mutex.
-  std::uint64_t enqueue(work w);
+  /// Queues w (and what runs after its transaction, if anything); returns
+  /// its ticket. Caller keeps queue order by holding the store's write mutex.
+  std::uint64_t enqueue(work w, after then = {});
   /// Blocks until the ticket committed; the error if its batch failed.
   expected<void> wait(std::uint64_t ticket);
   /// Blocks until everything queued so far committed.
@@ -297,7 +301,12 @@ class committer {
   std::unique_ptr<db_writer> w_;
   mutable std::mutex mu_;
   std::condition_variable cv_work_, cv_done_;
-  std::deque<std::pair<std::uint64_t, work>> queue_;
+  struct queued {
+    std::uint64_t ticket;
+    work w;
+    after then;
+  };
+  std::deque<queued> queue_;
   std::uint64_t next_ticket_ = 1, done_upto_ = 0, failed_from_ = 0;
   std::string failed_;  // non-empty: tickets >= failed_from_ fail
   std::atomic<bool> failed_flag_{false};  // lock-free check for the read path

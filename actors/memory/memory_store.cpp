@@ -1,6 +1,7 @@
 // store: the public API. Each write: validate → take write_mu → prepare
 // (dedup lookup, ids, history) → apply to the catalogue and index under mu →
-// queue the SQL for the group commit → release write_mu → wait for the sync.
+// queue the SQL for the group commit → release write_mu → wait for the sync
+// (adds: or be told of it by the commit thread, add_batch_async).
 #include <omp.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <future>
 
 #include "actors/memory/memory_store_impl.hpp"
 
@@ -653,57 +655,78 @@ expected<add_result> store::add(std::string user, std::string text, nlohmann::js
   std::vector<new_memory> one(1);
   one[0] = new_memory{std::move(user), std::move(text), std::move(meta), std::move(vec), {}};
   auto r = add_batch(std::move(one));
-  if (!r) {
-    error e = r.error();
-    if (e.message.rfind("items[0].", 0) == 0) e.message.erase(0, 9);
-    return e;
-  }
+  if (!r) return r.error();
   return (*r)[0];
 }
 
 expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items) {
+  // the promise is shared: done may still be returning on the commit thread
+  // when the future is ready
+  auto ready = std::make_shared<std::promise<expected<std::vector<add_result>>>>();
+  auto result = ready->get_future();
+  add_done done = [ready](expected<std::vector<add_result>> r) { ready->set_value(std::move(r)); };
+  add_batch_async(items, done);
+  return result.get();
+}
+
+bool store::add_batch_async(std::vector<new_memory>& items, add_done& done, bool if_free) {
   impl& s = *p_;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::string at = "items[" + std::to_string(i) + "].";
+    const std::string at = items.size() > 1 ? "items[" + std::to_string(i) + "]." : "";
     auto v = vec_check(std::move(items[i].vec), s.opts.dim, "vector");
-    if (!v) return error{v.error().code, at + v.error().message};
+    if (!v) {
+      done(error{v.error().code, at + v.error().message});
+      return true;
+    }
     items[i].vec = std::move(*v);
     if (!items[i].live_vec.empty()) {
       auto lv = vec_check(std::move(items[i].live_vec), s.opts.dim, "live_vector");
-      if (!lv) return error{lv.error().code, at + lv.error().message};
+      if (!lv) {
+        done(error{lv.error().code, at + lv.error().message});
+        return true;
+      }
       items[i].live_vec = std::move(*lv);
     }
     if (items[i].meta.is_null()) items[i].meta = nlohmann::json::object();
-    if (!items[i].meta.is_object()) return error{errc::bad_request, at + "meta: must be a JSON object"};
+    if (!items[i].meta.is_object()) {
+      done(error{errc::bad_request, at + "meta: must be a JSON object"});
+      return true;
+    }
   }
-  if (items.empty()) return std::vector<add_result>{};
-  // Concurrent adds combine: each queues its items, and whoever next holds
+  if (items.empty()) {
+    done(std::vector<add_result>{});
+    return true;
+  }
+  // Concurrent adds combine: each queues its call, and whoever next holds
   // write_mu applies every queued call as one batch (one dedup pass over the
-  // index for all of them, one transaction), then each caller waits for the
-  // sync of that transaction.
-  impl::add_call me{&items, {}, {}, 0, 0, 0, false, {}};
+  // index for all of them, one transaction).
+  auto me = std::make_shared<impl::add_call>();
+  me->items = std::move(items);
+  me->done = std::move(done);
   {
     std::lock_guard q(s.addq_mu);
-    s.addq.push_back(&me);
+    s.addq.push_back(me);
   }
-  std::unique_lock wl(s.write_mu);
-  if (!me.done) {
-    std::vector<impl::add_call*> calls;
-    {
-      std::lock_guard q(s.addq_mu);
-      calls.swap(s.addq);
-    }
-    s.adds_apply(calls);
+  std::unique_lock wl(s.write_mu, std::defer_lock);
+  if (if_free && !wl.try_lock()) {
+    // busy: take the call back, unless the writer holding the lock is an
+    // adder that already took it (it applies it)
+    std::lock_guard q(s.addq_mu);
+    auto it = std::find(s.addq.begin(), s.addq.end(), me);
+    if (it == s.addq.end()) return true;
+    s.addq.erase(it);
+    items = std::move(me->items);
+    done = std::move(me->done);
+    return false;
   }
-  wl.unlock();
-  if (me.err) return *me.err;
-  if (auto c = s.commit->wait(me.ticket); !c) return c.error();
-  if (s.opts.on_change)
-    for (std::size_t i = me.first; i < me.last; ++i) {
-      const auto& p = (*me.work)[i];
-      s.opts.on_change(change{p.event, p.row.id, p.row.user, p.row.text});
-    }
-  return std::move(me.results);
+  if (!wl.owns_lock()) wl.lock();
+  std::vector<std::shared_ptr<impl::add_call>> calls;
+  {
+    std::lock_guard q(s.addq_mu);
+    calls.swap(s.addq);
+  }
+  if (!calls.empty()) s.adds_apply(calls);  // empty: an adder before us took ours
+  return true;
 }
 
 // Dedup of one combined batch: for each item, the closest memory of its user
@@ -712,12 +735,9 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
 // were before the batch (k_dedup_first; an item whose few were all touched by
 // earlier items searches again, deeper); memories the batch touched are scored
 // again against their vectors at that point. Caller holds write_mu.
-void store::impl::adds_apply(std::vector<add_call*>& calls) {
+void store::impl::adds_apply(std::vector<std::shared_ptr<add_call>>& calls) {
   auto fail_all = [&](const error& e) {
-    for (add_call* c : calls) {
-      c->err = e;
-      c->done = true;
-    }
+    for (auto& c : calls) c->done(e);
   };
   if (auto d = down(); !d) return fail_all(d.error());
   // Re-embedding: item.vec is the new model's, so dedup looks in the shadow
@@ -726,8 +746,8 @@ void store::impl::adds_apply(std::vector<add_call*>& calls) {
   const double thr = dedup_threshold.load();
   const std::int64_t now = now_ms();
   std::vector<new_memory*> items;
-  for (add_call* c : calls)
-    for (auto& it : *c->items) items.push_back(&it);
+  for (auto& c : calls)
+    for (auto& it : c->items) items.push_back(&it);
   const std::size_t dim = static_cast<std::size_t>(opts.dim);
   // best memories before the batch, per item (dedup on)
   std::vector<std::vector<std::pair<std::int64_t, float>>> before(items.size());
@@ -751,9 +771,9 @@ void store::impl::adds_apply(std::vector<add_call*>& calls) {
   std::unordered_map<std::string, std::vector<std::int64_t>> touched;  // user → ids the batch wrote
   std::unordered_set<std::int64_t> touched_ids;
   std::size_t item_no = 0;
-  for (add_call* c : calls) {
+  for (auto& c : calls) {
     c->first = work->size();
-    for (auto& it : *c->items) {
+    for (auto& it : c->items) {
       std::optional<std::int64_t> twin;
       if (thr <= 1.0) {
         std::pair<std::int64_t, float> best{0, -2.0f};
@@ -832,19 +852,29 @@ void store::impl::adds_apply(std::vector<add_call*>& calls) {
     }
     c->last = work->size();
   }
-  const std::uint64_t t = commit->enqueue([work](db_writer& w) {
-    for (const auto& p : *work) {
-      db_put_memory(w, p.row);
-      if (!p.shadow_vec.empty()) db_put_shadow(w, p.row.id, p.shadow_vec);
-      db_put_history(w, p.row.id, p.event, p.old_text, p.row.text, p.row.updated_ms);
-      db_put_change(w, p.seq, p.row.id);
-    }
-  });
-  for (add_call* c : calls) {
-    c->work = work;
-    c->ticket = t;
-    c->done = true;
-  }
+  commit->enqueue(
+      [work](db_writer& w) {
+        for (const auto& p : *work) {
+          db_put_memory(w, p.row);
+          if (!p.shadow_vec.empty()) db_put_shadow(w, p.row.id, p.shadow_vec);
+          db_put_history(w, p.row.id, p.event, p.old_text, p.row.text, p.row.updated_ms);
+          db_put_change(w, p.seq, p.row.id);
+        }
+      },
+      [this, work, calls = std::move(calls)](const expected<void>& synced) {
+        for (const auto& c : calls) {
+          if (!synced) {
+            c->done(synced.error());
+            continue;
+          }
+          if (opts.on_change)
+            for (std::size_t i = c->first; i < c->last; ++i) {
+              const auto& p = (*work)[i];
+              opts.on_change(change{p.event, p.row.id, p.row.user, p.row.text});
+            }
+          c->done(std::move(c->results));
+        }
+      });
 }
 
 expected<void> store::update(std::int64_t id, std::optional<std::string> text, std::optional<nlohmann::json> meta,

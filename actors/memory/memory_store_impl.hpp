@@ -38,9 +38,9 @@ struct store::impl {
   std::mutex write_mu;
   std::int64_t next_id = 1, next_seq = 1, snap_seq = 0;
 
-  // Adds waiting to be applied (add_batch): the caller that next holds
-  // write_mu applies all of them as one batch. Each lives on its caller's
-  // stack until done; fields below `items` are written under write_mu.
+  // Adds waiting to be applied (add_batch_async): the caller that next
+  // holds write_mu applies all of them as one batch, and the batch's
+  // transaction, once synced, tells each call's done.
   struct add_work {
     db_memory_row row;
     std::string event;
@@ -49,20 +49,18 @@ struct store::impl {
     std::vector<float> shadow_vec;  // re-embedding: the new-model vector
   };
   struct add_call {
-    std::vector<new_memory>* items;
-    std::vector<add_result> results;
-    std::shared_ptr<std::vector<add_work>> work;  // the batch's rows; this call's are [first, last)
-    std::size_t first, last;
-    std::uint64_t ticket;  // the batch's transaction
-    bool done;
-    std::optional<error> err;
+    std::vector<new_memory> items;
+    store::add_done done;
+    std::vector<add_result> results;  // written under write_mu
+    std::size_t first = 0, last = 0;  // this call's rows in the batch's add_work
   };
   std::mutex addq_mu;  // after write_mu when both are held
-  std::vector<add_call*> addq;
+  std::vector<std::shared_ptr<add_call>> addq;
   /// Applies the queued calls as one batch (dedup, catalogue, index) and
-  /// queues one transaction; fills each call's results, ticket and done, or
-  /// err for all when the store is down. Caller holds write_mu.
-  void adds_apply(std::vector<add_call*>& calls);
+  /// queues one transaction whose outcome reaches each call's done; tells
+  /// every done the error at once when the store is down. Caller holds
+  /// write_mu.
+  void adds_apply(std::vector<std::shared_ptr<add_call>>& calls);
 
   std::atomic<double> dedup_threshold{0.95};
   std::atomic<int> ef_search{32};

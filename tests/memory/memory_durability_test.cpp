@@ -1,6 +1,7 @@
 // Durability: a SQLite VFS shim registered as the default VFS records every
 // xSync; an add (update, delete) must see a sync of the WAL happen before it
 // returns. Group commit: 8 threads adding at once share transactions+syncs.
+// add_batch_async: its done hears of the sync, never before it.
 #define BOOST_TEST_MODULE memory_durability
 #include <boost/test/unit_test.hpp>
 
@@ -8,7 +9,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -29,6 +32,7 @@ sqlite3_vfs g_shim;
 std::atomic<int> g_syncs{0}, g_wal_syncs{0};
 std::atomic<int> g_sync_delay_us{0};
 std::atomic<bool> g_sync_fails{false};
+std::atomic<bool> g_sync_held{false};  // every sync waits while set (a disk that has not answered yet)
 
 struct shim_file {
   sqlite3_file base;
@@ -48,6 +52,7 @@ int x_write(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
 }
 int x_truncate(sqlite3_file* f, sqlite3_int64 s) { return real_of(f)->pMethods->xTruncate(real_of(f), s); }
 int x_sync(sqlite3_file* f, int flags) {
+  while (g_sync_held) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (int d = g_sync_delay_us.load()) std::this_thread::sleep_for(std::chrono::microseconds(d));
   if (g_sync_fails) return SQLITE_IOERR_FSYNC;
   const int rc = real_of(f)->pMethods->xSync(real_of(f), flags);
@@ -207,6 +212,93 @@ BOOST_AUTO_TEST_CASE(group_commit_batches_concurrent_writers) {
   s.reset();
   auto r = std::move(*store::open(o));
   BOOST_TEST(r->size() == ids.size());
+}
+
+// done runs once, on the commit thread, after the WAL sync; the memory is
+// searchable as soon as the call returns. With if_free, a store held by
+// another write (a snapshot waiting for that sync) hands the items back.
+BOOST_AUTO_TEST_CASE(add_batch_async_tells_done_after_the_sync) {
+  temp_dir d("async");
+  const store_options o = options_for(d, 2.0);
+  auto s = std::move(*store::open(o));
+  struct told {
+    std::promise<expected<std::vector<add_result>>> result;
+    std::atomic<int> syncs_then{0}, calls{0};
+    std::thread::id on;  // read after result is ready
+  };
+  auto done_for = [](told& t) -> store::add_done {
+    return [&t](expected<std::vector<add_result>> r) {
+      t.syncs_then = g_wal_syncs.load();
+      t.on = std::this_thread::get_id();
+      if (++t.calls == 1) t.result.set_value(std::move(r));
+    };
+  };
+  g_sync_held = true;
+  const int syncs0 = g_wal_syncs;
+  told first;
+  std::vector<new_memory> items{new_memory{"u", "first", {}, vec(1), {}}};
+  auto done = done_for(first);
+  BOOST_TEST(s->add_batch_async(items, done, true));
+  auto first_result = first.result.get_future();
+  BOOST_TEST(first.calls == 0);  // its sync has not happened
+  query q;
+  q.vector = vec(1);
+  q.top_k = 1;
+  auto hits = s->search(q);
+  BOOST_REQUIRE(hits);
+  BOOST_REQUIRE(hits->size() == 1u);
+  BOOST_TEST(hits->front().rec.text == "first");  // applied already
+  // a snapshot takes the store and waits for that sync: an if_free add is
+  // handed back untouched (tried until the snapshot holds the store)
+  auto snap = std::async(std::launch::async, [&] { return s->snapshot(); });
+  std::deque<told> tries;  // tries taken before the snapshot held the store are applied, and told later
+  std::vector<new_memory> more;
+  store::add_done done2;
+  bool handed_back = false;
+  for (int i = 0; i < 10000 && !handed_back; ++i) {
+    more = {new_memory{"u", "second", {}, vec(2), {}}};
+    done2 = done_for(tries.emplace_back());
+    handed_back = !s->add_batch_async(more, done2, true);
+    if (!handed_back) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  BOOST_REQUIRE(handed_back);
+  BOOST_TEST(more.size() == 1u);
+  BOOST_TEST(more[0].text == "second");
+  BOOST_TEST(bool(done2));
+  BOOST_TEST(g_wal_syncs == syncs0);
+  g_sync_held = false;
+  auto r1 = first_result.get();
+  BOOST_REQUIRE(r1);
+  BOOST_TEST(r1->size() == 1u);
+  BOOST_TEST(first.syncs_then > syncs0);  // told after the WAL sync
+  BOOST_TEST((first.on != std::this_thread::get_id()));
+  BOOST_REQUIRE(snap.get());
+  // now from a thread that may wait: taken and told
+  told third;
+  auto done3 = done_for(third);
+  BOOST_TEST(s->add_batch_async(more, done3));
+  auto r3 = third.result.get_future().get();
+  BOOST_REQUIRE(r3);
+  BOOST_TEST(s->get(r3->front().id)->text == "second");
+  BOOST_TEST(first.calls == 1);
+  BOOST_TEST(third.calls == 1);
+  BOOST_TEST(tries.back().calls == 0);  // the handed-back try
+  tries.pop_back();
+  for (auto& t : tries) {
+    BOOST_TEST(t.result.get_future().get().has_value());
+    BOOST_TEST(t.calls == 1);
+  }
+  // a bad item is told at once, on the caller's thread
+  told bad;
+  std::vector<new_memory> wrong{new_memory{"u", "x", {}, std::vector<float>(kDim + 1, 1.f), {}}};
+  auto done4 = done_for(bad);
+  BOOST_TEST(s->add_batch_async(wrong, done4, true));
+  BOOST_TEST(bad.calls == 1);
+  BOOST_TEST((bad.on == std::this_thread::get_id()));
+  auto rb = bad.result.get_future().get();
+  BOOST_REQUIRE(!rb);
+  BOOST_TEST(rb.error().code == errc::bad_request);
+  BOOST_TEST(rb.error().message.rfind("vector: ", 0) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_sync_is_never_acknowledged) {
