@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "actors/memory/memory_internal.hpp"
 
@@ -76,7 +77,8 @@ faiss::IndexFlat* hnsw_storage(const faiss::IndexIDMap2& m) {
 
 // ---- rows ---------------------------------------------------------------
 
-vindex::vindex(index_params p) : p_(p), flat_(flat_new(p.dim)) {}
+vindex::vindex(index_params p)
+    : p_(p), flat_(flat_new(p.dim)), head_(p.dim >= 64 ? (p.dim / 3) / 16 * 16 : 0) {}
 vindex::~vindex() = default;
 
 const float* vindex::row_ptr(const loc& l) const {
@@ -92,7 +94,11 @@ const float* vindex::vector_of(std::int64_t id) const {
 void vindex::flat_half_put(std::size_t row, const float* v) {
   const std::size_t d = static_cast<std::size_t>(p_.dim);
   if (flat_half_.size() < (row + 1) * d) flat_half_.resize((row + 1) * d);
-  flat_half_norm_ = std::max(flat_half_norm_, vec_to_half(v, p_.dim, flat_half_.data() + row * d));
+  if (flat_tail_norm_.size() < row + 1) flat_tail_norm_.resize(row + 1);
+  std::uint16_t* h = flat_half_.data() + row * d;
+  flat_half_norm_ = std::max(flat_half_norm_, vec_to_half(v, p_.dim, h));
+  flat_tail_norm_[row] = vec_half_norm_up(h + head_, p_.dim - head_);
+  flat_tail_max_ = std::max(flat_tail_max_, flat_tail_norm_[row]);
 }
 
 void vindex::flat_append(std::int64_t id, const float* v) {
@@ -139,6 +145,8 @@ void vindex::flat_reset() {
   flat_live_from_ = 0;
   flat_half_.clear();
   flat_half_norm_ = 0;
+  flat_tail_norm_.clear();
+  flat_tail_max_ = 0;
 }
 
 void vindex::clear() {
@@ -165,7 +173,8 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
   // exact part: a scan of the rows' halves (half the bytes of floats, which
   // is what a scan waits on) in blocks small enough to stay in L2 while every
   // query scores them; a row whose half score is within vec_half_slack of
-  // entering is scored again from its floats, so what enters is exact
+  // entering is scored again from its floats, so what enters is exact;
+  // under a high floor the heads screen the rows first (see head_)
   const float* xb = flat_storage(*flat_)->get_xb();
   const std::uint16_t* xh = flat_half_.data();
   const std::size_t n = flat_dead_.size();
@@ -173,17 +182,44 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
   const bool halves = flat_half_norm_ <= 256.f;  // a unit vector's halves are finite
   constexpr std::size_t block = 256;
   float scores[block];
-  std::vector<float> slack(static_cast<std::size_t>(nq));
+  std::vector<float> slack(static_cast<std::size_t>(nq)), tail_q(static_cast<std::size_t>(nq)),
+      head_eps(static_cast<std::size_t>(nq));
   for (int qi = 0; qi < nq; ++qi) {
     const float* q = qs + qi * d;
-    slack[qi] = vec_half_slack(std::sqrt(vec_dot(q, q, p_.dim)), flat_half_norm_, p_.dim);
+    const float q_norm = std::sqrt(vec_dot(q, q, p_.dim));
+    slack[qi] = vec_half_slack(q_norm, flat_half_norm_, p_.dim);
+    // screening's bound: head score + |q tail| |row tail| + head_eps, where
+    // head_eps covers the head score's and the bound's own float rounding
+    double tt = 0;
+    for (std::size_t i = static_cast<std::size_t>(head_); i < d; ++i) tt += double(q[i]) * q[i];
+    tail_q[qi] = std::nextafter(static_cast<float>(std::sqrt(tt)), std::numeric_limits<float>::infinity());
+    head_eps[qi] = static_cast<float>((head_ * std::ldexp(1.0, -24) + std::ldexp(1.0, -18)) * q_norm * flat_half_norm_);
   }
   for (std::size_t start = flat_live_from_; start < n; start += block) {
     const std::size_t m = std::min(block, n - start);
     for (int qi = 0; qi < nq; ++qi) {
       topk& out = outs[qi];
       const float* q = qs + qi * d;
-      if (halves) vec_dot_rows_half(q, xh + start * d, m, p_.dim, scores);
+      // screen when the floor is so high that a row needs a head score above
+      // zero to reach it even with the longest tail (dedup's threshold)
+      const bool screen = halves && head_ > 0 &&
+                          out.floor() - slack[qi] - head_eps[qi] - tail_q[qi] * flat_tail_max_ > 0;
+      if (screen) {
+        vec_dot_rows_half(q, xh + start * d, m, head_, scores, d);  // heads only: a third of the bytes
+        std::uint64_t out_n = 0;
+        for (std::size_t i = 0; i < m; ++i) {
+          const float bound = scores[i] + tail_q[qi] * flat_tail_norm_[start + i] + head_eps[qi];
+          if (bound + slack[qi] < out.floor()) {
+            scores[i] = -std::numeric_limits<float>::infinity();
+            ++out_n;
+          } else {
+            vec_dot_rows_half(q, xh + (start + i) * d, 1, p_.dim, scores + i);
+          }
+        }
+        screened_.fetch_add(out_n, std::memory_order_relaxed);
+      } else if (halves) {
+        vec_dot_rows_half(q, xh + start * d, m, p_.dim, scores);
+      }
       for (std::size_t i = 0; i < m; ++i) {
         if (halves && scores[i] + slack[qi] < out.floor()) continue;  // cannot enter (a NaN is rescored)
         const std::size_t row = start + i;
@@ -243,6 +279,7 @@ void vindex::compact() {
   auto fresh = flat_new(p_.dim);
   std::vector<std::uint8_t> dead;
   std::vector<std::uint16_t> half;
+  std::vector<float> tail;
   const std::size_t d = static_cast<std::size_t>(p_.dim);
   const float* xb = flat_storage(*flat_)->get_xb();
   for (std::size_t row = 0; row < flat_dead_.size(); ++row) {
@@ -250,11 +287,13 @@ void vindex::compact() {
     const faiss_idx id = flat_->id_map[row];
     fresh->add_with_ids(1, xb + row * d, &id);
     half.insert(half.end(), flat_half_.begin() + row * d, flat_half_.begin() + (row + 1) * d);
+    tail.push_back(flat_tail_norm_[row]);
     where_[id] = loc{false, static_cast<std::int64_t>(dead.size())};
     dead.push_back(0);
   }
   flat_ = std::move(fresh);
   flat_half_ = std::move(half);
+  flat_tail_norm_ = std::move(tail);
   flat_dead_ = std::move(dead);
   flat_dead_n_ = 0;
   flat_live_from_ = 0;
@@ -488,6 +527,7 @@ nlohmann::json vindex::stats() const {
           {"hnsw_rows", hnsw_dead_.size()},
           {"hnsw_tombstones", hnsw_dead_n_},
           {"building", building_.load()},
+          {"screened_rows", screened_.load(std::memory_order_relaxed)},
           {"kernel", vec_kernel_name()}};
 }
 

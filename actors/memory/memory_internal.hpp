@@ -44,9 +44,14 @@ namespace aikid::memory {
 
 /// <a, b> over d floats, with the widest kernel this CPU runs.
 float vec_dot(const float* a, const float* b, int d);
-/// out[i] = <q, base + i*d> for i < n, the rows contiguous IEEE halves
-/// (vec_to_half's); within vec_half_slack of the float rows' dot products.
-void vec_dot_rows_half(const float* q, const std::uint16_t* base, std::size_t n, int d, float* out);
+/// out[i] = <q, base + i*stride> over the first d values of each row, the
+/// rows IEEE halves (vec_to_half's; stride 0: d, the rows contiguous);
+/// within vec_half_slack of the float rows' dot products.
+void vec_dot_rows_half(const float* q, const std::uint16_t* base, std::size_t n, int d, float* out,
+                       std::size_t stride = 0);
+/// |v| of d IEEE halves, computed in double and rounded up to a float (an
+/// upper bound of the exact norm, for Cauchy-Schwarz bounds).
+float vec_half_norm_up(const std::uint16_t* v, int d);
 /// Writes v's d floats as IEEE halves (round to nearest even) to out;
 /// returns |v|. Values beyond the half range become infinities (a unit
 /// vector's never do).
@@ -59,12 +64,15 @@ const char* vec_kernel_name();
 /// Scales v to unit length; false when it is zero or not finite.
 bool vec_normalize(std::vector<float>& v);
 
-/// Keeps the k best (score desc, id asc) of what it is offered.
+/// Keeps the k best (score desc, id asc) of what it is offered, none below
+/// min_score.
 class topk {
  public:
-  explicit topk(int k) : k_(k) { heap_.reserve(k + 1); }
-  /// Lowest score that could still enter (-inf while not full).
-  float floor() const { return heap_.size() < static_cast<std::size_t>(k_) ? -1e30f : heap_.front().score; }
+  explicit topk(int k, float min_score = -1e30f) : k_(k), min_(min_score) { heap_.reserve(k + 1); }
+  /// Lowest score that could still enter (min_score while not full).
+  float floor() const {
+    return heap_.size() < static_cast<std::size_t>(k_) ? min_ : std::max(min_, heap_.front().score);
+  }
   void offer(std::int64_t id, float score);
   /// Best first.
   std::vector<std::pair<std::int64_t, float>> sorted() const;
@@ -78,6 +86,7 @@ class topk {
     return a.score < b.score || (a.score == b.score && a.id > b.id);
   }
   int k_;
+  float min_;
   std::vector<item> heap_;  // min-heap by rank: front is the worst kept
 };
 
@@ -241,6 +250,14 @@ class vindex {
   // scan reads; candidates are rescored from flat_'s floats
   std::vector<std::uint16_t> flat_half_;
   float flat_half_norm_ = 0;  // largest row norm written to flat_half_
+  // Screening (search_many): a row's score is at most its head's (the first
+  // head_ values) plus |q's tail| |row's tail| (Cauchy-Schwarz), so when the
+  // floor is high (dedup asks for scores >= its threshold) the scan reads
+  // only the heads and skips the rows that cannot reach it.
+  int head_ = 0;                          // 0: no screening (dim < 64)
+  std::vector<float> flat_tail_norm_;     // per row: |halves after head_|, rounded up
+  float flat_tail_max_ = 0;               // largest of them
+  mutable std::atomic<std::uint64_t> screened_{0};  // rows the heads ruled out (stats: screened_rows)
   void flat_half_put(std::size_t row, const float* v);
   void flat_reset();  // an empty exact part: rows, tombstones, cursor, halves
   std::unordered_map<std::int64_t, loc> where_;

@@ -11,6 +11,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "actors/memory/memory_internal.hpp"
 
@@ -144,12 +145,24 @@ static const kernel k_kernel = kernel_pick();
 
 float vec_dot(const float* a, const float* b, int d) { return k_kernel.fn(a, b, d); }
 
-void vec_dot_rows_half(const float* q, const std::uint16_t* base, std::size_t n, int d, float* out) {
+void vec_dot_rows_half(const float* q, const std::uint16_t* base, std::size_t n, int d, float* out,
+                       std::size_t stride) {
   const dot_half_fn f = k_kernel.half;
+  if (stride == 0) stride = static_cast<std::size_t>(d);
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + 4 < n) __builtin_prefetch(base + (i + 4) * d);
-    out[i] = f(q, base + i * d, d);
+    if (i + 4 < n) __builtin_prefetch(base + (i + 4) * stride);
+    out[i] = f(q, base + i * stride, d);
   }
+}
+
+float vec_half_norm_up(const std::uint16_t* v, int d) {
+  double ss = 0;
+  for (int i = 0; i < d; ++i) {
+    const double x = half_to_float(v[i]);
+    ss += x * x;
+  }
+  // the double sum's own rounding is far below one float ulp; step up one
+  return std::nextafter(static_cast<float>(std::sqrt(ss)), std::numeric_limits<float>::infinity());
 }
 
 float vec_to_half(const float* v, int d, std::uint16_t* out) {
@@ -188,6 +201,7 @@ bool vec_normalize(std::vector<float>& v) {
 // ---- topk ---------------------------------------------------------------
 
 void topk::offer(std::int64_t id, float score) {
+  if (score < min_) return;
   item it{score, id};
   if (heap_.size() < static_cast<std::size_t>(k_)) {
     heap_.push_back(it);
