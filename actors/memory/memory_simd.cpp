@@ -155,22 +155,48 @@ void vec_dot_rows_half(const float* q, const std::uint16_t* base, std::size_t n,
   }
 }
 
+// Conversions one row at a time (vec_to_half on every add, the norms of
+// the tails): F16C's instructions where the CPU has them (same rounding,
+// to nearest even), libgcc's software conversion otherwise.
+static const bool k_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+
+__attribute__((target("avx,f16c"))) static void to_half_f16c(const float* v, int d, std::uint16_t* out) {
+  int i = 0;
+  for (; i + 8 <= d; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < d; ++i) out[i] = std::bit_cast<std::uint16_t>(static_cast<_Float16>(v[i]));
+}
+
+__attribute__((target("avx,f16c"))) static double half_sum_squares_f16c(const std::uint16_t* v, int d) {
+  double ss = 0;
+  int i = 0;
+  alignas(32) float f[8];
+  for (; i + 8 <= d; i += 8) {
+    _mm256_store_ps(f, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i))));
+    for (float x : f) ss += double(x) * x;
+  }
+  for (; i < d; ++i) ss += double(half_to_float(v[i])) * half_to_float(v[i]);
+  return ss;
+}
+
 float vec_half_norm_up(const std::uint16_t* v, int d) {
   double ss = 0;
-  for (int i = 0; i < d; ++i) {
-    const double x = half_to_float(v[i]);
-    ss += x * x;
+  if (k_f16c) {
+    ss = half_sum_squares_f16c(v, d);
+  } else {
+    for (int i = 0; i < d; ++i) ss += double(half_to_float(v[i])) * half_to_float(v[i]);
   }
   // the double sum's own rounding is far below one float ulp; step up one
   return std::nextafter(static_cast<float>(std::sqrt(ss)), std::numeric_limits<float>::infinity());
 }
 
 float vec_to_half(const float* v, int d, std::uint16_t* out) {
+  if (k_f16c) to_half_f16c(v, d, out);
+  else
+    for (int i = 0; i < d; ++i) out[i] = std::bit_cast<std::uint16_t>(static_cast<_Float16>(v[i]));  // nearest even
   double ss = 0;
-  for (int i = 0; i < d; ++i) {
-    out[i] = std::bit_cast<std::uint16_t>(static_cast<_Float16>(v[i]));  // round to nearest even
-    ss += double(v[i]) * v[i];
-  }
+  for (int i = 0; i < d; ++i) ss += double(v[i]) * v[i];
   return static_cast<float>(std::sqrt(ss));
 }
 

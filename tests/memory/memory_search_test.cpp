@@ -5,7 +5,9 @@
 #define BOOST_TEST_MODULE memory_search
 #include <boost/test/unit_test.hpp>
 
+#include <bit>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "actors/memory/memory_internal.hpp"
@@ -126,6 +128,30 @@ void compare_many(store& s, const dataset& d, std::mt19937& g, int dim, int quer
 // The exact scan reads rows as halves and rescores candidates from floats:
 // a half score is never further from the float one than vec_half_slack says
 // (components in the normal and the subnormal half range, odd dims).
+// vec_to_half (F16C where the CPU has it) rounds as a _Float16 cast does:
+// to nearest even, subnormals kept, past 65504 to infinity; its norm is the
+// floats'. vec_half_norm_up never falls below the halves' exact norm.
+BOOST_AUTO_TEST_CASE(halves_round_as_float16_casts_do) {
+  std::mt19937 g(9);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> v;
+  for (int i = 0; i < 997; ++i) v.push_back(nd(g) * std::ldexp(1.f, static_cast<int>(i % 40) - 30));
+  for (float x : {0.f, -0.f, 65504.f, 65519.f, 65520.f, -70000.f, std::ldexp(1.f, -24), std::ldexp(1.f, -25),
+                  std::ldexp(3.f, -26), 1.f + std::ldexp(1.f, -11), 1.f + std::ldexp(3.f, -11)})
+    v.push_back(x);
+  std::vector<std::uint16_t> h(v.size());
+  const float norm = vec_to_half(v.data(), static_cast<int>(v.size()), h.data());
+  double ss = 0, hs = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    BOOST_TEST(h[i] == std::bit_cast<std::uint16_t>(static_cast<_Float16>(v[i])), "value " << v[i]);
+    ss += double(v[i]) * v[i];
+  }
+  BOOST_TEST(norm == static_cast<float>(std::sqrt(ss)));
+  std::vector<std::uint16_t> fin(h.begin(), h.begin() + 997);  // the finite ones
+  for (auto x : fin) hs += double(static_cast<float>(std::bit_cast<_Float16>(x))) * static_cast<float>(std::bit_cast<_Float16>(x));
+  BOOST_TEST(double(vec_half_norm_up(fin.data(), static_cast<int>(fin.size()))) >= std::sqrt(hs));
+}
+
 BOOST_AUTO_TEST_CASE(half_scores_stay_within_their_slack) {
   std::mt19937 g(5);
   std::uniform_real_distribution<float> tiny(-6e-5f, 6e-5f);
