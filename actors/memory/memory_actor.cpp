@@ -198,15 +198,15 @@ void add_serve(memory_state& st, const request_msg& r, std::vector<float> vec, s
   });
 }
 
-// Runs one memory op but add against the store (on a worker thread, or the
-// actor's for reads) and replies. `model` made vec ("" = the configured
-// model). Store errors are replied, never thrown.
 // Ops that never write: served on the actor's own thread (a search takes
 // well under a millisecond; the hop to a pool thread and back cost more).
 bool op_reads_only(const std::string& op) {
   return op == "memory.search" || op == "memory.get" || op == "memory.list" || op == "memory.history";
 }
 
+// Runs one memory op other than add against the store (on a worker thread,
+// or the actor's for reads) and replies. `model` made vec ("" = the
+// configured model). Store errors are replied, never thrown.
 void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<float> vec, std::string model = {}) {
   const json& b = kit::body_of(r);
   const std::string& op = r.op;

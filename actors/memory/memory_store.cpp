@@ -520,17 +520,22 @@ static expected<void> store_settle(store::impl& s, const std::string& shadow_mod
 // runs on a thread of its own at nice +10 and yields to the requests (on two
 // cores a build at full priority took half the machine from the adds that
 // fill the buffer it drains). If the kernel refuses the nice, it runs at the
-// daemon's priority. The merge and compaction steps stay at full priority:
-// they hold the index's exclusive lock, and a preempted holder stalls every
-// search behind it.
+// daemon's priority; if no thread can be made, on the caller's. The merge
+// and compaction steps stay at full priority: they hold the index's
+// exclusive lock, and a preempted holder stalls every search behind it.
 static bool build_yielding(vindex::build_job& job, store::impl& s) {
   bool ok = false;
-  std::thread t([&] {
-    omp_set_num_threads(1);
-    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+  try {
+    std::thread t([&] {
+      omp_set_num_threads(1);
+      setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+      ok = vindex::hnsw_build(job, s.stop, s.opts.log);
+    });
+    t.join();
+  } catch (const std::system_error& e) {
+    s.log(std::string("memory: no thread for the HNSW build (") + e.what() + "); building at full priority");
     ok = vindex::hnsw_build(job, s.stop, s.opts.log);
-  });
-  t.join();
+  }
   return ok;
 }
 
