@@ -184,7 +184,7 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
   float scores[block];
   std::vector<float> slack(static_cast<std::size_t>(nq)), tail_q(static_cast<std::size_t>(nq)),
       head_eps(static_cast<std::size_t>(nq));
-  for (int qi = 0; qi < nq; ++qi) {
+  for (int qi = 0; flat_live_from_ < n && qi < nq; ++qi) {  // (nothing to set up for an empty exact part)
     const float* q = qs + qi * d;
     const float q_norm = std::sqrt(vec_dot(q, q, p_.dim));
     slack[qi] = vec_half_slack(q_norm, flat_half_norm_, p_.dim);

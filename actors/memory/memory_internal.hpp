@@ -19,7 +19,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -260,7 +259,7 @@ class vindex {
   float flat_tail_max_ = 0;               // largest of them
   mutable std::atomic<std::uint64_t> screened_{0};  // rows the heads ruled out (stats: screened_rows)
   void flat_half_put(std::size_t row, const float* v);
-  void flat_reset();  // an empty exact part: rows, tombstones, cursor, halves
+  void flat_reset();  // an empty exact part: rows, tombstones, cursor, halves, tail norms
   std::unordered_map<std::int64_t, loc> where_;
   std::atomic<bool> building_{false};
   std::unordered_set<std::int64_t> changed_during_build_;

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <future>
 #include <limits>
+#include <system_error>
 
 #include "actors/memory/memory_store_impl.hpp"
 
@@ -700,27 +701,26 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
 
 bool store::add_batch_async(std::vector<new_memory>& items, add_done& done, bool if_free) {
   impl& s = *p_;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::string at = items.size() > 1 ? "items[" + std::to_string(i) + "]." : "";
-    auto v = vec_check(std::move(items[i].vec), s.opts.dim, "vector");
-    if (!v) {
-      done(error{v.error().code, at + v.error().message});
-      return true;
-    }
-    items[i].vec = std::move(*v);
-    if (!items[i].live_vec.empty()) {
-      auto lv = vec_check(std::move(items[i].live_vec), s.opts.dim, "live_vector");
-      if (!lv) {
-        done(error{lv.error().code, at + lv.error().message});
-        return true;
+  // the items' vectors made unit length, meta {} for null; the first bad one's error
+  auto check = [&]() -> std::optional<error> {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::string at = items.size() > 1 ? "items[" + std::to_string(i) + "]." : "";
+      auto v = vec_check(std::move(items[i].vec), s.opts.dim, "vector");
+      if (!v) return error{v.error().code, at + v.error().message};
+      items[i].vec = std::move(*v);
+      if (!items[i].live_vec.empty()) {
+        auto lv = vec_check(std::move(items[i].live_vec), s.opts.dim, "live_vector");
+        if (!lv) return error{lv.error().code, at + lv.error().message};
+        items[i].live_vec = std::move(*lv);
       }
-      items[i].live_vec = std::move(*lv);
+      if (items[i].meta.is_null()) items[i].meta = nlohmann::json::object();
+      if (!items[i].meta.is_object()) return error{errc::bad_request, at + "meta: must be a JSON object"};
     }
-    if (items[i].meta.is_null()) items[i].meta = nlohmann::json::object();
-    if (!items[i].meta.is_object()) {
-      done(error{errc::bad_request, at + "meta: must be a JSON object"});
-      return true;
-    }
+    return std::nullopt;
+  };
+  if (auto e = check()) {
+    done(std::move(*e));
+    return true;
   }
   if (items.empty()) {
     done(std::vector<add_result>{});
