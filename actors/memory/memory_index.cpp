@@ -91,21 +91,23 @@ const float* vindex::vector_of(std::int64_t id) const {
   return it == where_.end() ? nullptr : row_ptr(it->second);
 }
 
-void vindex::flat_half_put(std::size_t row, const float* v) {
-  const std::size_t d = static_cast<std::size_t>(p_.dim);
+void vindex::flat_scan_put(std::size_t row, const float* v) {
+  const std::size_t d = static_cast<std::size_t>(p_.dim), hd = static_cast<std::size_t>(head_);
   if (flat_half_.size() < (row + 1) * d) flat_half_.resize((row + 1) * d);
-  if (flat_tail_norm_.size() < row + 1) flat_tail_norm_.resize(row + 1);
-  std::uint16_t* h = flat_half_.data() + row * d;
-  flat_half_norm_ = std::max(flat_half_norm_, vec_to_half(v, p_.dim, h));
-  flat_tail_norm_[row] = vec_half_norm_up(h + head_, p_.dim - head_);
-  flat_tail_max_ = std::max(flat_tail_max_, flat_tail_norm_[row]);
+  if (flat_code_.size() < (row + 1) * hd) flat_code_.resize((row + 1) * hd);
+  if (flat_bound_.size() < row + 1) flat_bound_.resize(row + 1);
+  flat_half_norm_ = std::max(flat_half_norm_, vec_to_half(v, p_.dim, flat_half_.data() + row * d));
+  row_bound& b = flat_bound_[row];
+  b.head = vec_head_encode(v, head_, flat_code_.data() + row * hd);
+  b.tail = vec_norm_up(v + head_, p_.dim - head_);
+  flat_tail_max_ = std::max(flat_tail_max_, b.tail);
 }
 
 void vindex::flat_append(std::int64_t id, const float* v) {
   const faiss_idx fid = id;
   flat_->add_with_ids(1, v, &fid);
   flat_dead_.push_back(0);
-  flat_half_put(flat_dead_.size() - 1, v);
+  flat_scan_put(flat_dead_.size() - 1, v);
   where_[id] = loc{false, static_cast<std::int64_t>(flat_dead_.size() - 1)};
 }
 
@@ -122,7 +124,7 @@ void vindex::upsert(std::int64_t id, const float* v) {
   auto it = where_.find(id);
   if (it != where_.end() && !it->second.in_hnsw) {  // exact part: overwrite in place
     std::memcpy(const_cast<float*>(row_ptr(it->second)), v, sizeof(float) * p_.dim);
-    flat_half_put(static_cast<std::size_t>(it->second.row), v);
+    flat_scan_put(static_cast<std::size_t>(it->second.row), v);
     return;
   }
   if (it != where_.end()) mark_dead(it->second);  // HNSW row becomes a tombstone
@@ -145,7 +147,8 @@ void vindex::flat_reset() {
   flat_live_from_ = 0;
   flat_half_.clear();
   flat_half_norm_ = 0;
-  flat_tail_norm_.clear();
+  flat_code_.clear();
+  flat_bound_.clear();
   flat_tail_max_ = 0;
 }
 
@@ -174,26 +177,32 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
   // is what a scan waits on) in blocks small enough to stay in L2 while every
   // query scores them; a row whose half score is within vec_half_slack of
   // entering is scored again from its floats, so what enters is exact;
-  // under a high floor the heads screen the rows first (see head_)
+  // under a high floor the heads' codes screen the rows first (see head_)
   const float* xb = flat_storage(*flat_)->get_xb();
   const std::uint16_t* xh = flat_half_.data();
   const std::size_t n = flat_dead_.size();
-  const std::size_t d = static_cast<std::size_t>(p_.dim);
+  const std::size_t d = static_cast<std::size_t>(p_.dim), hd = static_cast<std::size_t>(head_);
   const bool halves = flat_half_norm_ <= 256.f;  // a unit vector's halves are finite
   constexpr std::size_t block = 256;
   float scores[block];
-  std::vector<float> slack(static_cast<std::size_t>(nq)), tail_q(static_cast<std::size_t>(nq)),
-      head_eps(static_cast<std::size_t>(nq));
+  std::int32_t dots[block];
+  std::vector<float> slack(static_cast<std::size_t>(nq)), q_tail(static_cast<std::size_t>(nq)),
+      eps(static_cast<std::size_t>(nq));
+  std::vector<head_code> q_head(static_cast<std::size_t>(nq));
+  std::vector<std::int8_t> q_code(static_cast<std::size_t>(nq) * hd);
+  std::vector<std::uint8_t> code(hd);
   for (int qi = 0; flat_live_from_ < n && qi < nq; ++qi) {  // (nothing to set up for an empty exact part)
     const float* q = qs + qi * d;
     const float q_norm = std::sqrt(vec_dot(q, q, p_.dim));
     slack[qi] = vec_half_slack(q_norm, flat_half_norm_, p_.dim);
-    // screening's bound: head score + |q tail| |row tail| + head_eps, where
-    // head_eps covers the head score's and the bound's own float rounding
-    double tt = 0;
-    for (std::size_t i = static_cast<std::size_t>(head_); i < d; ++i) tt += double(q[i]) * q[i];
-    tail_q[qi] = std::nextafter(static_cast<float>(std::sqrt(tt)), std::numeric_limits<float>::infinity());
-    head_eps[qi] = static_cast<float>((head_ * std::ldexp(1.0, -24) + std::ldexp(1.0, -18)) * q_norm * flat_half_norm_);
+    if (hd == 0) continue;
+    // screening's bound on a row's exact score (head_code's, plus |q tail|
+    // |row tail|), plus eps: how far the float score vec_dot gives can be
+    // above the exact one (d terms), and the bound's own float rounding
+    q_head[qi] = vec_head_encode(q, head_, code.data());
+    for (std::size_t j = 0; j < hd; ++j) q_code[qi * hd + j] = static_cast<std::int8_t>(int(code[j]) - 128);
+    q_tail[qi] = vec_norm_up(q + hd, p_.dim - head_);
+    eps[qi] = static_cast<float>((d + 32) * std::ldexp(1.0, -24) * 1.01 * q_norm * flat_half_norm_ + std::ldexp(1.0, -18));
   }
   for (std::size_t start = flat_live_from_; start < n; start += block) {
     const std::size_t m = std::min(block, n - start);
@@ -202,14 +211,17 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
       const float* q = qs + qi * d;
       // screen when the floor is so high that a row needs a head score above
       // zero to reach it even with the longest tail (dedup's threshold)
-      const bool screen = halves && head_ > 0 &&
-                          out.floor() - slack[qi] - head_eps[qi] - tail_q[qi] * flat_tail_max_ > 0;
+      const float floor = out.floor();
+      const bool screen = halves && hd > 0 && floor - eps[qi] - q_tail[qi] * flat_tail_max_ > 0;
       if (screen) {
-        vec_dot_rows_half(q, xh + start * d, m, head_, scores, d);  // heads only: a third of the bytes
+        vec_dot_rows_code(q_code.data() + qi * hd, flat_code_.data() + start * hd, m, head_, dots);  // 1/6 of the bytes
+        const head_code& qh = q_head[qi];
         std::uint64_t out_n = 0;
         for (std::size_t i = 0; i < m; ++i) {
-          const float bound = scores[i] + tail_q[qi] * flat_tail_norm_[start + i] + head_eps[qi];
-          if (bound + slack[qi] < out.floor()) {
+          const row_bound& rb = flat_bound_[start + i];
+          const float bound = qh.scale * rb.head.scale * static_cast<float>(dots[i]) + qh.err * rb.head.code_l1 +
+                              qh.l1 * rb.head.err + q_tail[qi] * rb.tail + eps[qi];
+          if (bound < floor) {
             scores[i] = -std::numeric_limits<float>::infinity();
             ++out_n;
           } else {
@@ -279,21 +291,24 @@ void vindex::compact() {
   auto fresh = flat_new(p_.dim);
   std::vector<std::uint8_t> dead;
   std::vector<std::uint16_t> half;
-  std::vector<float> tail;
-  const std::size_t d = static_cast<std::size_t>(p_.dim);
+  std::vector<std::uint8_t> code;
+  std::vector<row_bound> bound;
+  const std::size_t d = static_cast<std::size_t>(p_.dim), hd = static_cast<std::size_t>(head_);
   const float* xb = flat_storage(*flat_)->get_xb();
   for (std::size_t row = 0; row < flat_dead_.size(); ++row) {
     if (flat_dead_[row]) continue;
     const faiss_idx id = flat_->id_map[row];
     fresh->add_with_ids(1, xb + row * d, &id);
     half.insert(half.end(), flat_half_.begin() + row * d, flat_half_.begin() + (row + 1) * d);
-    tail.push_back(flat_tail_norm_[row]);
+    code.insert(code.end(), flat_code_.begin() + row * hd, flat_code_.begin() + (row + 1) * hd);
+    bound.push_back(flat_bound_[row]);
     where_[id] = loc{false, static_cast<std::int64_t>(dead.size())};
     dead.push_back(0);
   }
   flat_ = std::move(fresh);
   flat_half_ = std::move(half);
-  flat_tail_norm_ = std::move(tail);
+  flat_code_ = std::move(code);
+  flat_bound_ = std::move(bound);
   flat_dead_ = std::move(dead);
   flat_dead_n_ = 0;
   flat_live_from_ = 0;
@@ -515,7 +530,7 @@ bool vindex::load(const std::uint8_t* data, std::size_t size, std::string& why) 
     return false;
   }
   const float* xb = flat_storage(*flat_)->get_xb();
-  for (std::size_t row = 0; row < flat_dead_.size(); ++row) flat_half_put(row, xb + row * p_.dim);
+  for (std::size_t row = 0; row < flat_dead_.size(); ++row) flat_scan_put(row, xb + row * p_.dim);
   return true;
 }
 

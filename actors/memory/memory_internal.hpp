@@ -22,6 +22,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -49,9 +50,28 @@ float vec_dot(const float* a, const float* b, int d);
 /// within vec_half_slack of the float rows' dot products.
 void vec_dot_rows_half(const float* q, const std::uint16_t* base, std::size_t n, int d, float* out,
                        std::size_t stride = 0);
-/// |v| of d IEEE halves, computed in double and rounded up to a float (an
-/// upper bound of the exact norm, for Cauchy-Schwarz bounds).
-float vec_half_norm_up(const std::uint16_t* v, int d);
+/// |v| of d floats, computed in double and rounded up (an upper bound of
+/// the exact norm, for Cauchy-Schwarz bounds).
+float vec_norm_up(const float* v, int d);
+/// A vector's head as 8-bit codes, with what bounds a dot product taken
+/// from them (vindex's screening): v[i] = scale * (codes[i] - 128) + e_i,
+/// |e_i| <= err; code_l1 >= scale * sum |codes[i] - 128|; l1 >= sum |v[i]|.
+/// For two heads a, b: <a, b> <= a.scale b.scale <codes> + a.err b.code_l1
+/// + b.err a.l1. The bounds are measured on the codes written and rounded
+/// up. Cannot fail (finite input; all zero gives scale 0).
+struct head_code {
+  float scale = 0, err = 0, code_l1 = 0, l1 = 0;
+};
+head_code vec_head_encode(const float* v, int d, std::uint8_t* codes);
+/// out[i] = sum_j (rows[i*d + j] - 128) * q[j]: a query's codes (signed,
+/// vec_head_encode's minus 128) against n rows of codes; exact integers.
+/// d a multiple of 16. VNNI where the CPU has it, else AVX2, else scalar;
+/// `kernel` (tests) picks one of vec_codes_variants instead.
+using vec_codes_fn = void (*)(const std::int8_t*, const std::uint8_t*, std::size_t, int, std::int32_t*);
+void vec_dot_rows_code(const std::int8_t* q, const std::uint8_t* rows, std::size_t n, int d, std::int32_t* out,
+                       vec_codes_fn kernel = nullptr);
+/// Every kernel of vec_dot_rows_code this CPU can run, by name (for tests).
+std::vector<std::pair<const char*, vec_codes_fn>> vec_codes_variants();
 /// Writes v's d floats as IEEE halves (round to nearest even) to out;
 /// returns |v|. Values beyond the half range become infinities (a unit
 /// vector's never do).
@@ -247,19 +267,27 @@ class vindex {
   std::size_t flat_dead_n_ = 0, hnsw_dead_n_ = 0;
   std::size_t flat_live_from_ = 0;  // every exact row before it is a tombstone (merged away)
   // the exact part's rows again as halves (row-aligned with flat_), which the
-  // scan reads; candidates are rescored from flat_'s floats
+  // scan reads; candidates are rescored from flat_'s floats (flat_scan_put)
   std::vector<std::uint16_t> flat_half_;
   float flat_half_norm_ = 0;  // largest row norm written to flat_half_
   // Screening (search_many): a row's score is at most its head's (the first
-  // head_ values) plus |q's tail| |row's tail| (Cauchy-Schwarz), so when the
-  // floor is high (dedup asks for scores >= its threshold) the scan reads
-  // only the heads and skips the rows that cannot reach it.
-  int head_ = 0;                          // 0: no screening (dim < 64)
-  std::vector<float> flat_tail_norm_;     // per row: |halves after head_|, rounded up
-  float flat_tail_max_ = 0;               // largest of them
+  // head_ values) plus |q's tail| |row's tail| (Cauchy-Schwarz), and its
+  // head's at most what the heads' 8-bit codes bound (head_code), so when
+  // the floor is high (dedup asks for scores >= its threshold) the scan
+  // reads 8-bit heads, kept apart (head_ bytes a row, a sixth of a row's
+  // halves), and skips the rows that cannot reach it.
+  struct row_bound {
+    head_code head;  // of the row's first head_ floats (l1 unused)
+    float tail;      // |the floats after head_|, rounded up
+  };
+  int head_ = 0;                      // 0: no screening (dim < 64); a multiple of 16
+  std::vector<std::uint8_t> flat_code_;  // [rows, head_] the heads' codes
+  std::vector<row_bound> flat_bound_;    // per row
+  float flat_tail_max_ = 0;              // largest row_bound::tail
   mutable std::atomic<std::uint64_t> screened_{0};  // rows the heads ruled out (stats: screened_rows)
-  void flat_half_put(std::size_t row, const float* v);
-  void flat_reset();  // an empty exact part: rows, tombstones, cursor, halves, tail norms
+  /// Writes row's scan copies from its floats v: halves, head codes, bound.
+  void flat_scan_put(std::size_t row, const float* v);
+  void flat_reset();  // an empty exact part: rows, tombstones, cursor, scan copies
   std::unordered_map<std::int64_t, loc> where_;
   std::atomic<bool> building_{false};
   std::unordered_set<std::int64_t> changed_during_build_;

@@ -122,21 +122,77 @@ __attribute__((target("avx512f"))) static float dot_half_avx512(const float* q, 
   return s;
 }
 
+// ---- head codes (screening) ----------------------------------------------
+// A query's 8-bit codes (signed) against rows of codes stored offset by 128
+// (unsigned): sum of row[i] * q[i], an exact integer; the caller takes off
+// 128 * sum(q). d is a multiple of 16 (vindex's head_).
+
+static std::int32_t codes_dot_scalar(const std::int8_t* q, const std::uint8_t* r, int d) {
+  std::int32_t s = 0;
+  for (int i = 0; i < d; ++i) s += std::int32_t(r[i]) * q[i];
+  return s;
+}
+
+static void codes_rows_scalar(const std::int8_t* q, const std::uint8_t* rows, std::size_t n, int d, std::int32_t* out) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = codes_dot_scalar(q, rows + i * d, d);
+}
+
+__attribute__((target("avx2"))) static void codes_rows_avx2(const std::int8_t* q, const std::uint8_t* rows, std::size_t n,
+                                                            int d, std::int32_t* out) {
+  for (std::size_t r = 0; r < n; ++r) {
+    const std::uint8_t* x = rows + r * d;
+    __m256i acc = _mm256_setzero_si256();
+    for (int i = 0; i < d; i += 16) {  // 16 codes widened to 16-bit lanes; pairs summed into 32
+      const __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+      const __m256i qv = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(xv, qv));
+    }
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+    out[r] = _mm_cvtsi128_si32(h);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void codes_rows_vnni(const std::int8_t* q,
+                                                                                  const std::uint8_t* rows,
+                                                                                  std::size_t n, int d,
+                                                                                  std::int32_t* out) {
+  for (std::size_t r = 0; r < n; ++r) {
+    const std::uint8_t* x = rows + r * d;
+    __m512i acc = _mm512_setzero_si512();
+    int i = 0;
+    for (; i + 64 <= d; i += 64)  // unsigned row codes times signed query codes, 4 at a time into 32 bits
+      acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(x + i), _mm512_loadu_si512(q + i));
+    if (i < d) {
+      const __mmask64 m = (~0ULL) >> (64 - (d - i));
+      acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, x + i), _mm512_maskz_loadu_epi8(m, q + i));
+    }
+    out[r] = _mm512_reduce_add_epi32(acc);
+  }
+}
+
 using dot_fn = float (*)(const float*, const float*, int);
 using dot_half_fn = float (*)(const float*, const std::uint16_t*, int);
 
 struct kernel {
   dot_fn fn;
   dot_half_fn half;
+  vec_codes_fn codes;
   const char* name;
 };
 
 static kernel kernel_pick() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return {dot_avx512, dot_half_avx512, "avx512"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return {dot_avx2, __builtin_cpu_supports("f16c") ? dot_half_avx2 : dot_half_scalar, "avx2"};
-  return {dot_scalar, dot_half_scalar, "scalar"};
+  const bool avx2 = __builtin_cpu_supports("avx2");
+  const vec_codes_fn codes =
+      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") ? codes_rows_vnni
+      : avx2                                                                      ? codes_rows_avx2
+                                                                                  : codes_rows_scalar;
+  if (__builtin_cpu_supports("avx512f")) return {dot_avx512, dot_half_avx512, codes, "avx512"};
+  if (avx2 && __builtin_cpu_supports("fma"))
+    return {dot_avx2, __builtin_cpu_supports("f16c") ? dot_half_avx2 : dot_half_scalar, codes, "avx2"};
+  return {dot_scalar, dot_half_scalar, codes, "scalar"};
 }
 
 static const kernel k_kernel = kernel_pick();
@@ -155,9 +211,53 @@ void vec_dot_rows_half(const float* q, const std::uint16_t* base, std::size_t n,
   }
 }
 
-// Conversions one row at a time (vec_to_half on every add, the norms of
-// the tails): F16C's instructions where the CPU has them (same rounding,
-// to nearest even), libgcc's software conversion otherwise.
+std::vector<std::pair<const char*, vec_codes_fn>> vec_codes_variants() {
+  std::vector<std::pair<const char*, vec_codes_fn>> v{{"scalar", codes_rows_scalar}};
+  if (__builtin_cpu_supports("avx2")) v.push_back({"avx2", codes_rows_avx2});
+  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) v.push_back({"vnni", codes_rows_vnni});
+  return v;
+}
+
+void vec_dot_rows_code(const std::int8_t* q, const std::uint8_t* rows, std::size_t n, int d, std::int32_t* out,
+                       vec_codes_fn kernel) {
+  (kernel ? kernel : k_kernel.codes)(q, rows, n, d, out);
+  std::int32_t q_sum = 0;
+  for (int i = 0; i < d; ++i) q_sum += q[i];
+  for (std::size_t i = 0; i < n; ++i) out[i] -= 128 * q_sum;
+}
+
+head_code vec_head_encode(const float* v, int d, std::uint8_t* codes) {
+  head_code h;
+  float top = 0;
+  for (int i = 0; i < d; ++i) top = std::max(top, std::fabs(v[i]));
+  h.scale = top / 127.f;
+  // each code the nearest step to v[i]; the bounds are measured on the
+  // codes actually written (in double, rounded up), not assumed from the
+  // rounding, so a division's last-bit error cannot break them
+  double err = 0, code_l1 = 0, l1 = 0;
+  for (int i = 0; i < d; ++i) {
+    const int c = h.scale > 0 ? std::clamp(static_cast<int>(std::lrint(v[i] / h.scale)), -127, 127) : 0;
+    codes[i] = static_cast<std::uint8_t>(c + 128);
+    err = std::max(err, std::fabs(double(v[i]) - double(h.scale) * c));
+    code_l1 += double(h.scale) * std::abs(c);
+    l1 += std::fabs(double(v[i]));
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  // a double sum of d terms is off by far less than one float ulp: step up one
+  h.err = std::nextafter(static_cast<float>(err), inf);
+  h.code_l1 = std::nextafter(static_cast<float>(code_l1), inf);
+  h.l1 = std::nextafter(static_cast<float>(l1), inf);
+  return h;
+}
+
+float vec_norm_up(const float* v, int d) {
+  double ss = 0;
+  for (int i = 0; i < d; ++i) ss += double(v[i]) * v[i];
+  return std::nextafter(static_cast<float>(std::sqrt(ss)), std::numeric_limits<float>::infinity());
+}
+
+// vec_to_half on every add: F16C's instructions where the CPU has them
+// (same rounding, to nearest even), libgcc's software conversion otherwise.
 static const bool k_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
 
 __attribute__((target("avx,f16c"))) static void to_half_f16c(const float* v, int d, std::uint16_t* out) {
@@ -166,29 +266,6 @@ __attribute__((target("avx,f16c"))) static void to_half_f16c(const float* v, int
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
                      _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   for (; i < d; ++i) out[i] = std::bit_cast<std::uint16_t>(static_cast<_Float16>(v[i]));
-}
-
-__attribute__((target("avx,f16c"))) static double half_sum_squares_f16c(const std::uint16_t* v, int d) {
-  double ss = 0;
-  int i = 0;
-  alignas(32) float f[8];
-  for (; i + 8 <= d; i += 8) {
-    _mm256_store_ps(f, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i))));
-    for (float x : f) ss += double(x) * x;
-  }
-  for (; i < d; ++i) ss += double(half_to_float(v[i])) * half_to_float(v[i]);
-  return ss;
-}
-
-float vec_half_norm_up(const std::uint16_t* v, int d) {
-  double ss = 0;
-  if (k_f16c) {
-    ss = half_sum_squares_f16c(v, d);
-  } else {
-    for (int i = 0; i < d; ++i) ss += double(half_to_float(v[i])) * half_to_float(v[i]);
-  }
-  // the double sum's own rounding is far below one float ulp; step up one
-  return std::nextafter(static_cast<float>(std::sqrt(ss)), std::numeric_limits<float>::infinity());
 }
 
 float vec_to_half(const float* v, int d, std::uint16_t* out) {

@@ -130,7 +130,7 @@ void compare_many(store& s, const dataset& d, std::mt19937& g, int dim, int quer
 // (components in the normal and the subnormal half range, odd dims).
 // vec_to_half (F16C where the CPU has it) rounds as a _Float16 cast does:
 // to nearest even, subnormals kept, past 65504 to infinity; its norm is the
-// floats'. vec_half_norm_up never falls below the halves' exact norm.
+// floats'.
 BOOST_AUTO_TEST_CASE(halves_round_as_float16_casts_do) {
   std::mt19937 g(9);
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -141,15 +141,90 @@ BOOST_AUTO_TEST_CASE(halves_round_as_float16_casts_do) {
     v.push_back(x);
   std::vector<std::uint16_t> h(v.size());
   const float norm = vec_to_half(v.data(), static_cast<int>(v.size()), h.data());
-  double ss = 0, hs = 0;
+  double ss = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
     BOOST_TEST(h[i] == std::bit_cast<std::uint16_t>(static_cast<_Float16>(v[i])), "value " << v[i]);
     ss += double(v[i]) * v[i];
   }
   BOOST_TEST(norm == static_cast<float>(std::sqrt(ss)));
-  std::vector<std::uint16_t> fin(h.begin(), h.begin() + 997);  // the finite ones
-  for (auto x : fin) hs += double(static_cast<float>(std::bit_cast<_Float16>(x))) * static_cast<float>(std::bit_cast<_Float16>(x));
-  BOOST_TEST(double(vec_half_norm_up(fin.data(), static_cast<int>(fin.size()))) >= std::sqrt(hs));
+}
+
+// vec_head_encode's codes bound the dot product of two heads from both
+// sides as head_code says (the screen relies on the upper side), tightly
+// enough to screen; vec_dot_rows_code gives the codes' exact integer dot
+// products (each of VNNI, AVX2 and scalar this CPU runs). Heads include
+// ties halfway between codes, a lone spike, zeros, subnormals and values
+// that are exact codes. vec_norm_up never falls below the exact norm.
+BOOST_AUTO_TEST_CASE(head_codes_bound_every_dot) {
+  std::mt19937 g(13);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int d : {16, 48, 64, 128, 144}) {
+    std::vector<std::vector<float>> vs;
+    for (int i = 0; i < 240; ++i) {
+      std::vector<float> v(d);
+      for (float& x : v) x = nd(g) / std::sqrt(float(d));
+      switch (i % 6) {
+        case 1:  // halfway between codes: step 1/127 of the top value
+          v[0] = 1.f;
+          for (int j = 1; j < d; ++j) v[j] = (float(j % 9) + 0.5f) / 127.f * (j % 2 ? 1.f : -1.f);
+          break;
+        case 2:  // one spike, the rest small
+          for (float& x : v) x *= 1e-3f;
+          v[static_cast<std::size_t>(i) % d] = 0.9f;
+          break;
+        case 3: std::fill(v.begin(), v.end(), 0.f); break;
+        case 4:
+          for (float& x : v) x *= std::ldexp(1.f, -130);  // subnormal
+          break;
+        case 5:  // exact codes: no rounding at all
+          for (int j = 0; j < d; ++j) v[j] = float((j * 37) % 255 - 127) / 127.f;
+          break;
+        default: break;
+      }
+      vs.push_back(std::move(v));
+    }
+    std::vector<std::uint8_t> rows(vs.size() * d);
+    std::vector<head_code> hc;
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+      hc.push_back(vec_head_encode(vs[i].data(), d, rows.data() + i * d));
+      double ss = 0;
+      for (float x : vs[i]) ss += double(x) * x;
+      BOOST_TEST(double(vec_norm_up(vs[i].data(), d)) >= std::sqrt(ss));
+    }
+    std::vector<std::int32_t> dots(vs.size());
+    double worst_gap = 0;
+    for (std::size_t qi = 0; qi < vs.size(); ++qi) {
+      std::vector<std::int8_t> q(d);
+      for (int j = 0; j < d; ++j) q[j] = static_cast<std::int8_t>(int(rows[qi * d + j]) - 128);
+      std::vector<std::vector<std::int32_t>> by_kernel;
+      for (const auto& [name, fn] : vec_codes_variants()) {
+        by_kernel.emplace_back(vs.size());
+        vec_dot_rows_code(q.data(), rows.data(), vs.size(), d, by_kernel.back().data(), fn);
+      }
+      vec_dot_rows_code(q.data(), rows.data(), vs.size(), d, dots.data());
+      for (std::size_t r = 0; r < vs.size(); ++r) {
+        for (std::size_t k = 0; k < by_kernel.size(); ++k)
+          BOOST_REQUIRE_MESSAGE(by_kernel[k][r] == dots[r], vec_codes_variants()[k].first << ": d " << d << " row " << r);
+        std::int64_t want = 0;
+        double exact = 0, qn = 0, rn = 0;
+        for (int j = 0; j < d; ++j) {
+          want += std::int64_t(int(rows[r * d + j]) - 128) * q[j];
+          exact += double(vs[qi][j]) * vs[r][j];
+          qn += double(vs[qi][j]) * vs[qi][j];
+          rn += double(vs[r][j]) * vs[r][j];
+        }
+        BOOST_REQUIRE_MESSAGE(dots[r] == want, "d " << d << " query " << qi << " row " << r);
+        const double approx = double(hc[qi].scale) * hc[r].scale * dots[r];
+        const double err = double(hc[qi].err) * hc[r].code_l1 + double(hc[r].err) * hc[qi].l1;
+        const double tol = 1e-12 * (std::sqrt(qn * rn) + 1e-30);
+        BOOST_REQUIRE_MESSAGE(approx + err >= exact - tol, "d " << d << " query " << qi << " row " << r << ": bound "
+                                                                << approx + err << " below " << exact);
+        BOOST_REQUIRE_MESSAGE(approx - err <= exact + tol, "d " << d << " query " << qi << " row " << r);
+        if (qi % 6 == 0 && r % 6 == 0) worst_gap = std::max(worst_gap, err / std::sqrt(qn * rn));
+      }
+    }
+    BOOST_TEST(worst_gap < 0.05, "d " << d << ": random heads' bound is " << worst_gap << " above their dot");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(half_scores_stay_within_their_slack) {
