@@ -97,10 +97,9 @@ void vindex::flat_scan_put(std::size_t row, const float* v) {
   if (flat_code_.size() < (row + 1) * hd) flat_code_.resize((row + 1) * hd);
   if (flat_bound_.size() < row + 1) flat_bound_.resize(row + 1);
   flat_half_norm_ = std::max(flat_half_norm_, vec_to_half(v, p_.dim, flat_half_.data() + row * d));
-  row_bound& b = flat_bound_[row];
-  b.head = vec_head_encode(v, head_, flat_code_.data() + row * hd);
-  b.tail = vec_norm_up(v + head_, p_.dim - head_);
-  flat_tail_max_ = std::max(flat_tail_max_, b.tail);
+  const float tail = vec_norm_up(v + head_, p_.dim - head_);
+  flat_bound_.put(row, vec_head_encode(v, head_, flat_code_.data() + row * hd), tail);
+  flat_tail_max_ = std::max(flat_tail_max_, tail);
 }
 
 void vindex::flat_append(std::int64_t id, const float* v) {
@@ -186,6 +185,7 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
   constexpr std::size_t block = 256;
   float scores[block];
   std::int32_t dots[block];
+  std::uint32_t keep[block];
   std::vector<float> slack(static_cast<std::size_t>(nq)), q_tail(static_cast<std::size_t>(nq)),
       eps(static_cast<std::size_t>(nq));
   std::vector<head_code> q_head(static_cast<std::size_t>(nq));
@@ -215,20 +215,12 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
       const bool screen = halves && hd > 0 && floor - eps[qi] - q_tail[qi] * flat_tail_max_ > 0;
       if (screen) {
         vec_dot_rows_code(q_code.data() + qi * hd, flat_code_.data() + start * hd, m, head_, dots);  // 1/6 of the bytes
-        const head_code& qh = q_head[qi];
-        std::uint64_t out_n = 0;
-        for (std::size_t i = 0; i < m; ++i) {
-          const row_bound& rb = flat_bound_[start + i];
-          const float bound = qh.scale * rb.head.scale * static_cast<float>(dots[i]) + qh.err * rb.head.code_l1 +
-                              qh.l1 * rb.head.err + q_tail[qi] * rb.tail + eps[qi];
-          if (bound < floor) {
-            scores[i] = -std::numeric_limits<float>::infinity();
-            ++out_n;
-          } else {
-            vec_dot_rows_half(q, xh + (start + i) * d, 1, p_.dim, scores + i);
-          }
-        }
-        screened_.fetch_add(out_n, std::memory_order_relaxed);
+        const std::size_t kept =
+            vec_code_screen(q_head[qi], q_tail[qi], eps[qi], floor, dots, flat_bound_, start, m, keep);
+        std::fill(scores, scores + m, -std::numeric_limits<float>::infinity());
+        for (std::size_t j = 0; j < kept; ++j)
+          vec_dot_rows_half(q, xh + (start + keep[j]) * d, 1, p_.dim, scores + keep[j]);
+        screened_.fetch_add(m - kept, std::memory_order_relaxed);
       } else if (halves) {
         vec_dot_rows_half(q, xh + start * d, m, p_.dim, scores);
       }
@@ -292,7 +284,7 @@ void vindex::compact() {
   std::vector<std::uint8_t> dead;
   std::vector<std::uint16_t> half;
   std::vector<std::uint8_t> code;
-  std::vector<row_bound> bound;
+  code_bounds bound;
   const std::size_t d = static_cast<std::size_t>(p_.dim), hd = static_cast<std::size_t>(head_);
   const float* xb = flat_storage(*flat_)->get_xb();
   for (std::size_t row = 0; row < flat_dead_.size(); ++row) {
@@ -301,7 +293,12 @@ void vindex::compact() {
     fresh->add_with_ids(1, xb + row * d, &id);
     half.insert(half.end(), flat_half_.begin() + row * d, flat_half_.begin() + (row + 1) * d);
     code.insert(code.end(), flat_code_.begin() + row * hd, flat_code_.begin() + (row + 1) * hd);
-    bound.push_back(flat_bound_[row]);
+    const std::size_t to = bound.size();
+    bound.resize(to + 1);
+    bound.scale[to] = flat_bound_.scale[row];
+    bound.err[to] = flat_bound_.err[row];
+    bound.code_l1[to] = flat_bound_.code_l1[row];
+    bound.tail[to] = flat_bound_.tail[row];
     where_[id] = loc{false, static_cast<std::int64_t>(dead.size())};
     dead.push_back(0);
   }

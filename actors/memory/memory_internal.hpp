@@ -72,6 +72,24 @@ void vec_dot_rows_code(const std::int8_t* q, const std::uint8_t* rows, std::size
                        vec_codes_fn kernel = nullptr);
 /// Every kernel of vec_dot_rows_code this CPU can run, by name (for tests).
 std::vector<std::pair<const char*, vec_codes_fn>> vec_codes_variants();
+/// Rows' head_code bounds (l1 unused) and tail norms, one array per field
+/// (the screen reads them 16 rows at a time).
+struct code_bounds {
+  std::vector<float> scale, err, code_l1, tail;
+  std::size_t size() const { return tail.size(); }
+  void resize(std::size_t n);
+  void put(std::size_t row, const head_code& h, float tail_norm);
+  void clear();
+};
+/// Screening: of rows from..from+n of b, with dots[i] the codes' dot product
+/// of row from+i, the i whose bound
+///   q.scale b.scale dots[i] + q.err b.code_l1 + q.l1 b.err + q_tail b.tail + eps
+/// is not below floor (a NaN bound is kept), in order, into keep; returns
+/// how many. AVX-512 where the CPU has it (wide), else scalar; both round
+/// within eps's allowance. Cannot fail.
+std::size_t vec_code_screen(const head_code& q, float q_tail, float eps, float floor, const std::int32_t* dots,
+                            const code_bounds& b, std::size_t from, std::size_t n, std::uint32_t* keep,
+                            bool wide = true);
 /// Writes v's d floats as IEEE halves (round to nearest even) to out;
 /// returns |v|. Values beyond the half range become infinities (a unit
 /// vector's never do).
@@ -276,14 +294,10 @@ class vindex {
   // the floor is high (dedup asks for scores >= its threshold) the scan
   // reads 8-bit heads, kept apart (head_ bytes a row, a sixth of a row's
   // halves), and skips the rows that cannot reach it.
-  struct row_bound {
-    head_code head;  // of the row's first head_ floats (l1 unused)
-    float tail;      // |the floats after head_|, rounded up
-  };
-  int head_ = 0;                      // 0: no screening (dim < 64); a multiple of 16
+  int head_ = 0;                         // 0: no screening (dim < 64); a multiple of 16
   std::vector<std::uint8_t> flat_code_;  // [rows, head_] the heads' codes
-  std::vector<row_bound> flat_bound_;    // per row
-  float flat_tail_max_ = 0;              // largest row_bound::tail
+  code_bounds flat_bound_;               // per row: the codes' bounds, |floats after head_| (rounded up)
+  float flat_tail_max_ = 0;              // largest tail
   mutable std::atomic<std::uint64_t> screened_{0};  // rows the heads ruled out (stats: screened_rows)
   /// Writes row's scan copies from its floats v: halves, head codes, bound.
   void flat_scan_put(std::size_t row, const float* v);

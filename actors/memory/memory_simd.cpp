@@ -250,6 +250,68 @@ head_code vec_head_encode(const float* v, int d, std::uint8_t* codes) {
   return h;
 }
 
+void code_bounds::resize(std::size_t n) {
+  scale.resize(n);
+  err.resize(n);
+  code_l1.resize(n);
+  tail.resize(n);
+}
+
+void code_bounds::put(std::size_t row, const head_code& h, float tail_norm) {
+  scale[row] = h.scale;
+  err[row] = h.err;
+  code_l1[row] = h.code_l1;
+  tail[row] = tail_norm;
+}
+
+void code_bounds::clear() { resize(0); }
+
+static std::size_t code_screen_scalar(const head_code& q, float q_tail, float eps, float floor, const std::int32_t* dots,
+                                      const code_bounds& b, std::size_t from, std::size_t n, std::uint32_t* keep) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t r = from + i;
+    const float bound = q.scale * b.scale[r] * static_cast<float>(dots[i]) + q.err * b.code_l1[r] + q.l1 * b.err[r] +
+                        q_tail * b.tail[r] + eps;
+    if (!(bound < floor)) keep[kept++] = static_cast<std::uint32_t>(i);
+  }
+  return kept;
+}
+
+__attribute__((target("avx512f"))) static std::size_t code_screen_avx512(const head_code& q, float q_tail, float eps,
+                                                                       float floor, const std::int32_t* dots,
+                                                                       const code_bounds& b, std::size_t from,
+                                                                       std::size_t n, std::uint32_t* keep) {
+  const __m512 qs = _mm512_set1_ps(q.scale), qe = _mm512_set1_ps(q.err), ql = _mm512_set1_ps(q.l1),
+               qt = _mm512_set1_ps(q_tail), e = _mm512_set1_ps(eps), f = _mm512_set1_ps(floor);
+  __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i step = _mm512_set1_epi32(16);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 in = n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const std::size_t r = from + i;
+    __m512 bound = _mm512_fmadd_ps(qe, _mm512_maskz_loadu_ps(in, b.code_l1.data() + r), e);
+    bound = _mm512_fmadd_ps(ql, _mm512_maskz_loadu_ps(in, b.err.data() + r), bound);
+    bound = _mm512_fmadd_ps(qt, _mm512_maskz_loadu_ps(in, b.tail.data() + r), bound);
+    const __m512 approx = _mm512_mul_ps(_mm512_mul_ps(qs, _mm512_maskz_loadu_ps(in, b.scale.data() + r)),
+                                        _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(in, dots + i)));
+    bound = _mm512_add_ps(approx, bound);
+    const __mmask16 k = _mm512_mask_cmp_ps_mask(in, bound, f, _CMP_NLT_UQ);  // not below the floor, or NaN
+    _mm512_mask_compressstoreu_epi32(keep + kept, k, idx);
+    kept += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(k)));
+    idx = _mm512_add_epi32(idx, step);
+  }
+  return kept;
+}
+
+static const bool k_avx512 = __builtin_cpu_supports("avx512f");
+
+std::size_t vec_code_screen(const head_code& q, float q_tail, float eps, float floor, const std::int32_t* dots,
+                            const code_bounds& b, std::size_t from, std::size_t n, std::uint32_t* keep, bool wide) {
+  if (wide && k_avx512) return code_screen_avx512(q, q_tail, eps, floor, dots, b, from, n, keep);
+  return code_screen_scalar(q, q_tail, eps, floor, dots, b, from, n, keep);
+}
+
 float vec_norm_up(const float* v, int d) {
   double ss = 0;
   for (int i = 0; i < d; ++i) ss += double(v[i]) * v[i];

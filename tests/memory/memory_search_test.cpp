@@ -287,6 +287,49 @@ BOOST_AUTO_TEST_CASE(near_twins_keep_float_order) {
   }
 }
 
+// vec_code_screen (AVX-512 where the CPU has it, and the scalar loop) keeps
+// exactly the rows whose bound, computed in double, is not below the floor
+// (none lies within 1e-5 of it here), in order, at every block length, and
+// keeps a row whose bound is NaN. Each of the bound's terms moves some rows
+// across the floor (magnitudes as a 128-value head's, errors enlarged).
+BOOST_AUTO_TEST_CASE(code_screen_keeps_what_its_bound_allows) {
+  std::mt19937 g(17);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  std::uniform_int_distribution<std::int32_t> di(-200000, 200000);
+  const std::size_t rows = 300;
+  code_bounds b;
+  b.resize(rows);
+  std::vector<std::int32_t> dots(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    b.put(r, head_code{u(g) * 3e-3f, u(g) * 0.02f, u(g) * 5.f, 0}, u(g) * 0.8f);
+    dots[r] = di(g);
+  }
+  const head_code q{1.6e-3f, 0.01f, 0, 5.f};
+  const float q_tail = 0.6f, eps = 1e-6f, floor = 0.5f;
+  b.scale[17] = std::numeric_limits<float>::quiet_NaN();
+  std::size_t kept_total = 0;
+  for (std::size_t from : {std::size_t{0}, std::size_t{5}, std::size_t{33}})
+    for (std::size_t n : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{100}, rows - 40}) {
+      std::vector<std::uint32_t> want;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t r = from + i;
+        const double bound = double(q.scale) * b.scale[r] * dots[i] + double(q.err) * b.code_l1[r] +
+                             double(q.l1) * b.err[r] + double(q_tail) * b.tail[r] + eps;
+        if (std::isnan(bound) || bound >= floor) want.push_back(static_cast<std::uint32_t>(i));
+        if (!std::isnan(bound)) BOOST_REQUIRE(std::fabs(bound - floor) > 1e-5);
+      }
+      for (bool wide : {true, false}) {
+        std::vector<std::uint32_t> keep(n);
+        const std::size_t kept = vec_code_screen(q, q_tail, eps, floor, dots.data(), b, from, n, keep.data(), wide);
+        keep.resize(kept);
+        BOOST_TEST(keep == want, "from " << from << " n " << n << (wide ? " wide" : " scalar"));
+      }
+      kept_total += want.size();
+      BOOST_TEST((want.size() < n || n < 16));  // the floor does rule rows out
+    }
+  BOOST_TEST(kept_total > 100u);
+}
+
 // A floor as high as dedup's lets the exact scan rule rows out by their
 // heads (the first third) and a bound on their tails; what it keeps must be
 // exactly the rows at or above the floor, in float order. Rows whose
