@@ -187,20 +187,25 @@ class store {
   /// against the store and the items before it. All or nothing: the error
   /// names the item when there are several (`items[i].vector: …`).
   expected<std::vector<add_result>> add_batch(std::vector<new_memory> items);
-  /// Told how an add_batch_async ended: the results once the batch is
-  /// synced, or the error add_batch would have returned.
+  /// Told how queued adds ended: the results once their batch is synced,
+  /// or the error add_batch would have returned.
   using add_done = std::function<void(expected<std::vector<add_result>>)>;
-  /// add_batch for a caller that must not wait for the sync (an actor):
-  /// validates, dedups and applies the items (searchable on return), queues
-  /// their transaction and returns. `done` runs once: on the store's commit
-  /// thread after the sync or its failure (it must not throw; the next
-  /// transaction waits for it), or before return on a validation error, or
-  /// on whichever adder's thread found the store down. With `if_free`, when
-  /// another write holds the store (a snapshot, a bulk delete, a merge of
-  /// many adds) it returns false at once and leaves `items` and `done` to the
-  /// caller, who may then call again from a thread that can wait. Otherwise
-  /// it waits for that write and returns true.
-  bool add_batch_async(std::vector<new_memory>& items, add_done& done, bool if_free = false);
+  /// add_batch in two steps, for a caller that must not wait for the sync
+  /// (an actor). add_enqueue validates the items and queues them as one
+  /// call; a bad item is told to `done` at once, on the caller's thread, and
+  /// nothing is queued. add_flush applies every queued call as one batch
+  /// (one dedup pass over the index, each call's items deduplicated against
+  /// the store and the calls before it; searchable on return), queues their
+  /// transaction and returns; each call's `done` runs once, on the store's
+  /// commit thread after the sync or its failure (it must not throw; the
+  /// next transaction waits for it), or on the flushing thread when the
+  /// store is down. With `if_free`, when another write holds the store (a
+  /// snapshot, a bulk delete, a merge of many adds) add_flush returns false
+  /// at once and the calls stay queued for a later flush, which the caller
+  /// should then make from a thread that can wait. Otherwise it waits for
+  /// that write and returns true.
+  void add_enqueue(std::vector<new_memory> items, add_done done);
+  bool add_flush(bool if_free = false);
   /// The top_k memories closest to q.vector among those that match the user,
   /// filter and time range. Exact (brute force) when the index is flat or the
   /// match set is at most flat_max; HNSW with the filter applied otherwise.

@@ -71,6 +71,7 @@ struct memory_state {
   std::string down_reason;
   int dim = 384;
   std::unique_ptr<kit::work_pool> pool;
+  bool flush_due = false;  // adds queued in the store, a flush_atom on its way (adds_flush)
   kit::stage_stats recall;
   std::uint64_t percepts = 0;
   // re-embedding
@@ -150,24 +151,40 @@ bool remembers(const config::values& cfg, const std::string& source) {
   return false;
 }
 
-// Adds on the calling thread (an actor's) when the store is free, else on a
-// pool thread that can wait for the write holding it; either way `done`
-// hears of the sync from the store's commit thread, so no thread sits
-// waiting for it.
-void add_submit(memory_state& st, std::vector<memory::new_memory> items, memory::store::add_done done) {
-  if (st.store->add_batch_async(items, done, true)) return;
-  st.pool->submit([store = st.store, items = std::move(items), done = std::move(done)]() mutable {
-    store->add_batch_async(items, done);
-  });
+// Adds are queued in the store and applied by add_flush: on the actor's
+// thread when the store is free, else on a pool thread that can wait for the
+// write holding it; either way each add's `done` hears of the sync from the
+// store's commit thread, so no thread sits waiting for it. While more
+// messages wait in the mailbox the flush is put off (a flush message goes
+// behind them), so adds that arrive together share one dedup pass and one
+// transaction; every other message flushes first (adds_settle), so a read
+// or write sent after an add sees it.
+void adds_flush(memory_state& st) {
+  st.flush_due = false;
+  if (st.store->add_flush(true)) return;
+  st.pool->submit([store = st.store] { store->add_flush(); });
+}
+
+void adds_settle(memory_state& st) {
+  if (st.flush_due) adds_flush(st);
+}
+
+void add_submit(memory_actor* self, std::vector<memory::new_memory> items, memory::store::add_done done) {
+  auto& st = self->state;
+  st.store->add_enqueue(std::move(items), std::move(done));
+  if (self->mailbox().empty()) return adds_flush(st);
+  if (!st.flush_due) self->send(self, flush_atom_v);
+  st.flush_due = true;
 }
 
 // Remembers one text off the reply path. live_vec: see memory::new_memory.
 // Failures are counted and logged.
-void remember(memory_state& st, std::string user, std::string text, json meta, std::vector<float> vec,
+void remember(memory_actor* self, std::string user, std::string text, json meta, std::vector<float> vec,
               std::vector<float> live_vec = {}) {
+  auto& st = self->state;
   std::vector<memory::new_memory> items;
   items.push_back(memory::new_memory{std::move(user), std::move(text), std::move(meta), std::move(vec), std::move(live_vec)});
-  add_submit(st, std::move(items), [ok = st.remembered, bad = st.remember_errors](auto r) {
+  add_submit(self, std::move(items), [ok = st.remembered, bad = st.remember_errors](auto r) {
     if (r) ++*ok;
     else {
       ++*bad;
@@ -179,7 +196,8 @@ void remember(memory_state& st, std::string user, std::string text, json meta, s
 // memory.add: `vec` made by the configured model; `live_vec` (re-embedding
 // only) is the same text's vector from the previous model. Replied after the
 // sync; bad fields at once.
-void add_serve(memory_state& st, const request_msg& r, std::vector<float> vec, std::vector<float> live_vec = {}) {
+void add_serve(memory_actor* self, const request_msg& r, std::vector<float> vec, std::vector<float> live_vec = {}) {
+  auto& st = self->state;
   const json& b = kit::body_of(r);
   reply_sink& out = *st.env.replies;
   auto text = wire::field_string(b, "text");
@@ -191,7 +209,7 @@ void add_serve(memory_state& st, const request_msg& r, std::vector<float> vec, s
   std::vector<memory::new_memory> items;
   items.push_back(memory::new_memory{user->value_or(""), *text, meta->value_or(json::object()), std::move(vec),
                                      std::move(live_vec)});
-  add_submit(st, std::move(items), [replies = st.env.replies, ticket = r.ticket](auto res) {
+  add_submit(self, std::move(items), [replies = st.env.replies, ticket = r.ticket](auto res) {
     if (!res) return replies->reply_error(ticket, res.error());
     const memory::add_result& a = (*res)[0];
     replies->reply_ok(ticket, json{{"memory_id", a.id}, {"deduplicated", a.deduplicated}});
@@ -343,7 +361,7 @@ void recall_forward(memory_actor* self, percept_msg p, std::vector<float> qv, st
   p.stage_ms.push_back(kit::ms_since(t0));
   st.recall.latency.add(p.stage_ms.back());
   if (st.store && !p.vec.empty() && remembers(st.env.cfg, p.source))
-    remember(st, p.user, p.text, json{{"source", p.source}, {"percept_id", p.percept_id}}, p.vec,
+    remember(self, p.user, p.text, json{{"source", p.source}, {"percept_id", p.percept_id}}, p.vec,
              std::move(live_vec));
   self->send(st.synthesis, std::move(p));
 }
@@ -475,6 +493,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         auto& out = *st.env.replies;
         if (kit::expired(r)) return;
         if (!st.store) return out.reply_error(r.ticket, error{errc::unavailable, "memory store is down: " + st.down_reason});
+        if (r.op != "memory.add") adds_settle(st);
         const json& b = kit::body_of(r);
         auto vec = wire::field_opt_vector(b, "vector");
         if (!vec) return out.reply_error(r.ticket, vec.error());
@@ -489,7 +508,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         if (!needs_embedding(r.op, b) && op_reads_only(r.op))
           return serve(*store, *replies, r, vec->value_or(std::vector<float>{}));
         if (!needs_embedding(r.op, b) && r.op == "memory.add")
-          return add_serve(st, r, vec->value_or(std::vector<float>{}));
+          return add_serve(self, r, vec->value_or(std::vector<float>{}));
         if (!needs_embedding(r.op, b)) {
           st.pool->submit([store, replies, r = std::move(r), v = vec->value_or(std::vector<float>{})]() mutable {
             serve(*store, *replies, r, std::move(v));
@@ -507,7 +526,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
                       return replies->reply_error(r.ticket,
                                                   error{errc::unavailable, "embedder cannot embed the text (" + model +
                                                                                "); send a vector instead"});
-                    if (r.op == "memory.add") return add_serve(self->state, r, std::move(v), std::move(live));
+                    if (r.op == "memory.add") return add_serve(self, r, std::move(v), std::move(live));
                     self->state.pool->submit([store, replies, r, v = std::move(v), model]() mutable {
                       serve(*store, *replies, r, std::move(v), std::move(model));
                     });
@@ -541,6 +560,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
       [=](percept_msg& p) {
         auto& st = self->state;
         ++st.percepts;
+        adds_settle(st);
         const auto t0 = kit::now_ns();
         if (st.store && !p.vec.empty() && st.previous_model == "loaded") {
           const auto rx = st.store->reindex_state();
@@ -581,16 +601,21 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
                   }
                   const auto dim = flat.size() / n;
                   for (std::size_t i = 0; i < n; ++i)
-                    remember(st2, m.user, m.memories[i], json{{"source", m.source}, {"percept_id", m.percept_id}},
+                    remember(self, m.user, m.memories[i], json{{"source", m.source}, {"percept_id", m.percept_id}},
                              std::vector<float>(flat.begin() + static_cast<std::ptrdiff_t>(i * dim),
                                                 flat.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim)));
                 },
                 [=](caf::error&) { ++*self->state.remember_errors; });
       },
-      [=](tick_atom) { reindex_step(self); },
+      [=](tick_atom) {
+        adds_settle(self->state);
+        reindex_step(self);
+      },
+      [=](flush_atom) { adds_settle(self->state); },
       [=](tick_atom, const std::string& summary) { reindex_done(self, summary); },
       [=](stats_atom) {
         auto& st = self->state;
+        adds_settle(st);
         json j = {{"recall", st.recall.to_json()}, {"percepts", st.percepts}, {"remembered", st.remembered->load()},
                   {"remember_errors", st.remember_errors->load()}};
         if (st.store) {
@@ -609,6 +634,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
       [=](admin_atom, const std::string& cmd, const std::string& arg) -> std::string {
         auto& st = self->state;
         if (!st.store) return kit::admin_error(error{errc::unavailable, st.down_reason});
+        adds_settle(st);
         if (cmd == "snapshot") {
           auto r = st.store->snapshot();
           if (!r) return kit::admin_error(r.error());

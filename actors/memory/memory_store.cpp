@@ -1,7 +1,7 @@
 // store: the public API. Each write: validate → take write_mu → prepare
 // (dedup lookup, ids, history) → apply to the catalogue and index under mu →
 // queue the SQL for the group commit → release write_mu → wait for the sync
-// (adds: or be told of it by the commit thread, add_batch_async).
+// (adds: or be told of it by the commit thread, add_enqueue + add_flush).
 #include <omp.h>
 #include <unistd.h>
 #include <sys/resource.h>
@@ -694,67 +694,52 @@ expected<std::vector<add_result>> store::add_batch(std::vector<new_memory> items
   // when the future is ready
   auto ready = std::make_shared<std::promise<expected<std::vector<add_result>>>>();
   auto result = ready->get_future();
-  add_done done = [ready](expected<std::vector<add_result>> r) { ready->set_value(std::move(r)); };
-  add_batch_async(items, done);
+  add_enqueue(std::move(items), [ready](expected<std::vector<add_result>> r) { ready->set_value(std::move(r)); });
+  add_flush();
   return result.get();
 }
 
-bool store::add_batch_async(std::vector<new_memory>& items, add_done& done, bool if_free) {
+void store::add_enqueue(std::vector<new_memory> items, add_done done) {
   impl& s = *p_;
   // the items' vectors made unit length, meta {} for null; the first bad one's error
-  auto check = [&]() -> std::optional<error> {
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      const std::string at = items.size() > 1 ? "items[" + std::to_string(i) + "]." : "";
-      auto v = vec_check(std::move(items[i].vec), s.opts.dim, "vector");
-      if (!v) return error{v.error().code, at + v.error().message};
-      items[i].vec = std::move(*v);
-      if (!items[i].live_vec.empty()) {
-        auto lv = vec_check(std::move(items[i].live_vec), s.opts.dim, "live_vector");
-        if (!lv) return error{lv.error().code, at + lv.error().message};
-        items[i].live_vec = std::move(*lv);
-      }
-      if (items[i].meta.is_null()) items[i].meta = nlohmann::json::object();
-      if (!items[i].meta.is_object()) return error{errc::bad_request, at + "meta: must be a JSON object"};
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string at = items.size() > 1 ? "items[" + std::to_string(i) + "]." : "";
+    auto v = vec_check(std::move(items[i].vec), s.opts.dim, "vector");
+    if (!v) return done(error{v.error().code, at + v.error().message});
+    items[i].vec = std::move(*v);
+    if (!items[i].live_vec.empty()) {
+      auto lv = vec_check(std::move(items[i].live_vec), s.opts.dim, "live_vector");
+      if (!lv) return done(error{lv.error().code, at + lv.error().message});
+      items[i].live_vec = std::move(*lv);
     }
-    return std::nullopt;
-  };
-  if (auto e = check()) {
-    done(std::move(*e));
-    return true;
+    if (items[i].meta.is_null()) items[i].meta = nlohmann::json::object();
+    if (!items[i].meta.is_object()) return done(error{errc::bad_request, at + "meta: must be a JSON object"});
   }
-  if (items.empty()) {
-    done(std::vector<add_result>{});
-    return true;
-  }
-  // Concurrent adds combine: each queues its call, and whoever next holds
-  // write_mu applies every queued call as one batch (one dedup pass over the
-  // index for all of them, one transaction).
-  auto me = std::make_shared<impl::add_call>();
-  me->items = std::move(items);
-  me->done = std::move(done);
-  {
-    std::lock_guard q(s.addq_mu);
-    s.addq.push_back(me);
-  }
+  if (items.empty()) return done(std::vector<add_result>{});
+  auto call = std::make_shared<impl::add_call>();
+  call->items = std::move(items);
+  call->done = std::move(done);
+  std::lock_guard q(s.addq_mu);
+  s.addq.push_back(std::move(call));
+}
+
+bool store::add_flush(bool if_free) {
+  impl& s = *p_;
+  // Queued adds combine: whoever next holds write_mu applies every queued
+  // call as one batch (one dedup pass over the index for all of them, one
+  // transaction).
   std::unique_lock wl(s.write_mu, std::defer_lock);
-  if (if_free && !wl.try_lock()) {
-    // busy: take the call back, unless the writer holding the lock is an
-    // adder that already took it (it applies it)
-    std::lock_guard q(s.addq_mu);
-    auto it = std::find(s.addq.begin(), s.addq.end(), me);
-    if (it == s.addq.end()) return true;
-    s.addq.erase(it);
-    items = std::move(me->items);
-    done = std::move(me->done);
-    return false;
+  if (if_free) {
+    if (!wl.try_lock()) return false;
+  } else {
+    wl.lock();
   }
-  if (!wl.owns_lock()) wl.lock();
   std::vector<std::shared_ptr<impl::add_call>> calls;
   {
     std::lock_guard q(s.addq_mu);
     calls.swap(s.addq);
   }
-  if (!calls.empty()) s.adds_apply(calls);  // empty: an adder before us took ours
+  if (!calls.empty()) s.adds_apply(calls);  // empty: an earlier flush took them
   return true;
 }
 

@@ -38,7 +38,7 @@ struct store::impl {
   std::mutex write_mu;
   std::int64_t next_id = 1, next_seq = 1, snap_seq = 0;
 
-  // Adds waiting to be applied (add_batch_async): the caller that next
+  // Adds waiting to be applied (add_enqueue): the add_flush that next
   // holds write_mu applies all of them as one batch, and the batch's
   // transaction, once synced, tells each call's done.
   struct add_work {

@@ -1,7 +1,7 @@
 // Durability: a SQLite VFS shim registered as the default VFS records every
 // xSync; an add (update, delete) must see a sync of the WAL happen before it
 // returns. Group commit: 8 threads adding at once share transactions+syncs.
-// add_batch_async: its done hears of the sync, never before it.
+// Queued adds (add_enqueue + add_flush): done hears of the sync, never before it.
 #define BOOST_TEST_MODULE memory_durability
 #include <boost/test/unit_test.hpp>
 
@@ -215,14 +215,17 @@ BOOST_AUTO_TEST_CASE(group_commit_batches_concurrent_writers) {
 }
 
 // done runs once, on the commit thread, after the WAL sync; the memory is
-// searchable as soon as the call returns. With if_free, a store held by
-// another write (a snapshot waiting for that sync) hands the items back.
-BOOST_AUTO_TEST_CASE(add_batch_async_tells_done_after_the_sync) {
+// searchable as soon as add_flush returns. With if_free, a store held by
+// another write (a snapshot waiting for that sync) leaves the queued add
+// queued, untouched, for a flush that may wait. Adds queued together are
+// applied by one flush, in one transaction.
+BOOST_AUTO_TEST_CASE(queued_adds_tell_done_after_the_sync) {
   temp_dir d("async");
   const store_options o = options_for(d, 2.0);
   auto s = std::move(*store::open(o));
   struct told {
     std::promise<expected<std::vector<add_result>>> result;
+    std::future<expected<std::vector<add_result>>> future = result.get_future();
     std::atomic<int> syncs_then{0}, calls{0};
     std::thread::id on;  // read after result is ready
   };
@@ -235,11 +238,10 @@ BOOST_AUTO_TEST_CASE(add_batch_async_tells_done_after_the_sync) {
   };
   g_sync_held = true;
   const int syncs0 = g_wal_syncs;
-  told first;
-  std::vector<new_memory> items{new_memory{"u", "first", {}, vec(1), {}}};
-  auto done = done_for(first);
-  BOOST_TEST(s->add_batch_async(items, done, true));
-  auto first_result = first.result.get_future();
+  told first, second;
+  s->add_enqueue({new_memory{"u", "first", {}, vec(1), {}}}, done_for(first));
+  s->add_enqueue({new_memory{"u", "first too", {}, vec(5), {}}}, done_for(second));
+  BOOST_TEST(s->add_flush(true));
   BOOST_TEST(first.calls == 0);  // its sync has not happened
   query q;
   q.vector = vec(1);
@@ -248,57 +250,54 @@ BOOST_AUTO_TEST_CASE(add_batch_async_tells_done_after_the_sync) {
   BOOST_REQUIRE(hits);
   BOOST_REQUIRE(hits->size() == 1u);
   BOOST_TEST(hits->front().rec.text == "first");  // applied already
-  // a snapshot takes the store and waits for that sync: an if_free add is
-  // handed back untouched (tried until the snapshot holds the store)
+  // a snapshot takes the store and waits for that sync: an if_free flush
+  // leaves the add queued (tried until the snapshot holds the store)
   auto snap = std::async(std::launch::async, [&] { return s->snapshot(); });
-  std::deque<told> tries;  // tries taken before the snapshot held the store are applied, and told later
-  std::vector<new_memory> more;
-  store::add_done done2;
-  bool handed_back = false;
-  for (int i = 0; i < 10000 && !handed_back; ++i) {
-    more = {new_memory{"u", "second", {}, vec(2), {}}};
-    done2 = done_for(tries.emplace_back());
-    handed_back = !s->add_batch_async(more, done2, true);
-    if (!handed_back) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::deque<told> tries;  // tries flushed before the snapshot held the store are applied, and told later
+  bool left = false;
+  for (int i = 0; i < 10000 && !left; ++i) {
+    s->add_enqueue({new_memory{"u", "second", {}, vec(2), {}}}, done_for(tries.emplace_back()));
+    left = !s->add_flush(true);
+    if (!left) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  BOOST_REQUIRE(handed_back);
-  BOOST_TEST(more.size() == 1u);
-  BOOST_TEST(more[0].text == "second");
-  BOOST_TEST(bool(done2));
+  BOOST_REQUIRE(left);
+  BOOST_TEST(tries.back().calls == 0);
   BOOST_TEST(g_wal_syncs == syncs0);
   g_sync_held = false;
-  auto r1 = first_result.get();
+  auto r1 = first.future.get();
   BOOST_REQUIRE(r1);
   BOOST_TEST(r1->size() == 1u);
   BOOST_TEST(first.syncs_then > syncs0);  // told after the WAL sync
   BOOST_TEST((first.on != std::this_thread::get_id()));
+  auto r2 = second.future.get();
+  BOOST_REQUIRE(r2);
+  BOOST_TEST(s->get(r2->front().id)->text == "first too");
+  BOOST_TEST(second.syncs_then == first.syncs_then);  // one flush, one transaction, one sync
   BOOST_REQUIRE(snap.get());
-  // now from a thread that may wait: taken and told
-  told third;
-  auto done3 = done_for(third);
-  BOOST_TEST(s->add_batch_async(more, done3));
-  auto r3 = third.result.get_future().get();
+  BOOST_TEST(tries.back().calls == 0);  // still queued once the snapshot is done
+  // a flush from a thread that may wait applies it
+  BOOST_TEST(s->add_flush());
+  auto r3 = tries.back().future.get();
   BOOST_REQUIRE(r3);
   BOOST_TEST(s->get(r3->front().id)->text == "second");
   BOOST_TEST(first.calls == 1);
-  BOOST_TEST(third.calls == 1);
-  BOOST_TEST(tries.back().calls == 0);  // the handed-back try
-  tries.pop_back();
+  BOOST_TEST(second.calls == 1);
   for (auto& t : tries) {
-    BOOST_TEST(t.result.get_future().get().has_value());
+    if (t.calls == 0) t.future.wait();
     BOOST_TEST(t.calls == 1);
   }
-  // a bad item is told at once, on the caller's thread
-  told bad;
-  std::vector<new_memory> wrong{new_memory{"u", "x", {}, std::vector<float>(kDim + 1, 1.f), {}}};
-  auto done4 = done_for(bad);
-  BOOST_TEST(s->add_batch_async(wrong, done4, true));
+  // a bad item is told at once, on the caller's thread, and nothing is queued
+  told bad, good;
+  s->add_enqueue({new_memory{"u", "x", {}, std::vector<float>(kDim + 1, 1.f), {}}}, done_for(bad));
   BOOST_TEST(bad.calls == 1);
   BOOST_TEST((bad.on == std::this_thread::get_id()));
-  auto rb = bad.result.get_future().get();
+  auto rb = bad.future.get();
   BOOST_REQUIRE(!rb);
   BOOST_TEST(rb.error().code == errc::bad_request);
   BOOST_TEST(rb.error().message.rfind("vector: ", 0) == 0);
+  const auto memories = s->stats()["memories"].get<std::uint64_t>();
+  BOOST_TEST(s->add_flush(true));
+  BOOST_TEST(s->stats()["memories"].get<std::uint64_t>() == memories);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_sync_is_never_acknowledged) {
