@@ -213,26 +213,30 @@ void vindex::search_many(const float* qs, int nq, int k, const std::function<boo
       // zero to reach it even with the longest tail (dedup's threshold)
       const float floor = out.floor();
       const bool screen = halves && hd > 0 && floor - eps[qi] - q_tail[qi] * flat_tail_max_ > 0;
-      if (screen) {
+      // row start + i with its half score in scores[i]: rescored from its
+      // floats unless the half score cannot enter (a NaN is rescored)
+      auto consider = [&](std::size_t i) {
+        if (halves && scores[i] + slack[qi] < out.floor()) return;
+        const std::size_t row = start + i;
+        if (flat_dead_[row]) return;
+        const float s = vec_dot(q, xb + row * d, p_.dim);
+        if (s < out.floor()) return;
+        const std::int64_t id = flat_->id_map[row];
+        if (pred && !(*pred)(id)) return;
+        out.offer(id, s);
+      };
+      if (screen) {  // only the rows the screen kept are read in full
         vec_dot_rows_code(q_code.data() + qi * hd, flat_code_.data() + start * hd, m, head_, dots);  // 1/6 of the bytes
         const std::size_t kept =
             vec_code_screen(q_head[qi], q_tail[qi], eps[qi], floor, dots, flat_bound_, start, m, keep);
-        std::fill(scores, scores + m, -std::numeric_limits<float>::infinity());
-        for (std::size_t j = 0; j < kept; ++j)
+        for (std::size_t j = 0; j < kept; ++j) {
           vec_dot_rows_half(q, xh + (start + keep[j]) * d, 1, p_.dim, scores + keep[j]);
+          consider(keep[j]);
+        }
         screened_.fetch_add(m - kept, std::memory_order_relaxed);
-      } else if (halves) {
-        vec_dot_rows_half(q, xh + start * d, m, p_.dim, scores);
-      }
-      for (std::size_t i = 0; i < m; ++i) {
-        if (halves && scores[i] + slack[qi] < out.floor()) continue;  // cannot enter (a NaN is rescored)
-        const std::size_t row = start + i;
-        if (flat_dead_[row]) continue;
-        const float s = vec_dot(q, xb + row * d, p_.dim);
-        if (s < out.floor()) continue;
-        const std::int64_t id = flat_->id_map[row];
-        if (pred && !(*pred)(id)) continue;
-        out.offer(id, s);
+      } else {
+        if (halves) vec_dot_rows_half(q, xh + start * d, m, p_.dim, scores);
+        for (std::size_t i = 0; i < m; ++i) consider(i);
       }
     }
   }
