@@ -1,9 +1,10 @@
 // memory: owns the memory store (SQLite truth + FAISS index). Serves the
 // memory.* ops and recalls memories for each percept on its way to synthesis.
-// Store calls that write block until durable, so they run on a small worker
-// pool (the store batches concurrent writes into one sync); reads (search,
-// get, list, history) run on the actor itself; replies go straight to the
-// reply sink. A store that cannot open leaves the actor alive
+// Adds are queued in the store and applied on the actor's own thread, each
+// replied once the commit thread has synced it (add_submit); other writes
+// block until durable, so they run on a small worker pool (the store batches
+// concurrent writes into one sync); reads (search, get, list, history) run
+// on the actor itself; replies go straight to the reply sink. A store that cannot open leaves the actor alive
 // and down: every memory op answers `unavailable` with the reason.
 // Percepts from the sources in memory.remember_sources are remembered (after
 // their recall, so a percept does not recall itself); the learning path's
