@@ -297,12 +297,7 @@ void vindex::compact() {
     fresh->add_with_ids(1, xb + row * d, &id);
     half.insert(half.end(), flat_half_.begin() + row * d, flat_half_.begin() + (row + 1) * d);
     code.insert(code.end(), flat_code_.begin() + row * hd, flat_code_.begin() + (row + 1) * hd);
-    const std::size_t to = bound.size();
-    bound.resize(to + 1);
-    bound.scale[to] = flat_bound_.scale[row];
-    bound.err[to] = flat_bound_.err[row];
-    bound.code_l1[to] = flat_bound_.code_l1[row];
-    bound.tail[to] = flat_bound_.tail[row];
+    bound.push_row(flat_bound_, row);
     where_[id] = loc{false, static_cast<std::int64_t>(dead.size())};
     dead.push_back(0);
   }

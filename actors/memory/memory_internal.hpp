@@ -79,6 +79,8 @@ struct code_bounds {
   std::size_t size() const { return tail.size(); }
   void resize(std::size_t n);
   void put(std::size_t row, const head_code& h, float tail_norm);
+  /// Appends row `row` of o.
+  void push_row(const code_bounds& o, std::size_t row);
   void clear();
 };
 /// Screening: of rows from..from+n of b, with dots[i] the codes' dot product

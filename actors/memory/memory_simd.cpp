@@ -264,6 +264,13 @@ void code_bounds::put(std::size_t row, const head_code& h, float tail_norm) {
   tail[row] = tail_norm;
 }
 
+void code_bounds::push_row(const code_bounds& o, std::size_t row) {
+  scale.push_back(o.scale[row]);
+  err.push_back(o.err[row]);
+  code_l1.push_back(o.code_l1[row]);
+  tail.push_back(o.tail[row]);
+}
+
 void code_bounds::clear() { resize(0); }
 
 static std::size_t code_screen_scalar(const head_code& q, float q_tail, float eps, float floor, const std::int32_t* dots,

@@ -97,7 +97,7 @@ def main():
         perc1 = throughput(d, 1, 3, pf)
         perc8 = throughput(d, 8, 3, pf)
     finally:
-        d.stop()
+        d.discard()
     rows = [
         ("ping round trip", pct(pl, .5), pct(pl, .99), ping1, ping8),
         ("perceive → thought.final", pct(perc, .5), pct(perc, .99), perc1, perc8),

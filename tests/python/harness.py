@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +27,7 @@ class Daemon:
 
     def __init__(self, sets: Sequence[str] = (), config: Optional[pathlib.Path] = CONFIG,
                  env: Optional[Dict[str, str]] = None, base: Optional[str] = None) -> None:
+        self.own_base = base is None  # a temporary folder of its own (discard may delete it)
         self.base = base or tempfile.mkdtemp(prefix="aik")
         self.runtime = os.path.join(self.base, "rt")
         self.data = os.path.join(self.base, "data")
@@ -122,6 +124,15 @@ class Daemon:
             self._log.close()
             return self.proc.returncode
         return 0
+
+    def discard(self) -> int:
+        """Stops the daemon and deletes its temporary folder (benches: a store of
+        20,000 memories is ~70 MB). Tests keep theirs: sanitizer_reports.py reads
+        the logs. A folder given as `base` is never deleted. Returns stop()'s code."""
+        rc = self.stop()
+        if self.own_base:
+            shutil.rmtree(self.base, ignore_errors=True)
+        return rc
 
 
 def wait_final(sub, percept_id: str, timeout: float = 60.0):
