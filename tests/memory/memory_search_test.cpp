@@ -5,9 +5,11 @@
 #define BOOST_TEST_MODULE memory_search
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "actors/memory/memory_internal.hpp"
@@ -72,6 +74,24 @@ dataset load(store& s, std::mt19937& g, int n, int dim, int rare_every, bool clu
   }
   if (!batch.empty()) flush();
   return d;
+}
+
+// What an exact float scan keeps: the rows (id 1 + index; only the `live`
+// ones when given) whose vec_dot with q is at least floor, the best k by
+// score desc, id asc.
+std::vector<std::pair<float, std::int64_t>> float_topk(const std::vector<float>& q,
+                                                        const std::vector<std::vector<float>>& rows, float floor,
+                                                        std::size_t k, const std::vector<bool>& live = {}) {
+  std::vector<std::pair<float, std::int64_t>> want;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (!live.empty() && !live[r]) continue;
+    const float sc = vec_dot(q.data(), rows[r].data(), static_cast<int>(q.size()));
+    if (sc >= floor) want.push_back({sc, static_cast<std::int64_t>(r + 1)});
+  }
+  std::sort(want.begin(), want.end(),
+            [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  if (want.size() > k) want.resize(k);
+  return want;
 }
 
 // Same ids in the same order; where they differ the scores must tie.
@@ -275,10 +295,7 @@ BOOST_AUTO_TEST_CASE(near_twins_keep_float_order) {
     q.top_k = 50;
     auto got = s->search(q);
     BOOST_REQUIRE(got);
-    std::vector<std::pair<float, std::int64_t>> want;  // vec_dot's scores, id 1 + row
-    for (std::size_t r = 0; r < rows.size(); ++r)
-      want.push_back({vec_dot(q.vector.data(), rows[r].data(), o.dim), static_cast<std::int64_t>(r + 1)});
-    std::sort(want.begin(), want.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    const auto want = float_topk(q.vector, rows, -std::numeric_limits<float>::infinity(), 50);
     BOOST_REQUIRE(got->size() == 50u);
     for (std::size_t i = 0; i < 50; ++i) {
       BOOST_TEST((*got)[i].rec.id == want[i].second, "query " << qi << " rank " << i);
@@ -366,14 +383,7 @@ BOOST_AUTO_TEST_CASE(high_floor_screening_keeps_every_row_above_it) {
       const auto& q = queries[qi];
       topk got(4, floor);
       ix.search(q.data(), 4, nullptr, got);
-      std::vector<std::pair<float, std::int64_t>> want;
-      for (std::size_t r = 0; r < rows.size(); ++r) {
-        const float sc = vec_dot(q.data(), rows[r].data(), dim);
-        if (sc >= floor) want.push_back({sc, static_cast<std::int64_t>(r + 1)});
-      }
-      std::sort(want.begin(), want.end(),
-                [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-      if (want.size() > 4) want.resize(4);
+      const auto want = float_topk(q, rows, floor, 4);
       const auto have = got.sorted();
       BOOST_REQUIRE_MESSAGE(have.size() == want.size(), "floor " << floor << " query " << qi << ": " << have.size()
                                                                   << " kept, " << want.size() << " above it");
@@ -426,15 +436,7 @@ BOOST_AUTO_TEST_CASE(compaction_keeps_rows_and_their_screens_aligned) {
     for (float floor : {-1.f, 0.95f}) {
       topk got(5, floor);
       ix.search(q.data(), 5, nullptr, got);
-      std::vector<std::pair<float, std::int64_t>> want;
-      for (std::size_t r = 0; r < rows.size(); ++r) {
-        if (!live[r]) continue;
-        const float sc = vec_dot(q.data(), rows[r].data(), dim);
-        if (sc >= floor) want.push_back({sc, static_cast<std::int64_t>(r + 1)});
-      }
-      std::sort(want.begin(), want.end(),
-                [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-      if (want.size() > 5) want.resize(5);
+      const auto want = float_topk(q, rows, floor, 5, live);
       const auto have = got.sorted();
       BOOST_REQUIRE_MESSAGE(have.size() == want.size(), "query " << qi << " floor " << floor);
       for (std::size_t i = 0; i < want.size(); ++i) {
