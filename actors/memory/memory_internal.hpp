@@ -70,7 +70,8 @@ head_code vec_head_encode(const float* v, int d, std::uint8_t* codes);
 using vec_codes_fn = void (*)(const std::int8_t*, const std::uint8_t*, std::size_t, int, std::int32_t*);
 void vec_dot_rows_code(const std::int8_t* q, const std::uint8_t* rows, std::size_t n, int d, std::int32_t* out,
                        vec_codes_fn kernel = nullptr);
-/// Every kernel of vec_dot_rows_code this CPU can run, by name (for tests).
+/// Every kernel of vec_dot_rows_code this CPU can run, by name, in order of
+/// width: the last is the one picked (tests run each).
 std::vector<std::pair<const char*, vec_codes_fn>> vec_codes_variants();
 /// Rows' head_code bounds (l1 unused) and tail norms, one array per field
 /// (the screen reads them 16 rows at a time).

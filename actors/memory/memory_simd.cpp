@@ -172,27 +172,67 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void codes_rows_vn
   }
 }
 
+// Screening bounds 16 rows at a time (AVX-512) or one at a time: see
+// vec_code_screen.
+static std::size_t code_screen_scalar(const head_code& q, float q_tail, float eps, float floor, const std::int32_t* dots,
+                                      const code_bounds& b, std::size_t from, std::size_t n, std::uint32_t* keep) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t r = from + i;
+    const float bound = q.scale * b.scale[r] * static_cast<float>(dots[i]) + q.err * b.code_l1[r] + q.l1 * b.err[r] +
+                        q_tail * b.tail[r] + eps;
+    if (!(bound < floor)) keep[kept++] = static_cast<std::uint32_t>(i);
+  }
+  return kept;
+}
+
+__attribute__((target("avx512f"))) static std::size_t code_screen_avx512(const head_code& q, float q_tail, float eps,
+                                                                       float floor, const std::int32_t* dots,
+                                                                       const code_bounds& b, std::size_t from,
+                                                                       std::size_t n, std::uint32_t* keep) {
+  const __m512 qs = _mm512_set1_ps(q.scale), qe = _mm512_set1_ps(q.err), ql = _mm512_set1_ps(q.l1),
+               qt = _mm512_set1_ps(q_tail), e = _mm512_set1_ps(eps), f = _mm512_set1_ps(floor);
+  __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i step = _mm512_set1_epi32(16);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; i += 16) {
+    const __mmask16 in = n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const std::size_t r = from + i;
+    __m512 bound = _mm512_fmadd_ps(qe, _mm512_maskz_loadu_ps(in, b.code_l1.data() + r), e);
+    bound = _mm512_fmadd_ps(ql, _mm512_maskz_loadu_ps(in, b.err.data() + r), bound);
+    bound = _mm512_fmadd_ps(qt, _mm512_maskz_loadu_ps(in, b.tail.data() + r), bound);
+    const __m512 approx = _mm512_mul_ps(_mm512_mul_ps(qs, _mm512_maskz_loadu_ps(in, b.scale.data() + r)),
+                                        _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(in, dots + i)));
+    bound = _mm512_add_ps(approx, bound);
+    const __mmask16 k = _mm512_mask_cmp_ps_mask(in, bound, f, _CMP_NLT_UQ);  // not below the floor, or NaN
+    _mm512_mask_compressstoreu_epi32(keep + kept, k, idx);
+    kept += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(k)));
+    idx = _mm512_add_epi32(idx, step);
+  }
+  return kept;
+}
+
 using dot_fn = float (*)(const float*, const float*, int);
 using dot_half_fn = float (*)(const float*, const std::uint16_t*, int);
+using code_screen_fn = std::size_t (*)(const head_code&, float, float, float, const std::int32_t*, const code_bounds&,
+                                       std::size_t, std::size_t, std::uint32_t*);
 
 struct kernel {
   dot_fn fn;
   dot_half_fn half;
   vec_codes_fn codes;
+  code_screen_fn screen;
   const char* name;
 };
 
 static kernel kernel_pick() {
   __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2");
-  const vec_codes_fn codes =
-      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") ? codes_rows_vnni
-      : avx2                                                                      ? codes_rows_avx2
-                                                                                  : codes_rows_scalar;
-  if (__builtin_cpu_supports("avx512f")) return {dot_avx512, dot_half_avx512, codes, "avx512"};
-  if (avx2 && __builtin_cpu_supports("fma"))
-    return {dot_avx2, __builtin_cpu_supports("f16c") ? dot_half_avx2 : dot_half_scalar, codes, "avx2"};
-  return {dot_scalar, dot_half_scalar, codes, "scalar"};
+  const vec_codes_fn codes = vec_codes_variants().back().second;  // the widest this CPU runs
+  if (__builtin_cpu_supports("avx512f")) return {dot_avx512, dot_half_avx512, codes, code_screen_avx512, "avx512"};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return {dot_avx2, __builtin_cpu_supports("f16c") ? dot_half_avx2 : dot_half_scalar, codes, code_screen_scalar,
+            "avx2"};
+  return {dot_scalar, dot_half_scalar, codes, code_screen_scalar, "scalar"};
 }
 
 static const kernel k_kernel = kernel_pick();
@@ -211,6 +251,7 @@ void vec_dot_rows_half(const float* q, const std::uint16_t* base, std::size_t n,
   }
 }
 
+// In order of width: kernel_pick takes the last.
 std::vector<std::pair<const char*, vec_codes_fn>> vec_codes_variants() {
   std::vector<std::pair<const char*, vec_codes_fn>> v{{"scalar", codes_rows_scalar}};
   if (__builtin_cpu_supports("avx2")) v.push_back({"avx2", codes_rows_avx2});
@@ -273,50 +314,10 @@ void code_bounds::push_row(const code_bounds& o, std::size_t row) {
 
 void code_bounds::clear() { resize(0); }
 
-static std::size_t code_screen_scalar(const head_code& q, float q_tail, float eps, float floor, const std::int32_t* dots,
-                                      const code_bounds& b, std::size_t from, std::size_t n, std::uint32_t* keep) {
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t r = from + i;
-    const float bound = q.scale * b.scale[r] * static_cast<float>(dots[i]) + q.err * b.code_l1[r] + q.l1 * b.err[r] +
-                        q_tail * b.tail[r] + eps;
-    if (!(bound < floor)) keep[kept++] = static_cast<std::uint32_t>(i);
-  }
-  return kept;
-}
-
-__attribute__((target("avx512f"))) static std::size_t code_screen_avx512(const head_code& q, float q_tail, float eps,
-                                                                       float floor, const std::int32_t* dots,
-                                                                       const code_bounds& b, std::size_t from,
-                                                                       std::size_t n, std::uint32_t* keep) {
-  const __m512 qs = _mm512_set1_ps(q.scale), qe = _mm512_set1_ps(q.err), ql = _mm512_set1_ps(q.l1),
-               qt = _mm512_set1_ps(q_tail), e = _mm512_set1_ps(eps), f = _mm512_set1_ps(floor);
-  __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i step = _mm512_set1_epi32(16);
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < n; i += 16) {
-    const __mmask16 in = n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const std::size_t r = from + i;
-    __m512 bound = _mm512_fmadd_ps(qe, _mm512_maskz_loadu_ps(in, b.code_l1.data() + r), e);
-    bound = _mm512_fmadd_ps(ql, _mm512_maskz_loadu_ps(in, b.err.data() + r), bound);
-    bound = _mm512_fmadd_ps(qt, _mm512_maskz_loadu_ps(in, b.tail.data() + r), bound);
-    const __m512 approx = _mm512_mul_ps(_mm512_mul_ps(qs, _mm512_maskz_loadu_ps(in, b.scale.data() + r)),
-                                        _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(in, dots + i)));
-    bound = _mm512_add_ps(approx, bound);
-    const __mmask16 k = _mm512_mask_cmp_ps_mask(in, bound, f, _CMP_NLT_UQ);  // not below the floor, or NaN
-    _mm512_mask_compressstoreu_epi32(keep + kept, k, idx);
-    kept += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(k)));
-    idx = _mm512_add_epi32(idx, step);
-  }
-  return kept;
-}
-
-static const bool k_avx512 = __builtin_cpu_supports("avx512f");
 
 std::size_t vec_code_screen(const head_code& q, float q_tail, float eps, float floor, const std::int32_t* dots,
                             const code_bounds& b, std::size_t from, std::size_t n, std::uint32_t* keep, bool wide) {
-  if (wide && k_avx512) return code_screen_avx512(q, q_tail, eps, floor, dots, b, from, n, keep);
-  return code_screen_scalar(q, q_tail, eps, floor, dots, b, from, n, keep);
+  return (wide ? k_kernel.screen : code_screen_scalar)(q, q_tail, eps, floor, dots, b, from, n, keep);
 }
 
 float vec_norm_up(const float* v, int d) {
