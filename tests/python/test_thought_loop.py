@@ -4,7 +4,8 @@ lands in the knowledge graph (learning path: schema-constrained extraction by
 the model); a reminder fires at its due time, once, also across a restart
 (injectable clock: admin `debug clock`); a newer percept cancels the same
 user's answer still running; past inference.max_queue a percept's thought is
-`busy`, and the daemon serves on."""
+`busy`, and the daemon serves on; an answer cut off inside a character
+ends in U+FFFD and the loop goes on."""
 from __future__ import annotations
 
 import datetime as dt
@@ -78,6 +79,21 @@ def test_what_the_user_says_is_remembered_and_recalled_in_a_later_answer(make_da
         texts = [x["text"] for x in c.request("memory.list", user="ola")["memories"]]
         assert sum("green" in t for t in texts) == 1, texts
         assert "My favourite colour is green!" in texts  # the newer text replaced the old
+
+
+def test_an_answer_cut_off_inside_a_character_ends_in_u_fffd_and_the_loop_goes_on(make_daemon):
+    # Greedy, 2 tokens: the model's first 👍 (F0 9F 91 8D) is cut after its
+    # second token. The answer becomes a conversation turn; before the model's
+    # bytes were made valid text, the next percept's prompt could not be
+    # serialised and the synthesis actor died (no more thought.final).
+    d = make_daemon("synthesis.learn=false", "inference.temperature=0", "synthesis.answer_tokens=2").start()
+    with Subscriber(d.thoughts, topics=["thought.final"]) as sub, Client(d.requests, timeout=60) as c:
+        time.sleep(0.3)
+        first = perceive(c, sub, "Send me a smiley emoji", "ola")
+        assert first.source == "llm" and first.text.endswith("\ufffd"), first.body
+        again = perceive(c, sub, "And one more, please.", "ola")
+        assert again.source == "llm" and "error" not in again.body, again.body
+        assert "error" not in d.admin_cmd("stats")["actors"]["synthesis"]
 
 
 def test_a_fact_said_in_passing_lands_in_the_graph(make_daemon):
