@@ -199,6 +199,8 @@ BOOST_AUTO_TEST_CASE(bad_tensor_infos) {
   BOOST_CHECK(contains(parse_error(one_tensor("t", {4}, 0, 32, 64)), "data offset 32"));
   BOOST_CHECK(contains(parse_error(one_tensor("t", {4}, 0, 0, 8)), "runs past the end"));
   BOOST_CHECK(contains(parse_error(one_tensor("t", {1ull << 62, 1ull << 62}, 0, 0, 8)), "overflows"));
+  // a zero row length keeps the element count at 0; the row count (ne[1]·ne[2]·ne[3]) still overflows
+  BOOST_CHECK(contains(parse_error(one_tensor("t", {0, 1ull << 40, 1ull << 40}, 0, 0, 8)), "row count overflows"));
   BOOST_CHECK(contains(parse_error(one_tensor("t", {1ull << 40, 1ull << 20}, 0, 0, 8)), "exceed the file size"));
   BOOST_CHECK(contains(parse_error(one_tensor("t", {~0ull}, 0, 0, 8)), "out of range"));
   gguf_builder g;
