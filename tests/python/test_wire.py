@@ -39,6 +39,21 @@ def test_each_error_code_from_a_real_bad_request(daemon):
         assert daemon.request({"op": "ping"})["ok"] is True
 
 
+def test_more_than_one_payload_frame_is_bad_json_and_the_socket_serves_on(daemon):
+    s = daemon.dealer()
+    try:
+        s.send_multipart([b"", b'{"v":1,"op":"ping","id":"a"}', b'{"v":1,"op":"ping","id":"b"}'])
+        assert s.poll(5000)
+        r = json.loads(s.recv_multipart()[-1])
+        assert r["ok"] is False and r["error"] == {"code": "bad_json", "message": "expected one JSON frame per request, got 2"}
+        s.send_multipart([b"", b'{"v":1,"op":"ping","id":"c"}'])
+        assert s.poll(5000)
+        r = json.loads(s.recv_multipart()[-1])
+        assert r["ok"] is True and r["id"] == "c"
+    finally:
+        s.close()
+
+
 def test_bad_request_names_the_field(daemon):
     r = daemon.request({"op": "perceive", "text": 42})
     assert r["error"]["message"] == "text: must be a string"
