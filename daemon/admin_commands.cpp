@@ -154,7 +154,7 @@ json cmd_help() {
   return {{"ok", true},
           {"commands",
            {"help", "get KEY", "set KEY VALUE", "config", "stats", "health", "metrics",
-            "reload config|templates|model", "snapshot", "export FILE", "import FILE", "debug stall ACTOR MS", "debug clock UNIX_MS|real"}}};
+            "reload config|templates|model", "snapshot", "export FILE", "import FILE", "debug stall ACTOR MS", "debug crash ACTOR", "debug clock UNIX_MS|real"}}};
 }
 
 }  // namespace
@@ -281,7 +281,16 @@ json admin_execute(admin_context& ctx, const std::string& line) {
         auto r = ask(ctx, ctx.actors.proactive, clock_atom_v, t);
         return r ? json::parse(*r, nullptr, false) : fail(r.error());
       }
-      if (w.size() != 4 || w[1] != "stall") return fail("bad_request", "usage: debug stall ACTOR MS | debug clock UNIX_MS|real");
+      if (w.size() == 3 && w[1] == "crash") {  // ends an actor as an escaped exception would
+        for (const auto& [name, a] : ctx.actors.all())
+          if (name == w[2]) {
+            caf::anon_send_exit(a, caf::exit_reason::kill);
+            return {{"ok", true}, {"crashed", name}};
+          }
+        return fail("not_found", "no actor named " + w[2]);
+      }
+      if (w.size() != 4 || w[1] != "stall")
+        return fail("bad_request", "usage: debug stall ACTOR MS | debug crash ACTOR | debug clock UNIX_MS|real");
       auto v = whole_int(w[3], 0, 600000);
       if (!v) return fail("bad_request", "MS: \"" + w[3] + "\" is not a number of milliseconds in [0, 600000]");
       const auto ms = static_cast<std::int32_t>(*v);

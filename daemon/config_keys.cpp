@@ -19,7 +19,7 @@ std::vector<config::key_spec> daemon_config_keys() {
       key_int("daemon.threads", 2, 1, 64, "CAF scheduler threads for the non-detached actors"),
       key_int("daemon.scheduler_poll_sleep_us", 0, 0, 10000,
               "sleep between an idle CAF worker's polls before it waits for work (CAF's default: 50; 0: poll back to back, lower latency)"),
-      key_bool("daemon.debug", false, "enable debug admin commands (debug stall ACTOR MS, debug clock UNIX_MS|real)"),
+      key_bool("daemon.debug", false, "enable debug admin commands (debug stall ACTOR MS, debug crash ACTOR, debug clock UNIX_MS|real)"),
       key_string("ipc.requests", "", "request endpoint (ROUTER); empty: ipc://RUNTIME/requests.sock"),
       key_string("ipc.thoughts", "", "thought endpoint (PUB); empty: ipc://RUNTIME/thoughts.sock"),
       key_path("ipc.curve_secret_key_file", "",

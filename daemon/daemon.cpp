@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
@@ -190,6 +191,17 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
 
   notify("STATUS=loading the embedding model");
   actor_set actors = spawn_actors(sys, env);
+  // An actor that ends on its own (an exception escaped it, or `debug crash`)
+  // cannot come back, and the daemon would serve on without it: stop, and exit
+  // 1 so that the service manager restarts aikid (Restart=on-failure) instead
+  // of waiting for the watchdog.
+  auto actor_died = std::make_shared<std::atomic<bool>>(false);
+  for (const auto& [name, a] : actors.all())
+    a->attach_functor([name = name, actor_died](const caf::error& reason) {
+      if (!reason || reason == caf::exit_reason::user_shutdown) return;
+      spdlog::critical("actor {} ended: {}; stopping (exit 1) so that aikid is restarted", name, caf::to_string(reason));
+      if (!actor_died->exchange(true)) kill(getpid(), SIGTERM);
+    });
   for (const auto& [name, a] : actors.all()) {
     caf::scoped_actor self{sys};
     self->request(a, std::chrono::seconds(120), health_atom_v)
@@ -344,6 +356,10 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   for (const auto& [name, a] : actors.all()) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   actors = {};
   publisher->stop();
+  if (actor_died->load()) {
+    spdlog::error("stopped after an actor ended (exit 1)");
+    return 1;
+  }
   spdlog::info("stopped");
   return 0;
 }

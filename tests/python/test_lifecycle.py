@@ -1,6 +1,7 @@
 """Process lifecycle: config errors, SIGTERM, SIGHUP, a second daemon,
 sd_notify (READY, STATUS, WATCHDOG and the pings stopping when an actor is
-stuck), the admin socket and metrics over HTTP."""
+stuck), an actor that ends stopping the daemon (exit 1), the admin socket and
+metrics over HTTP."""
 from __future__ import annotations
 
 import os
@@ -45,6 +46,18 @@ def test_sigterm_stops_cleanly(make_daemon):
     assert time.monotonic() - t0 < 6
     assert not os.path.exists(d.admin)
     assert "stopped" in d.log()
+
+
+def test_an_actor_that_ends_stops_the_daemon_with_exit_1(make_daemon):
+    d = make_daemon("daemon.debug=true").start()
+    assert d.admin_cmd("debug crash nobody")["error"]["code"] == "not_found"
+    assert d.request({"op": "ping"})["ok"]
+    r = d.admin_cmd("debug crash synthesis")
+    assert r == {"ok": True, "crashed": "synthesis"}, r
+    assert d.proc.wait(30) == 1
+    log = d.log()
+    assert "actor synthesis ended: " in log and "stopped after an actor ended (exit 1)" in log, log[-3000:]
+    assert not os.path.exists(d.admin)
 
 
 def test_sighup_with_a_broken_config_keeps_the_old_one(make_daemon, tmp_path):
