@@ -8,7 +8,15 @@ Each row starts a fresh daemon on an empty store and makes --adds adds, so
 the store grows from 0 to --adds in every row. The memory actor's worker pool
 bounds how many adds share one sync: memory.workers.
 
-Run: .venv/bin/python bench/memory/bench_adds_wire.py [--adds 20000] [--workers 64] [--cpu]
+Peer (--peers, run with .venv-peers/bin/python): qdrant-client's local mode
+on disk (QdrantClient(path=...), what AIKI's mem0 uses today), the same
+vectors and payloads, one upsert per add from 1 and 8 client threads; each
+upsert is committed to its SQLite file before it returns. Local mode is not
+thread-safe (8 threads sharing it fail with sqlite3 errors), so its 8 clients
+take turns under a lock, as an application would have to. It runs no dedup
+search per add; aikid does.
+
+Run: .venv/bin/python bench/memory/bench_adds_wire.py [--adds 20000] [--workers 64] [--cpu] [--peers]
 Prints a markdown table; --out appends it to a file. --cpu adds, per row, the
 daemon's CPU per add by thread (from /proc: the commit thread and the CAF
 workers are both named caf.multiplexer, told apart by tid) and its context
@@ -37,10 +45,46 @@ def unit(rng: random.Random, dim: int = 384):
     return [round(x / n, 6) for x in v]
 
 
-def frames_make(n: int):
+def vectors_make(n: int):
     rng = random.Random(7)
+    return [unit(rng) for _ in range(n)]
+
+
+def frames_make(vectors):
     return [json.dumps({"v": 1, "id": str(i), "op": "memory.add", "text": f"note {i}", "user": "bench",
-                        "vector": unit(rng)}).encode() for i in range(n)]
+                        "vector": v}).encode() for i, v in enumerate(vectors)]
+
+
+def qdrant_local_rate(vectors, clients: int) -> float:
+    """Adds/s of qdrant-client's local mode on disk: one upsert per add, `clients`
+    threads taking turns under a lock (local mode is not thread-safe). Raises if
+    a point is missing at the end."""
+    import tempfile
+    from qdrant_client import QdrantClient, models
+    with tempfile.TemporaryDirectory(prefix="aikq") as tmp:
+        c = QdrantClient(path=tmp)
+        c.create_collection("m", vectors_config=models.VectorParams(size=len(vectors[0]),
+                                                                   distance=models.Distance.COSINE))
+        lock = threading.Lock()
+
+        def client(k):
+            for i in range(k, len(vectors), clients):
+                p = models.PointStruct(id=i, vector=vectors[i], payload={"text": f"note {i}", "user": "bench"})
+                with lock:
+                    c.upsert("m", points=[p])
+
+        t0 = time.perf_counter()
+        ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        dt = time.perf_counter() - t0
+        n = c.count("m").count
+        c.close()
+    if n != len(vectors):
+        raise RuntimeError(f"qdrant local mode holds {n} of {len(vectors)} points")
+    return len(vectors) / dt
 
 
 def threads_cpu(pid: int):
@@ -116,8 +160,10 @@ def main():
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--out")
     ap.add_argument("--cpu", action="store_true", help="the daemon's CPU per add by thread, per row")
+    ap.add_argument("--peers", action="store_true", help="also qdrant-client local mode (needs .venv-peers)")
     a = ap.parse_args()
-    frames = frames_make(a.adds)
+    vectors = vectors_make(a.adds)
+    frames = frames_make(vectors)
     rows = []
     for clients, window in ((1, 1), (8, 1), (1, a.window), (8, a.window)):
         d = Daemon([f"memory.workers={a.workers}", "ipc.max_inflight_memory=4096"]).start()
@@ -128,13 +174,17 @@ def main():
             st = d.admin_cmd("stats")["actors"]["memory"]["store"]
         finally:
             d.discard()
-        rows.append((clients, window, rate, errs, stuck, st))
-        print(clients, window, f"{rate:.0f}/s", errs, stuck, st.get("memories"), cpu, flush=True)
+        peer = f"{qdrant_local_rate(vectors, clients):.0f}" if a.peers and window == 1 else "—"
+        rows.append((clients, window, rate, errs, stuck, st, peer))
+        print(clients, window, f"{rate:.0f}/s", errs, stuck, st.get("memories"), cpu,
+              f"qdrant local {peer}/s" if a.peers else "", flush=True)
     lines = [f"Durable memory.add over the wire (client vectors, dim 384, memory.workers={a.workers}; "
              f"each row a fresh daemon, {a.adds} new memories from an empty store):", "",
-             "| clients | in flight per client | durable adds/s | errors | clients timed out | memories after |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {c} | {w} | {r:.0f} | {e} | {t} | {st.get('memories')} |" for c, w, r, e, t, st in rows]
+             "| clients | in flight per client | aikid durable adds/s | errors | clients timed out | memories after |"
+             + (" qdrant-client local on disk, adds/s |" if a.peers else ""),
+             "| ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if a.peers else "")]
+    lines += [f"| {c} | {w} | {r:.0f} | {e} | {t} | {st.get('memories')} |" + (f" {p} |" if a.peers else "")
+              for c, w, r, e, t, st, p in rows]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:
