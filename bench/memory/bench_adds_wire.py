@@ -45,6 +45,17 @@ def unit(rng: random.Random, dim: int = 384):
     return [round(x / n, 6) for x in v]
 
 
+def threads_timed(fn, n: int) -> float:
+    """Runs fn(0) .. fn(n - 1) on n threads at once; seconds until all are done."""
+    t0 = time.perf_counter()
+    ts = [threading.Thread(target=fn, args=(k,)) for k in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def vectors_make(n: int):
     rng = random.Random(7)
     return [unit(rng) for _ in range(n)]
@@ -73,13 +84,7 @@ def qdrant_local_rate(vectors, clients: int) -> float:
                 with lock:
                     c.upsert("m", points=[p])
 
-        t0 = time.perf_counter()
-        ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        dt = time.perf_counter() - t0
+        dt = threads_timed(client, clients)
         n = c.count("m").count
         c.close()
     if n != len(vectors):
@@ -143,13 +148,7 @@ def run(d: Daemon, frames, clients: int, window: int):
                 errors[k] += 1
         s.close()
 
-    t0 = time.perf_counter()
-    ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    dt = time.perf_counter() - t0
+    dt = threads_timed(client, clients)
     return sum(done) / dt, sum(errors), sum(timed_out)
 
 
