@@ -1,6 +1,7 @@
 // The daemon: binds the sockets, spawns the actors, serves, reloads on
-// SIGHUP, and stops cleanly on SIGTERM/SIGINT. Signals are blocked in every
-// thread and taken synchronously here with sigtimedwait.
+// SIGHUP, and stops cleanly on SIGTERM/SIGINT (exit 0), or when an actor has
+// ended on its own (exit 1). Signals are blocked in every thread and taken
+// synchronously here with sigwaitinfo.
 #include "daemon/daemon.hpp"
 
 #include <caf/actor_system.hpp>
