@@ -62,7 +62,7 @@ def bench_aikid():
                 res[mode + "_cached"] = r2["timings"]["cached_tokens"]
         return res, n_prompt
     finally:
-        d.stop()
+        d.discard()
 
 
 def bench_llama_cpp():
@@ -126,7 +126,7 @@ def rps_aikid(threads):
     finally:
         for s in socks:
             s.close()
-        d.stop()
+        d.discard()
 
 
 def rps_llama_cpp(threads):

@@ -474,7 +474,7 @@ def bench_aikid(args: argparse.Namespace) -> Dict[str, Any]:
         res["rate_runs"] = sorted(runs, key=lambda r: r["frac"])
         w.close()
     finally:
-        d.stop()
+        d.discard()
     return res
 
 

@@ -128,7 +128,7 @@ def main():
         end = (rss_mb(pid), fds(pid))
         assert d.request({"op": "ping"})["ok"]
     finally:
-        d.stop()
+        d.discard()
     rs = [x[1] for x in samples]
     fs = [x[2] for x in samples]
     half = len(rs) // 2
