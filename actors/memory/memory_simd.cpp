@@ -314,7 +314,6 @@ void code_bounds::push_row(const code_bounds& o, std::size_t row) {
 
 void code_bounds::clear() { resize(0); }
 
-
 std::size_t vec_code_screen(const head_code& q, float q_tail, float eps, float floor, const std::int32_t* dots,
                             const code_bounds& b, std::size_t from, std::size_t n, std::uint32_t* keep, bool wide) {
   return (wide ? k_kernel.screen : code_screen_scalar)(q, q_tail, eps, floor, dots, b, from, n, keep);
