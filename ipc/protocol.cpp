@@ -1,5 +1,6 @@
 // Wire protocol v1: parsing and validating request frames, building replies.
 #include "ipc/protocol.hpp"
+#include "common/utf8.hpp"
 
 #include <simdjson.h>
 
@@ -92,32 +93,9 @@ std::string_view op_class_name(op_class c) {
 }
 
 bool utf8_valid(std::string_view s, std::size_t* bad_at) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  std::size_t n = s.size(), i = 0;
-  auto fail = [&](std::size_t at) {
-    if (bad_at) *bad_at = at;
-    return false;
-  };
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) { ++i; continue; }
-    std::size_t len;
-    std::uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
-    else return fail(i);
-    if (i + len > n) return fail(i);
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return fail(i);
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return fail(i);
-    i += len;
-  }
-  return true;
+  const std::ptrdiff_t bad = utf8_first_invalid(s);
+  if (bad >= 0 && bad_at) *bad_at = static_cast<std::size_t>(bad);
+  return bad < 0;
 }
 
 expected<request> protocol_parse_request(std::string_view frame, std::size_t max_bytes, std::string* id_out) {

@@ -7,7 +7,7 @@
 //   protocol_reply_error     {"v":1,"id":…,"ok":false,"error":{code,message}}
 //   protocol_op_class        which admission class an op belongs to
 //   field_*                  typed field accessors whose errors name the field
-//   utf8_valid               strict UTF-8 check (no overlongs, no surrogates)
+//   utf8_valid               strict UTF-8 check (common/utf8.hpp: no overlongs, no surrogates)
 #pragma once
 
 #include <nlohmann/json.hpp>

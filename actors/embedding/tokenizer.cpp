@@ -1,5 +1,6 @@
 // BERT basic tokenization + WordPiece (see tokenizer.hpp for the pipeline).
 #include "actors/embedding/tokenizer.hpp"
+#include "common/utf8.hpp"
 
 #include <utf8proc.h>
 
@@ -205,33 +206,7 @@ void nfd_inplace(std::vector<std::int32_t>& cps) {
 
 }  // namespace
 
-std::ptrdiff_t wordpiece_tokenizer::utf8_find_invalid(std::string_view s) {
-  const std::size_t n = s.size();
-  std::size_t i = 0;
-  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  auto cont = [&](std::size_t k) { return k < n && (b(k) & 0xC0) == 0x80; };
-  while (i < n) {
-    unsigned char c = b(i);
-    if (c < 0x80) { ++i; continue; }
-    if (c >= 0xC2 && c <= 0xDF) {
-      if (!cont(i + 1)) return static_cast<std::ptrdiff_t>(i);
-      i += 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      if (!cont(i + 1) || !cont(i + 2)) return static_cast<std::ptrdiff_t>(i);
-      unsigned char c1 = b(i + 1);
-      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return static_cast<std::ptrdiff_t>(i);  // overlong / surrogate
-      i += 3;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return static_cast<std::ptrdiff_t>(i);
-      unsigned char c1 = b(i + 1);
-      if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) return static_cast<std::ptrdiff_t>(i);  // overlong / > U+10FFFF
-      i += 4;
-    } else {
-      return static_cast<std::ptrdiff_t>(i);
-    }
-  }
-  return -1;
-}
+std::ptrdiff_t wordpiece_tokenizer::utf8_find_invalid(std::string_view s) { return utf8_first_invalid(s); }
 
 expected<wordpiece_tokenizer> wordpiece_tokenizer::load(const std::filesystem::path& vocab_txt,
                                                         const tokenizer_options& opt) {

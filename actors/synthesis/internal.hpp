@@ -27,8 +27,6 @@ void text_fold_stream(std::string_view text, std::vector<folded_cp>& out);
 /// trimmed, as UTF-8. Equal keys ⇔ the names match case-insensitively.
 std::string text_key(std::string_view name);
 
-/// True when s is valid UTF-8.
-bool text_valid_utf8(std::string_view s);
 
 /// Trims ASCII/Unicode white space at both ends.
 std::string text_trim(std::string_view s);

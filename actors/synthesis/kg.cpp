@@ -12,6 +12,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "actors/synthesis/internal.hpp"
+#include "common/utf8.hpp"
 #include "actors/synthesis/synthesis.hpp"
 
 namespace aikid::synthesis {
@@ -299,7 +300,7 @@ expected<checked_triple> triple_check(const triple& t, std::size_t i, const zone
       {&t.subject, "subject"}, {&t.relation, "relation"}, {&t.object, "object"}};
   std::string* outs[] = {&c.s, &c.r, &c.o};
   for (int k = 0; k < 3; ++k) {
-    if (!detail::text_valid_utf8(*fields[k].first)) {
+    if (utf8_first_invalid(*fields[k].first) >= 0) {
       return error{errc::bad_request, at + "." + fields[k].second + ": invalid UTF-8"};
     }
     *outs[k] = detail::text_trim(*fields[k].first);

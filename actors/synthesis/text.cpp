@@ -112,22 +112,6 @@ std::string text_key(std::string_view name) {
   return key;
 }
 
-bool text_valid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    utf8proc_int32_t c;
-    auto r = utf8proc_iterate(p + i, static_cast<utf8proc_ssize_t>(s.size() - i), &c);
-    if (r <= 0) return false;
-    i += static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
 std::string text_trim(std::string_view s) {
   std::vector<folded_cp> st;
   text_fold_stream(s, st);
