@@ -95,19 +95,28 @@ class Daemon:
         body = {"v": 1, "id": fields.get("id", "t"), **fields}
         return self.send_raw(json.dumps(body).encode(), timeout)
 
-    def admin_cmd(self, line: str, timeout: float = 10.0) -> dict:
-        import json
+    def admin_send(self, data: bytes, replies: int, timeout: float = 10.0) -> bytes:
+        """Sends raw bytes to the admin socket; what came back once `replies`
+        lines came or the daemon closed the connection (a reset after its reply,
+        when it closes with our bytes unread, ends the read too)."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(self.admin)
-            s.sendall(line.encode() + b"\n")
+            s.sendall(data)
             buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(65536)
+            while buf.count(b"\n") < replies:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
                 if not chunk:
                     break
                 buf += chunk
-        return json.loads(buf)
+        return buf
+
+    def admin_cmd(self, line: str, timeout: float = 10.0) -> dict:
+        import json
+        return json.loads(self.admin_send(line.encode() + b"\n", 1, timeout))
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)

@@ -100,32 +100,18 @@ def test_a_second_daemon_on_the_same_endpoints_fails_fast(make_daemon):
     assert a.request({"op": "ping"})["ok"]
 
 
-def admin_raw(d: Daemon, data: bytes, replies: int) -> list:
-    """Sends raw bytes to the admin socket; the reply lines, once `replies` came or it closed."""
+def admin_lines(d: Daemon, data: bytes, replies: int) -> list:
     import json
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(5.0)
-        s.connect(d.admin)
-        s.sendall(data)
-        buf = b""
-        while buf.count(b"\n") < replies:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:  # closed with our bytes unread: its reply came first
-                break
-            if not chunk:
-                break
-            buf += chunk
-    return [json.loads(line) for line in buf.splitlines() if line]
+    return [json.loads(line) for line in d.admin_send(data, replies).splitlines() if line]
 
 
 def test_admin_refuses_a_line_not_utf8_or_too_long_and_serves_on(daemon):
     # a bad line is answered and the same connection serves the next one
-    r = admin_raw(daemon, b"get memory.recall\xff_top_k\nget memory.recall_top_k\n", 2)
+    r = admin_lines(daemon, b"get memory.recall\xff_top_k\nget memory.recall_top_k\n", 2)
     assert r[0] == {"ok": False, "error": {"code": "bad_request", "message": "command is not valid UTF-8"}}
     assert r[1]["ok"] and r[1]["value"] == 5
     # past 64 KiB without a newline: too_large, then the connection closes
-    r = admin_raw(daemon, b"get " + b"x" * (70 * 1024), 2)  # one reply, then the close
+    r = admin_lines(daemon, b"get " + b"x" * (70 * 1024), 2)  # one reply, then the close
     assert len(r) == 1 and r[0]["error"]["code"] == "too_large", r
     assert r[0]["error"]["message"] == "command line longer than 65536 bytes"
     assert daemon.admin_cmd("get memory.recall_top_k")["value"] == 5
