@@ -1,6 +1,7 @@
 // The registry of every key: the daemon's own sections and each actor's.
 #include "actors/actors.hpp"
 #include "daemon/daemon.hpp"
+#include "common/json.hpp"
 
 namespace aikid {
 
@@ -26,6 +27,8 @@ std::vector<config::key_spec> daemon_config_keys() {
                "CURVE secret key (Z85, made by aikid --curve-keygen DIR) for tcp:// endpoints; required for a "
                "non-loopback one; empty: tcp:// is loopback only"),
       key_int("ipc.max_message_bytes", 1 << 20, 256, 64 << 20, "largest request frame").is_live(),
+      key_int("ipc.max_json_depth", json_default_max_depth, 2, 512,
+              "deepest nesting of arrays and objects in a request frame, an import line or a stored meta read back (deeper: bad_request)"),
       key_int("ipc.max_inflight_control", 64, 1, 100000, "requests in flight: ping, cancel, model.info").is_live(),
       key_int("ipc.max_inflight_perceive", 64, 1, 100000, "requests in flight: perceive").is_live(),
       key_int("ipc.max_inflight_memory", 256, 1, 100000, "requests in flight: memory.*").is_live(),

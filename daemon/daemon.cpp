@@ -218,7 +218,8 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   auto ing = ipc::ingress::start(
       zctx,
       {cfg.get_string("ipc.requests"), static_cast<std::size_t>(cfg.get_int("ipc.max_message_bytes")),
-       daemon_inflight_limits(cfg), 0660, json{{"version", AIKID_VERSION}, {"boot_id", boot_id}}, curve_key},
+       daemon_inflight_limits(cfg), 0660, json{{"version", AIKID_VERSION}, {"boot_id", boot_id}}, curve_key,
+       static_cast<int>(cfg.get_int("ipc.max_json_depth"))},
       [&sys, &actors](std::uint64_t ticket, wire::request&& req) {
         auto target = actors.server_of(req.op);
         request_msg m;

@@ -48,6 +48,7 @@ struct ingress::impl {
   std::atomic<bool> accepting{true};
   std::atomic<int> inflight_total{0};
   std::atomic<std::size_t> max_bytes;
+  int max_depth = json_default_max_depth;  // set at start
   std::array<std::atomic<int>, n_classes> limits;
 
   // I/O thread state
@@ -98,7 +99,7 @@ struct ingress::impl {
       return;
     }
     std::string id;
-    auto req = wire::protocol_parse_request(payload, max_bytes.load(), &id);
+    auto req = wire::protocol_parse_request(payload, max_bytes.load(), &id, max_depth);
     if (!req) return reject(to, id, req.error());
     {
       std::lock_guard<std::mutex> g(st_mu);
@@ -212,6 +213,7 @@ expected<std::unique_ptr<ingress>> ingress::start(zmq::context_t& ctx, ingress_o
   p->dispatch = std::move(dispatch);
   p->expire = std::move(expire);
   p->max_bytes = opts.max_message_bytes;
+  p->max_depth = opts.max_json_depth;
   for (std::size_t i = 0; i < n_classes; ++i) p->limits[i] = opts.max_inflight[i];
   auto sock = endpoint_bind(ctx, zmq::socket_type::router, opts.endpoint, opts.file_mode, opts.curve_secret_key, [&](zmq::socket_t& s) {
     // A hard cap well above the configured limit: frames up to it get a

@@ -67,6 +67,7 @@ struct ingress_options {
   int file_mode = 0660;  // for ipc:// endpoints
   nlohmann::json ping_fields = nlohmann::json::object();  // merged into every pong (version, boot_id)
   std::string curve_secret_key;  // Z85; "" = no CURVE (tcp:// then loopback only)
+  int max_json_depth = json_default_max_depth;  // deeper frames: bad_request (common/json.hpp)
 };
 
 /// Called on the ingress I/O thread with each admitted request. It must not

@@ -60,6 +60,38 @@ json frame_json(std::string_view frame) {
   return json::parse(frame.begin(), frame.end());
 }
 
+// The top-level "id" of a frame too deep to build a value from: nlohmann's
+// SAX parser keeps its nesting on a heap vector (no recursion), so the
+// depth error's reply can still carry the client's token.
+struct top_level_id final : json::json_sax_t {
+  std::size_t depth = 0;
+  bool at_id = false;
+  std::optional<std::string> id;
+  bool leaf() {
+    at_id = false;
+    return true;
+  }
+  bool null() override { return leaf(); }
+  bool boolean(bool) override { return leaf(); }
+  bool number_integer(number_integer_t) override { return leaf(); }
+  bool number_unsigned(number_unsigned_t) override { return leaf(); }
+  bool number_float(number_float_t, const string_t&) override { return leaf(); }
+  bool string(string_t& v) override {
+    if (at_id) id = v;
+    return leaf();
+  }
+  bool binary(binary_t&) override { return leaf(); }
+  bool start_object(std::size_t) override { return leaf(), ++depth, true; }
+  bool key(string_t& k) override {
+    at_id = depth == 1 && k == "id";
+    return true;
+  }
+  bool end_object() override { return --depth, true; }
+  bool start_array(std::size_t) override { return leaf(), ++depth, true; }
+  bool end_array() override { return --depth, true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+};
+
 }  // namespace
 
 const std::vector<std::string>& protocol_ops() {
@@ -98,13 +130,20 @@ bool utf8_valid(std::string_view s, std::size_t* bad_at) {
   return bad < 0;
 }
 
-expected<request> protocol_parse_request(std::string_view frame, std::size_t max_bytes, std::string* id_out) {
+expected<request> protocol_parse_request(std::string_view frame, std::size_t max_bytes, std::string* id_out,
+                                         int max_depth) {
   if (frame.size() > max_bytes)
     return error{errc::too_large, "request is " + std::to_string(frame.size()) + " bytes; the limit is " +
                                       std::to_string(max_bytes)};
   std::size_t bad = 0;
   if (!utf8_valid(frame, &bad))
     return error{errc::bad_json, "request is not valid UTF-8 (byte " + std::to_string(bad) + ")"};
+  if (auto deep = json_depth_check(frame, max_depth, "ipc.max_json_depth"); !deep) {
+    top_level_id sax;
+    json::sax_parse(frame.begin(), frame.end(), &sax, json::input_format_t::json, false);
+    if (sax.id && id_out) *id_out = *sax.id;
+    return deep.error();
+  }
   request r;
   try {
     r.body = frame_json(frame);
@@ -152,7 +191,7 @@ std::string protocol_reply_ok(std::string_view id, json fields) {
   out["ok"] = true;
   if (fields.is_object())
     for (auto& [k, v] : fields.items()) out[k] = std::move(v);
-  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+  return json_dump(out);
 }
 
 std::string protocol_reply_error(std::string_view id, const error& e) {
@@ -160,7 +199,7 @@ std::string protocol_reply_error(std::string_view id, const error& e) {
               {"id", std::string(id)},
               {"ok", false},
               {"error", {{"code", std::string(errc_name(e.code))}, {"message", e.message}}}};
-  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+  return json_dump(out);
 }
 
 namespace {
@@ -186,6 +225,9 @@ expected<std::optional<std::int64_t>> field_opt_int(const json& o, const char* n
   auto it = o.find(name);
   if (it == o.end() || it->is_null()) return std::optional<std::int64_t>{};
   if (!it->is_number_integer()) return bad(name, "must be an integer");
+  // a JSON integer >= 0 is unsigned: one above INT64_MAX must not wrap negative
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() > std::uint64_t(INT64_MAX))
+    return bad(name, it->dump() + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   auto v = it->get<std::int64_t>();
   if (v < lo || v > hi) return bad(name, std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
                                              std::to_string(hi) + "]");

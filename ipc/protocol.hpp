@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/json.hpp"
 
 namespace aikid::wire {
 
@@ -46,13 +47,16 @@ const std::vector<std::string>& protocol_ops();
 
 /// Parses one request frame. Fails with:
 ///   too_large   – the frame is longer than max_bytes
+///   bad_request – nested deeper than max_depth (checked before parsing; the
+///                 message names the path and the level: common/json.hpp)
 ///   bad_json    – not valid UTF-8, not JSON, or not a JSON object
 ///   bad_request – "v" is not 1, "id"/"op" are not strings, deadline_ms not a
 ///                 positive integer ≤ max_deadline_ms (the message names the field)
 ///   unknown_op  – the op is not in protocol_ops()
 /// On failure `id_out` still receives the id when it could be read, so the
 /// error reply can carry it.
-expected<request> protocol_parse_request(std::string_view frame, std::size_t max_bytes, std::string* id_out);
+expected<request> protocol_parse_request(std::string_view frame, std::size_t max_bytes, std::string* id_out,
+                                         int max_depth = json_default_max_depth);
 
 std::string protocol_reply_ok(std::string_view id, json fields);
 std::string protocol_reply_error(std::string_view id, const error& e);

@@ -13,7 +13,7 @@
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. \
 //     tests/fuzz/wire_fuzz.cpp ipc/protocol.cpp -lsimdjson -o /tmp/wire_fuzz
 //   mkdir -p /tmp/wire_corpus && cp tests/fuzz/corpus/wire/* /tmp/wire_corpus/ && \
-//     /tmp/wire_fuzz -max_total_time=600 -max_len=65536 /tmp/wire_corpus
+//     /tmp/wire_fuzz -max_total_time=600 -max_len=1048576 /tmp/wire_corpus
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -76,6 +76,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   if (req->id != id) std::abort();
+  // what reaches an actor nests at most json_default_max_depth levels: every
+  // copy and dump below (and in the actors) stays off the stack's edge
+  if (json_too_deep(req->text, json_default_max_depth)) std::abort();
   // ingress: admission class and deadline (ipc/ingress.cpp on_request)
   const auto cls = protocol_op_class(req->op);
   if (op_class_name(cls).empty()) std::abort();

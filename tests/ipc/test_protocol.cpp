@@ -69,7 +69,9 @@ BOOST_AUTO_TEST_CASE(fast_parse_agrees_with_nlohmann) {
   for (const auto& v : values) {
     const std::string frame = R"({"v":1,"op":"ping","id":"x","value":)" + v + "}";
     std::string id;
-    auto fast = protocol_parse_request(frame, 1 << 20, &id);
+    // a depth limit above these values' 2,001 levels: the parsers are compared here
+    // (the limit has its own test below)
+    auto fast = protocol_parse_request(frame, 1 << 20, &id, 4096);
     json slow;
     std::string slow_error;
     try {
@@ -117,4 +119,96 @@ BOOST_AUTO_TEST_CASE(field_accessors_name_the_field) {
   BOOST_TEST(field_opt_vector(o, "vector").error().message == "vector: element 1 is not a number");
   BOOST_TEST(field_opt_object(o, "meta").error().message == "meta: must be an object");
   BOOST_TEST(!field_opt_string(o, "absent")->has_value());
+}
+
+// Nesting: every frame is scanned for depth before any parser builds a value
+// (ipc.max_json_depth, 64 by default): 64 levels pass, 65 are a bad_request
+// naming the path and the level, with the client's id kept; 300,000 levels
+// (600 KB, the frame that overflowed the stack in a copy or dump) are refused
+// the same way, fast, whichever member holds them.
+BOOST_AUTO_TEST_CASE(nesting_deeper_than_the_limit_is_refused_with_its_path) {
+  auto nest = [](int levels, const std::string& leaf) {
+    std::string s;
+    for (int i = 0; i < levels; ++i) s += R"({"a":)";
+    s += leaf;
+    s += std::string(static_cast<std::size_t>(levels), '}');
+    return s;
+  };
+  // the request object itself is level 1: meta holds 63 more
+  {
+    std::string id;
+    auto ok = protocol_parse_request(R"({"v":1,"op":"perceive","id":"d63","text":"x","meta":)" + nest(63, "1") + "}",
+                                     1 << 20, &id);
+    BOOST_TEST_REQUIRE(ok.has_value(), (ok ? "" : ok.error().message));
+  }
+  {
+    std::string id;
+    auto bad = protocol_parse_request(R"({"v":1,"op":"perceive","id":"d64","text":"x","meta":)" + nest(64, "1") + "}",
+                                      1 << 20, &id);
+    BOOST_TEST_REQUIRE(!bad.has_value());
+    BOOST_TEST((bad.error().code == errc::bad_request));
+    BOOST_TEST(bad.error().message ==
+               "meta.a.a.a.a.a…: JSON nested deeper than 64 levels (level 65 reached); the limit is ipc.max_json_depth");
+    BOOST_TEST(id == "d64");  // the reply can carry the client's token
+  }
+  // the path shows array indices; the id may come after the deep member
+  {
+    std::string id;
+    const std::string deep = std::string(70, '[') + std::string(70, ']');
+    auto bad = protocol_parse_request(R"({"v":1,"op":"memory.search","filter":{"tags":[1,)" + deep + R"(]},"id":"late"})",
+                                      1 << 20, &id);
+    BOOST_TEST_REQUIRE(!bad.has_value());
+    BOOST_TEST((bad.error().code == errc::bad_request));
+    BOOST_TEST(bad.error().message.rfind("filter.tags[1][0][0][0]…: JSON nested deeper than 64 levels", 0) == 0,
+               bad.error().message);
+    BOOST_TEST(id == "late");
+  }
+  // 300,000 levels in each member that used to crash the daemon
+  for (const char* member : {"meta", "filter", "schema"}) {
+    std::string id;
+    std::string frame = std::string(R"({"v":1,"op":"generate","id":"deep","prompt":"x",")") + member + "\":";
+    frame += std::string(300000, '[') + std::string(300000, ']') + "}";
+    auto bad = protocol_parse_request(frame, 1 << 20, &id);
+    BOOST_TEST_CONTEXT(member) {
+      BOOST_TEST_REQUIRE(!bad.has_value());
+      BOOST_TEST((bad.error().code == errc::bad_request));
+      BOOST_TEST(bad.error().message.rfind(std::string(member) + "[0][0][0][0][0]…: JSON nested deeper than 64", 0) == 0,
+                 bad.error().message);
+      BOOST_TEST(id == "deep");
+    }
+  }
+  // brackets inside strings are text, not nesting
+  {
+    std::string id;
+    auto ok = protocol_parse_request(R"({"v":1,"op":"perceive","id":"s","text":")" + std::string(500, '[') +
+                                         R"(\"[{"})",
+                                     1 << 20, &id);
+    BOOST_TEST_REQUIRE(ok.has_value(), (ok ? "" : ok.error().message));
+  }
+  // a configured limit applies
+  {
+    std::string id;
+    auto bad = protocol_parse_request(R"({"v":1,"op":"ping","id":"p","x":[[1]]})", 1 << 20, &id, 2);
+    BOOST_TEST_REQUIRE(!bad.has_value());
+    BOOST_TEST(bad.error().message == "x[0]: JSON nested deeper than 2 levels (level 3 reached); the limit is ipc.max_json_depth");
+  }
+}
+
+// JSON integers >= 0 are unsigned: one above INT64_MAX is out of range for
+// every integer field, never read as a negative number (offset 2^63 used to
+// read as -2^63, seed 2^64-1 as -1 = "random").
+BOOST_AUTO_TEST_CASE(integers_above_int64_max_are_out_of_range) {
+  const json body = json::parse(R"({"offset":9223372036854775808,"seed":18446744073709551615,"top_k":4294967296})");
+  auto off = field_opt_int(body, "offset", 0, INT64_MAX);
+  BOOST_TEST_REQUIRE(!off.has_value());
+  BOOST_TEST(off.error().message == "offset: 9223372036854775808 is out of range [0, 9223372036854775807]");
+  auto seed = field_opt_int(body, "seed", -1, 0xFFFFFFFFll);
+  BOOST_TEST_REQUIRE(!seed.has_value());
+  BOOST_TEST(seed.error().message == "seed: 18446744073709551615 is out of range [-1, 4294967295]");
+  auto k = field_opt_int(body, "top_k", 1, 1000);
+  BOOST_TEST_REQUIRE(!k.has_value());
+  BOOST_TEST(k.error().message == "top_k: 4294967296 is out of range [1, 1000]");
+  auto max = field_opt_int(json::parse(R"({"n":9223372036854775807})"), "n", 0, INT64_MAX);
+  BOOST_TEST_REQUIRE(max.has_value());
+  BOOST_TEST(**max == INT64_MAX);
 }
