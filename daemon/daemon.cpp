@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -80,11 +81,32 @@ void resolve_dirs(config::values& cfg) {
   if (cfg.get_string("admin.socket").empty()) cfg.set("admin.socket", rt + "/admin.sock");
 }
 
+std::string user_name(uid_t uid) {
+  const struct passwd* pw = ::getpwuid(uid);
+  return "uid " + std::to_string(uid) + (pw ? " (" + std::string(pw->pw_name) + ")" : std::string{});
+}
+
+// Makes the folder (and its parents) if missing; refuses one that another
+// user owns (they could read what is stored there or replace our sockets),
+// and a mode that cannot be set.
 expected<void> make_dir(const std::string& path, mode_t mode) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) return error{errc::unavailable, path + ": cannot create: " + ec.message()};
-  ::chmod(path.c_str(), mode);
+  struct stat st {};
+  // A symbolic link another user owns could be pointed elsewhere later.
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != ::geteuid() && st.st_uid != 0)
+    return error{errc::unavailable, path + ": a symbolic link owned by " + user_name(st.st_uid) +
+                                        ": refusing to use it (chown it, or pick another folder)"};
+  if (::stat(path.c_str(), &st) != 0)
+    return error{errc::unavailable, path + ": cannot stat: " + std::strerror(errno)};
+  if (!S_ISDIR(st.st_mode)) return error{errc::unavailable, path + ": not a folder"};
+  const uid_t me = ::geteuid();
+  if (st.st_uid != me)
+    return error{errc::unavailable, path + ": owned by " + user_name(st.st_uid) + ", not by aikid's " + user_name(me) +
+                                        ": refusing to use it (chown it, or pick another folder)"};
+  if (::chmod(path.c_str(), mode) != 0)
+    return error{errc::unavailable, path + ": cannot chmod " + fmt::format("{:o}", mode) + ": " + std::strerror(errno)};
   return {};
 }
 

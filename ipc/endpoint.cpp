@@ -49,6 +49,12 @@ bool host_is_loopback(const std::string& host) {
 
 expected<void> endpoint_check(const std::string& endpoint, bool curve) {
   if (auto path = endpoint_ipc_path(endpoint); !path.empty()) {
+    // ZeroMQ reads "ipc://@name" as Linux's abstract namespace: no file, so
+    // no mode or group to set, and any local user may connect to it.
+    if (path.front() == '@')
+      return error{errc::bad_request, endpoint +
+                                          ": abstract Unix sockets (ipc://@NAME) have no file permissions, so any "
+                                          "local user could connect; use a path (ipc:///run/aikid/NAME.sock)"};
     if (path.size() >= sizeof(sockaddr_un{}.sun_path))
       return error{errc::bad_request, endpoint + ": path is longer than a Unix socket path may be"};
     if (unix_path_live(path))
@@ -84,6 +90,9 @@ expected<zmq::socket_t> endpoint_bind(zmq::context_t& ctx, zmq::socket_type type
       sock.set(zmq::sockopt::curve_server, 1);
       sock.set(zmq::sockopt::curve_secretkey, curve_secret_key);
     }
+    // An IPv6 literal (tcp://[::1]:PORT, which endpoint_check lets through
+    // as loopback) binds only on a socket with ZMQ_IPV6 set.
+    if (tcp && endpoint.size() > 6 && endpoint[6] == '[') sock.set(zmq::sockopt::ipv6, 1);
     if (configure) configure(sock);
     sock.bind(endpoint);
   } catch (const zmq::error_t& e) {

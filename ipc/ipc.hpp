@@ -34,9 +34,11 @@ namespace aikid::ipc {
 
 /// For "ipc://PATH": fails (errc::unavailable) if a live process accepts
 /// connections on PATH ("already in use by another process"); a stale socket
-/// file is fine. For "tcp://HOST:PORT": fails (errc::bad_request) if HOST is
-/// not a loopback address and `curve` is false (CURVE is required for
-/// anything else). Other transports: errc::bad_request.
+/// file is fine; an abstract "ipc://@NAME" is refused (errc::bad_request: it
+/// has no file, so no mode or group keeps other users out). For
+/// "tcp://HOST:PORT": fails (errc::bad_request) if HOST is not a loopback
+/// address (127/8, localhost, [::1]) and `curve` is false (CURVE is required
+/// for anything else). Other transports: errc::bad_request.
 expected<void> endpoint_check(const std::string& endpoint, bool curve = false);
 
 /// The filesystem path of an ipc:// endpoint, "" for other transports.

@@ -27,6 +27,9 @@ expected<std::unique_ptr<metrics_http>> metrics_http::start(const std::string& l
   p->srv.Get("/metrics", [render](const httplib::Request&, httplib::Response& res) {
     res.set_content(render(), "text/plain; version=0.0.4");
   });
+  // "[::1]:PORT" passed the loopback check with its brackets; the socket
+  // takes the bare address.
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   if (!p->srv.bind_to_port(host.c_str(), port))
     return error{errc::unavailable, "admin.metrics_http: cannot bind " + listen};
   auto* raw = p.get();

@@ -4,7 +4,12 @@
 #      daemon may not be installed yet); any warning fails the check;
 #   2. systemd-analyze security --offline=true: overall exposure <= MAX (2.0);
 #   3. systemd-sysusers and systemd-tmpfiles applied to a scratch root: the
-#      aikid user/group exist and the folders get their owners and modes.
+#      aikid user/group exist and the folders get their owners and modes;
+#   4. the unit's ceilings and families: MemoryMax= at least 1G and finite,
+#      TasksMax= at least 64 and finite, RestrictAddressFamilies= holding
+#      AF_UNIX AF_INET AF_INET6 AF_NETLINK (libzmq's tcp:// needs netlink) and
+#      nothing else; then the same check on copies of the unit with each of
+#      these lines dropped or weakened, each of which must fail.
 # usage: check-unit.sh UNIT [MAX_EXPOSURE]
 #   UNIT: the generated aikid.service; aikid.sysusers and aikid.tmpfiles are
 #   taken from the same folder (CMake generates all three in the build tree).
@@ -66,3 +71,34 @@ check_stat /var/lib/aikid 750 "$uid" "$gid"
 check_stat "$(dirname "$conf")" 750 0 "$gid"
 check_stat "$conf" 640 0 "$gid"
 echo "check-unit: sysusers + tmpfiles OK (aikid uid $uid gid $gid)"
+
+# 4. ceilings and address families (the last assignment of a key wins, as in systemd)
+unit_value() { awk -F= -v k="$1" '$1 == k { v = substr($0, length(k) + 2) } END { print v }' "$2"; }
+to_bytes() {  # 4G, 512M, 1024K, 12345 -> bytes; anything else (infinity, %) -> empty
+  echo "$1" | awk '/^[0-9]+[KMGT]?$/ { n = $0 + 0; u = substr($0, length($0));
+    m = (u == "K") ? 2^10 : (u == "M") ? 2^20 : (u == "G") ? 2^30 : (u == "T") ? 2^40 : 1; printf "%d\n", n * m }'
+}
+check_limits() {  # unit -> 0, or 1 with the reason on stderr
+  mem=$(unit_value MemoryMax "$1"); bytes=$(to_bytes "$mem")
+  [ -n "$bytes" ] || { echo "MemoryMax='$mem': want a finite size" >&2; return 1; }
+  [ "$bytes" -ge 1073741824 ] || { echo "MemoryMax=$mem: below 1G (models + index)" >&2; return 1; }
+  tasks=$(unit_value TasksMax "$1")
+  case "$tasks" in ''|*[!0-9]*) echo "TasksMax='$tasks': want a finite number" >&2; return 1 ;; esac
+  [ "$tasks" -ge 64 ] || { echo "TasksMax=$tasks: below 64 threads" >&2; return 1; }
+  fam=$(unit_value RestrictAddressFamilies "$1" | tr ' ' '\n' | grep . | sort | tr '\n' ' ')
+  [ "$fam" = "AF_INET AF_INET6 AF_NETLINK AF_UNIX " ] || {
+    echo "RestrictAddressFamilies='$fam': want AF_UNIX AF_INET AF_INET6 AF_NETLINK" >&2; return 1; }
+}
+check_limits "$unit" || fail "$name: ceilings or address families"
+echo "check-unit: MemoryMax=$(unit_value MemoryMax "$unit") TasksMax=$(unit_value TasksMax "$unit") families OK"
+# The check itself: each weakened copy must fail it.
+n=0
+for edit in '/^MemoryMax=/d' 's/^MemoryMax=.*/MemoryMax=infinity/' 's/^MemoryMax=.*/MemoryMax=100M/' \
+            '/^TasksMax=/d' 's/^TasksMax=.*/TasksMax=infinity/' \
+            's/^RestrictAddressFamilies=.*/RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6/' \
+            's/^RestrictAddressFamilies=.*/& AF_PACKET/'; do
+  sed "$edit" "$unit" > "$tmp/weak.service"
+  if check_limits "$tmp/weak.service" 2>/dev/null; then fail "check_limits passed a unit edited with '$edit'"; fi
+  n=$((n + 1))
+done
+echo "check-unit: $n weakened copies of the unit fail the ceilings check OK"

@@ -3,6 +3,8 @@
 #define BOOST_TEST_MODULE ingress
 #include <boost/test/unit_test.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -142,8 +144,100 @@ BOOST_AUTO_TEST_CASE(non_loopback_tcp_is_refused_without_curve) {
   BOOST_TEST(ipc::endpoint_check("tcp://[::1]:5555").has_value());
   auto r = ipc::endpoint_check("tcp://0.0.0.0:5555");
   BOOST_TEST_REQUIRE(!r.has_value());
+  BOOST_TEST((r.error().code == errc::bad_request));
   BOOST_TEST(r.error().message.find("CURVE") != std::string::npos);
   BOOST_TEST(!ipc::endpoint_check("udp://x").has_value());
+}
+
+// ipc://@NAME is Linux's abstract namespace: no file, so the 0660 mode and the
+// group are never applied and any local user could connect.
+BOOST_AUTO_TEST_CASE(abstract_ipc_endpoints_are_refused) {
+  const std::string ep = "ipc://@aikid-test-" + std::to_string(::getpid());
+  auto r = ipc::endpoint_check(ep);
+  BOOST_TEST_REQUIRE(!r.has_value());
+  BOOST_TEST((r.error().code == errc::bad_request));
+  BOOST_TEST(r.error().message.find("abstract") != std::string::npos);
+  zmq::context_t ctx;
+  ipc::ingress_options o;
+  o.endpoint = ep;
+  auto ing = ipc::ingress::start(ctx, o, [](std::uint64_t, wire::request&&) {}, nullptr);
+  BOOST_TEST_REQUIRE(!ing.has_value());
+  BOOST_TEST((ing.error().code == errc::bad_request));
+  ipc::publisher_options po;
+  po.endpoint = ep;
+  auto pub = ipc::publisher::start(ctx, po);
+  BOOST_TEST_REQUIRE(!pub.has_value());
+  BOOST_TEST((pub.error().code == errc::bad_request));
+  ipc::admin_options ao;
+  ao.path = "@aikid-admin-test";
+  auto adm = ipc::admin_server::start(ao, [](const std::string&) { return json::object(); });
+  BOOST_TEST_REQUIRE(!adm.has_value());
+  BOOST_TEST((adm.error().code == errc::bad_request));
+}
+
+namespace {
+int free_port_v6() {
+  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  socklen_t len = sizeof a;
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  ::close(fd);
+  return ntohs(a.sin6_port);
+}
+
+// GET PATH over a plain socket to [::1]:port; the whole answer ("" if none).
+std::string http_get_v6(int port, const std::string& path) {
+  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  a.sin6_port = htons(static_cast<std::uint16_t>(port));
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    [[maybe_unused]] auto w = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+}  // namespace
+
+// What the loopback check lets through must also bind: tcp://[::1]:PORT for
+// ZeroMQ (needs ZMQ_IPV6) and [::1]:PORT for /metrics (the bare address).
+BOOST_AUTO_TEST_CASE(ipv6_loopback_passes_the_check_and_binds) {
+  zmq::context_t ctx;
+  const std::string ep = "tcp://[::1]:" + std::to_string(free_port_v6());
+  BOOST_TEST_REQUIRE(ipc::endpoint_check(ep).has_value());
+  std::shared_ptr<ipc::ingress> ing;
+  ipc::ingress_options o;
+  o.endpoint = ep;
+  auto r = ipc::ingress::start(ctx, o, [&](std::uint64_t t, wire::request&&) { ing->reply_ok(t, {}); }, nullptr);
+  BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().message));
+  ing = std::move(*r);
+  zmq::socket_t client(ctx, zmq::socket_type::dealer);
+  client.set(zmq::sockopt::linger, 0);
+  client.set(zmq::sockopt::ipv6, 1);
+  client.connect(ep);
+  BOOST_TEST(call(client, R"({"v":1,"op":"ping"})")["ok"] == true);
+
+  const int port = free_port_v6();
+  const std::string listen = "[::1]:" + std::to_string(port);
+  auto m = ipc::metrics_http::start(listen, [] { return std::string("aikid_up 1\n"); });
+  BOOST_TEST_REQUIRE(m.has_value(), (m ? "" : m.error().message));
+  auto text = http_get_v6(port, "/metrics");
+  BOOST_TEST(text.find("200 OK") != std::string::npos);
+  BOOST_TEST(text.find("aikid_up 1") != std::string::npos);
+  (*m)->stop();
+  // A host that is not loopback is still refused at the check, before any bind.
+  auto bad = ipc::metrics_http::start("[::]:" + std::to_string(port), [] { return std::string(); });
+  BOOST_TEST_REQUIRE(!bad.has_value());
+  BOOST_TEST((bad.error().code == errc::bad_request));
 }
 
 BOOST_AUTO_TEST_CASE(publisher_stamps_boot_id_and_per_topic_seq) {
