@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace aikid {
@@ -56,6 +57,44 @@ inline std::ptrdiff_t utf8_first_invalid(std::string_view s) {
     i += h.len;
   }
   return -1;
+}
+
+/// Moves the bytes of `pending` that make whole, well-formed UTF-8
+/// characters to the end of `out` (a model's tokens are bytes and may split or
+/// break a character). Each malformed sequence (a stray continuation byte, a
+/// byte that never starts one, an overlong form, a surrogate, a character
+/// broken off) becomes one U+FFFD per maximal subpart, as Python's
+/// decode(errors="replace") does. A character still incomplete at the end of
+/// `pending` stays there, unless `at_end`. Never fails: `out` stays valid
+/// UTF-8 if it was.
+inline void utf8_take_valid(std::string& pending, std::string& out, bool at_end) {
+  const std::size_t n = pending.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const utf8_head h = utf8_head_at(pending, i);
+    if (h.need && h.len == h.need) {
+      out.append(pending, i, h.len);
+      i += h.len;
+    } else if (h.need && i + h.len == n && !at_end) {
+      break;  // may yet be completed by the next bytes
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD for the maximal subpart (at least one byte)
+      i += h.len ? h.len : 1;
+    }
+  }
+  pending.erase(0, i);
+}
+
+/// `s` as well-formed UTF-8: unchanged when it is, else each malformed part
+/// replaced by U+FFFD (utf8_take_valid's rule). For text read back from
+/// storage that did not pass the checks on the way in (an older version, a
+/// hand-edited database). Never fails.
+inline std::string utf8_repaired(std::string_view s) {
+  if (utf8_first_invalid(s) < 0) return std::string(s);
+  std::string pending(s), out;
+  out.reserve(s.size() + 8);
+  utf8_take_valid(pending, out, true);
+  return out;
 }
 
 }  // namespace aikid

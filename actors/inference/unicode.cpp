@@ -119,26 +119,6 @@ void cpt_append_utf8(std::uint32_t cp, std::string& out) {
   }
 }
 
-// ---- generated text ---------------------------------------------------------------
-
-void utf8_take_valid(std::string& pending, std::string& out, bool at_end) {
-  const std::size_t n = pending.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const utf8_head h = utf8_head_at(pending, i);
-    if (h.need && h.len == h.need) {
-      out.append(pending, i, h.len);
-      i += h.len;
-    } else if (h.need && i + h.len == n && !at_end) {
-      break;  // may yet be completed by the next bytes
-    } else {
-      out += "\xEF\xBF\xBD";  // U+FFFD for the maximal subpart (at least one byte)
-      i += h.len ? h.len : 1;
-    }
-  }
-  pending.erase(0, i);
-}
-
 // ---- pre-tokenizers --------------------------------------------------------------
 namespace {
 

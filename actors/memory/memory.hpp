@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json.hpp"
 
 namespace aikid::memory {
 
@@ -60,6 +61,9 @@ struct store_options {
   /// An add whose cosine to an existing memory of the same user is at least
   /// this updates that memory instead (> 1 disables dedup).
   double dedup_threshold = 0.95;
+  /// Deepest nesting of an import line, and of a stored meta read back (a
+  /// deeper stored meta is served as {} and logged; common/json.hpp).
+  int max_json_depth = json_default_max_depth;
   /// One line per event (open, rebuild progress, background work).
   std::function<void(std::string_view)> log;
   /// Called once per acknowledged change, after its sync and before the
@@ -225,10 +229,11 @@ class store {
   /// `not_found` when no memory has this id.
   expected<void> remove(std::int64_t id);
   /// A page of the matching memories in id order, and the total that match.
-  /// `bad_request` on a malformed filter, limit < 0 or offset < 0.
+  /// `bad_request` on a malformed filter, limit < 0 or offset < 0. An offset
+  /// past the end gives an empty page.
   expected<std::pair<std::vector<record>, std::int64_t>> list(
-      std::optional<std::string> user, const nlohmann::json& filter, int limit,
-      int offset) const;
+      std::optional<std::string> user, const nlohmann::json& filter, std::int64_t limit,
+      std::int64_t offset) const;
   /// Every change to the memory, oldest first (kept after a delete).
   /// `not_found` when the id never existed.
   expected<std::vector<history_event>> history(std::int64_t id) const;

@@ -98,6 +98,7 @@ void open_store(memory_state& st) {
   o.hnsw_ef_construction = static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_construction"));
   o.hnsw_ef_search = static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_search"));
   o.dedup_threshold = st.env.cfg.get_real("memory.dedup_threshold");
+  o.max_json_depth = static_cast<int>(st.env.cfg.get_int("ipc.max_json_depth"));
   // memory.event: each acknowledged change, published after its sync (the
   // publisher's queue is thread-safe; writes run on the worker pool)
   o.on_change = [thoughts = st.env.thoughts](const memory::change& c) {
@@ -289,7 +290,7 @@ void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<
     if (!offset) return fail(offset.error());
     json filter = b.contains("filter") ? b["filter"] : json();
     if (!filter.is_null() && !filter.is_object()) return fail(error{errc::bad_request, "filter: must be an object"});
-    auto res = s.list(*user, filter, static_cast<int>(limit->value_or(100)), static_cast<int>(offset->value_or(0)));
+    auto res = s.list(*user, filter, limit->value_or(100), offset->value_or(0));
     return kit::reply(out, r.ticket, res, [](const std::pair<std::vector<memory::record>, std::int64_t>& p) {
       json arr = json::array();
       for (const auto& m : p.first) arr.push_back(record_json(m));
@@ -357,7 +358,7 @@ void recall_forward(memory_actor* self, percept_msg p, std::vector<float> qv, st
       ++st.recall.errors;
     }
   }
-  p.memories = hits.dump();
+  p.memories = json_dump(hits);
   p.stage_names.push_back("recall");
   p.stage_ms.push_back(kit::ms_since(t0));
   st.recall.latency.add(p.stage_ms.back());
@@ -488,7 +489,9 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
   open_store(st0);
   st0.pool = std::make_unique<kit::work_pool>(static_cast<int>(st0.env.cfg.get_int("memory.workers")));
   reindex_start(self);
-  return {
+  const kit::guard_ctx guard{"memory", self->state.env.replies, self->state.env.thoughts};
+  return kit::guarded_behavior(
+      guard,
       [=](request_msg& r) {
         auto& st = self->state;
         auto& out = *st.env.replies;
@@ -623,14 +626,14 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
           j["store"] = st.store->stats();
           j["reindex"] = reindex_json(st);
         }
-        return j.dump();
+        return json_dump(j);
       },
       [=](health_atom) {
         auto& st = self->state;
         json j = {{"up", st.store != nullptr}};
         if (!st.store) j["reason"] = st.down_reason;
         else j["reindex"] = reindex_json(st);
-        return j.dump();
+        return json_dump(j);
       },
       [=](admin_atom, const std::string& cmd, const std::string& arg) -> std::string {
         auto& st = self->state;
@@ -655,8 +658,8 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         self->send(self, tick_atom_v);  // memory.reindex_paused may have been lifted
         return std::string{};
       },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },
-  };
+      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
+  );
 }
 
 }  // namespace

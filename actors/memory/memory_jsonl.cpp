@@ -10,6 +10,14 @@
 
 namespace aikid::memory {
 
+namespace {
+// The export's one way out of a row it cannot read (caught below, named in the error).
+nlohmann::json meta_or_throw(expected<nlohmann::json> m) {
+  if (!m) throw std::runtime_error(m.error().message);
+  return std::move(*m);
+}
+}  // namespace
+
 expected<std::size_t> store::export_jsonl(const std::filesystem::path& path) const {
   const impl& s = *p_;
   if (auto d = s.down(); !d) return d.error();
@@ -29,14 +37,14 @@ expected<std::size_t> store::export_jsonl(const std::filesystem::path& path) con
       std::vector<float> vec(f, f + blob.getBytes() / sizeof(float));
       nlohmann::json j = {{"type", "memory"},
                           {"id", q.getColumn(0).getInt64()},
-                          {"user", q.getColumn(1).getString()},
-                          {"text", q.getColumn(2).getString()},
-                          {"meta", nlohmann::json::parse(q.getColumn(3).getString())},
+                          {"user", s.stored_text(q.getColumn(1).getString())},
+                          {"text", s.stored_text(q.getColumn(2).getString())},
+                          {"meta", meta_or_throw(s.stored_meta(q.getColumn(3).getString(), q.getColumn(0).getInt64()))},
                           {"created_ms", q.getColumn(4).getInt64()},
                           {"updated_ms", q.getColumn(5).getInt64()},
                           {"model", q.getColumn(6).getString()},
                           {"vector", vec}};
-      out << j.dump() << '\n';
+      out << json_dump(j) << '\n';
       ++n;
     }
     SQLite::Statement h(*s.reader, "SELECT memory_id, event, old, new, at_ms FROM history ORDER BY seq");
@@ -44,10 +52,10 @@ expected<std::size_t> store::export_jsonl(const std::filesystem::path& path) con
       nlohmann::json j = {{"type", "history"},
                           {"memory_id", h.getColumn(0).getInt64()},
                           {"event", h.getColumn(1).getString()},
-                          {"old", h.getColumn(2).isNull() ? nlohmann::json() : nlohmann::json(h.getColumn(2).getString())},
-                          {"new", h.getColumn(3).isNull() ? nlohmann::json() : nlohmann::json(h.getColumn(3).getString())},
+                          {"old", h.getColumn(2).isNull() ? nlohmann::json() : nlohmann::json(s.stored_text(h.getColumn(2).getString()))},
+                          {"new", h.getColumn(3).isNull() ? nlohmann::json() : nlohmann::json(s.stored_text(h.getColumn(3).getString()))},
                           {"at_ms", h.getColumn(4).getInt64()}};
-      out << j.dump() << '\n';
+      out << json_dump(j) << '\n';
     }
   } catch (const std::exception& e) {
     return error{errc::internal, path.string() + ": export failed: " + e.what()};
@@ -101,6 +109,8 @@ expected<std::size_t> store::import_jsonl(const std::filesystem::path& path) {
     ++lineno;
     if (line.empty()) continue;
     const std::string where = path.string() + ":" + std::to_string(lineno);
+    if (auto deep = json_depth_check(line, s.opts.max_json_depth, "ipc.max_json_depth"); !deep)
+      return error{errc::bad_request, where + ": " + deep.error().message};
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
@@ -208,7 +218,7 @@ expected<std::size_t> store::import_jsonl(const std::filesystem::path& path) {
   const std::size_t count = mems.size();
   auto rows = std::make_shared<std::vector<db_memory_row>>();
   for (auto& [r, v] : mems)
-    rows->push_back(db_memory_row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms, std::move(v), r.model});
+    rows->push_back(db_memory_row{r.id, r.user, r.text, json_dump(r.meta), r.created_ms, r.updated_ms, std::move(v), r.model});
   const std::uint64_t t = s.commit->enqueue(
       [rows, seqs = std::move(seqs), hist = std::move(hist), hist_ids = std::move(hist_ids), shadow_ids](db_writer& w) {
         SQLite::Statement del(w.db, "DELETE FROM history WHERE memory_id = ?");

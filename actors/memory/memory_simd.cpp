@@ -365,8 +365,10 @@ bool vec_normalize(std::vector<float>& v) {
     ss += double(x) * x;
   }
   if (!(ss > 0) || !std::isfinite(ss)) return false;
-  const float inv = static_cast<float>(1.0 / std::sqrt(ss));
-  for (float& x : v) x *= inv;
+  // in double: for a vector of subnormals 1/norm is beyond a float (an
+  // infinite vector, scores of NaN); each x/norm is at most 1
+  const double norm = std::sqrt(ss);
+  for (float& x : v) x = static_cast<float>(double(x) / norm);
   return true;
 }
 

@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "actors/memory/memory_store_impl.hpp"
+#include "common/utf8.hpp"
 
 namespace aikid::memory {
 
@@ -54,6 +55,15 @@ expected<std::vector<float>> vec_check(std::vector<float> v, int dim, const char
   if (!vec_normalize(v))
     return error{errc::bad_request, std::string(field) + ": must be finite and not all zero"};
   return v;
+}
+
+// Text that reaches storage is well-formed UTF-8 (the wire checks whole
+// frames; this guards every other caller). Fails with bad_request naming the
+// field and the byte.
+expected<void> text_check(const std::string& t, const char* field) {
+  const auto bad = utf8_first_invalid(t);
+  if (bad < 0) return {};
+  return error{errc::bad_request, std::string(field) + ": not valid UTF-8 (byte " + std::to_string(bad) + ")"};
 }
 
 std::string not_found_msg(std::int64_t id) { return "memory_id: no memory " + std::to_string(id); }
@@ -336,6 +346,27 @@ static std::string snapshot_read(store::impl& s, std::int64_t& seq) {
 
 // ---- open ---------------------------------------------------------------
 
+std::string store::impl::stored_text(std::string t) const {
+  if (utf8_first_invalid(t) < 0) return t;
+  ++repaired;
+  return utf8_repaired(t);
+}
+
+expected<nlohmann::json> store::impl::stored_meta(const std::string& text, std::int64_t id) const {
+  if (auto deep = json_too_deep(text, opts.max_json_depth)) {
+    ++repaired;
+    log("memory: meta of memory " + std::to_string(id) + " nests deeper than " +
+        std::to_string(opts.max_json_depth) + " levels (at " + deep->path + "): served as {}");
+    return nlohmann::json::object();
+  }
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    return error{errc::unavailable, db_file.string() + ": memories.meta of id " + std::to_string(id) +
+                                        " is not JSON (" + e.what() + ")"};
+  }
+}
+
 static expected<void> store_load(store::impl& s) {
   SQLite::Database& db = *s.reader;
   // catalogue
@@ -345,19 +376,21 @@ static expected<void> store_load(store::impl& s) {
       record r;
       r.id = q.getColumn(0).getInt64();
       r.user = q.getColumn(1).getString();
-      r.text = q.getColumn(2).getString();
-      try {
-        r.meta = nlohmann::json::parse(q.getColumn(3).getString());
-      } catch (const std::exception& e) {
-        return error{errc::unavailable, s.db_file.string() + ": memories.meta of id " + std::to_string(r.id) +
-                                            " is not JSON (" + e.what() + ")"};
-      }
+      r.user = s.stored_text(std::move(r.user));
+      r.text = s.stored_text(q.getColumn(2).getString());
+      auto meta = s.stored_meta(q.getColumn(3).getString(), r.id);
+      if (!meta) return meta.error();
+      r.meta = std::move(*meta);
       r.created_ms = q.getColumn(4).getInt64();
       r.updated_ms = q.getColumn(5).getInt64();
       r.model = q.getColumn(6).getString();
       s.cat_insert(r);
     }
   }
+  if (const auto n = s.repaired.load())
+    s.log("memory: " + std::to_string(n) +
+          " stored rows hold text that is not UTF-8 or a meta nested too deep: served repaired (U+FFFD, {}); "
+          "the database is left as it is");
   std::int64_t max_id = 0, max_seq = 0;
   {
     SQLite::Statement q(db, "SELECT MAX(COALESCE((SELECT MAX(id) FROM memories), 0), "
@@ -712,6 +745,8 @@ void store::add_enqueue(std::vector<new_memory> items, add_done done) {
       if (!lv) return done(error{lv.error().code, at + lv.error().message});
       items[i].live_vec = std::move(*lv);
     }
+    if (auto bad = text_check(items[i].text, "text"); !bad) return done(error{bad.error().code, at + bad.error().message});
+    if (auto bad = text_check(items[i].user, "user"); !bad) return done(error{bad.error().code, at + bad.error().message});
     if (items[i].meta.is_null()) items[i].meta = nlohmann::json::object();
     if (!items[i].meta.is_object()) return done(error{errc::bad_request, at + "meta: must be a JSON object"});
   }
@@ -864,7 +899,7 @@ void store::impl::adds_apply(std::vector<std::shared_ptr<add_call>>& calls) {
       std::vector<float> row_vec = has_live ? std::move(it.live_vec) : it.vec;
       std::vector<float> shadow_vec;
       if (rx) shadow_vec = std::move(it.vec);
-      work->push_back(add_work{db_memory_row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms,
+      work->push_back(add_work{db_memory_row{r.id, r.user, r.text, json_dump(r.meta), r.created_ms, r.updated_ms,
                                              std::move(row_vec), r.model},
                                std::move(event), std::move(old_text), seq, std::move(shadow_vec)});
     }
@@ -903,6 +938,8 @@ expected<void> store::update(std::int64_t id, std::optional<std::string> text, s
     if (!c) return c.error();
     v = std::move(*c);
   }
+  if (text)
+    if (auto bad = text_check(*text, "text"); !bad) return bad.error();
   if (meta && meta->is_null()) meta = nlohmann::json::object();
   if (meta && !meta->is_object()) return error{errc::bad_request, "meta: must be a JSON object"};
   impl& s = *p_;
@@ -942,7 +979,7 @@ expected<void> store::update(std::int64_t id, std::optional<std::string> text, s
     if (shadow_drop) s.shadow->erase(id);
   }
   if (stored.empty()) return error{errc::internal, "memory " + std::to_string(id) + ": no vector in any index"};
-  db_memory_row row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms, std::move(stored), r.model};
+  db_memory_row row{r.id, r.user, r.text, json_dump(r.meta), r.created_ms, r.updated_ms, std::move(stored), r.model};
   const std::uint64_t t = s.commit->enqueue([row = std::move(row), old_text, seq, shadow_put, shadow_drop](db_writer& w) {
     db_put_memory(w, row);
     if (shadow_put) db_put_shadow(w, row.id, row.vec);
@@ -977,7 +1014,7 @@ expected<void> store::update_vector(std::int64_t id, std::vector<float> vec, std
     r = it->second;
     s.index->upsert(id, v->data());
   }
-  db_memory_row row{r.id, r.user, r.text, r.meta.dump(), r.created_ms, r.updated_ms, std::move(*v), r.model};
+  db_memory_row row{r.id, r.user, r.text, json_dump(r.meta), r.created_ms, r.updated_ms, std::move(*v), r.model};
   const std::uint64_t t = s.commit->enqueue([row = std::move(row), seq](db_writer& w) {
     db_put_memory(w, row);
     db_put_change(w, seq, row.id);
@@ -1089,8 +1126,8 @@ expected<record> store::get(std::int64_t id) const {
 }
 
 expected<std::pair<std::vector<record>, std::int64_t>> store::list(std::optional<std::string> user,
-                                                                   const nlohmann::json& filter, int limit,
-                                                                   int offset) const {
+                                                                   const nlohmann::json& filter, std::int64_t limit,
+                                                                   std::int64_t offset) const {
   const impl& s = *p_;
   if (limit < 0) return error{errc::bad_request, "limit: must not be negative"};
   if (offset < 0) return error{errc::bad_request, "offset: must not be negative"};
@@ -1107,7 +1144,7 @@ expected<std::pair<std::vector<record>, std::int64_t>> store::list(std::optional
   }
   std::sort(ids.begin(), ids.end());
   std::vector<record> page;
-  for (std::size_t i = offset; i < ids.size() && page.size() < static_cast<std::size_t>(limit); ++i)
+  for (std::size_t i = static_cast<std::size_t>(offset); i < ids.size() && page.size() < static_cast<std::size_t>(limit); ++i)
     page.push_back(s.recs.at(ids[i]));
   return std::make_pair(std::move(page), static_cast<std::int64_t>(ids.size()));
 }
@@ -1123,8 +1160,8 @@ expected<std::vector<history_event>> store::history(std::int64_t id) const {
     while (q.executeStep()) {
       history_event e;
       e.event = q.getColumn(0).getString();
-      if (!q.getColumn(1).isNull()) e.old_text = q.getColumn(1).getString();
-      if (!q.getColumn(2).isNull()) e.new_text = q.getColumn(2).getString();
+      if (!q.getColumn(1).isNull()) e.old_text = s.stored_text(q.getColumn(1).getString());
+      if (!q.getColumn(2).isNull()) e.new_text = s.stored_text(q.getColumn(2).getString());
       e.at_ms = q.getColumn(3).getInt64();
       out.push_back(std::move(e));
     }
@@ -1181,6 +1218,7 @@ nlohmann::json store::stats() const {
   j["dedup_threshold"] = s.dedup_threshold.load();
   j["ef_search"] = s.ef_search.load();
   j["down"] = s.commit->failure();
+  j["repaired_rows"] = s.repaired.load();
   return j;
 }
 

@@ -73,6 +73,15 @@ struct store::impl {
   void log(const std::string& s) const {
     if (opts.log) opts.log(s);
   }
+  // Reading rows back (load, history, export). A text that is not
+  // well-formed UTF-8 (written by an older version, or a hand-edited
+  // database) is served with U+FFFD for each bad part; a meta nested deeper
+  // than opts.max_json_depth is served as {}. Either is counted in `repaired`
+  // (stats: repaired_rows); nothing is written back. A meta that is not JSON
+  // at all fails (the store does not open: the message names the row).
+  mutable std::atomic<std::uint64_t> repaired{0};
+  std::string stored_text(std::string t) const;
+  expected<nlohmann::json> stored_meta(const std::string& text, std::int64_t id) const;
   // catalogue (exclusive mu)
   void cat_insert(const record& r);  // replaces a record of the same id
   void cat_erase(std::int64_t id);

@@ -425,3 +425,137 @@ BOOST_AUTO_TEST_CASE(migrates_schema_v1) {
   BOOST_TEST(s->search(q)->at(0).rec.id == 7);
   BOOST_TEST(s->add("alice", "new", {}, axis(9))->id == 8);
 }
+
+// What is stored can always be read back. Text that reaches the store is
+// checked for UTF-8 (add, update; import's JSON parser checks its own); a
+// row that holds bad bytes anyway (an older version, a hand-edited database)
+// is served with U+FFFD per bad part, a stored meta nested past the limit as
+// {}, and the database is left as it was. A row of `\xff\xfe` used to be
+// served as is and end the memory actor at the next recall (json dump threw).
+BOOST_AUTO_TEST_CASE(stored_text_that_is_not_utf8_is_served_repaired_and_never_written) {
+  temp_dir d("utf8");
+  std::int64_t id;
+  {
+    auto s = open_ok(opts(d));
+    id = s->add("alice", "fine", {}, axis(1))->id;
+    auto bad = s->add("alice", "caf\xc3(", {}, axis(2));
+    BOOST_REQUIRE(!bad);
+    BOOST_TEST((bad.error().code == errc::bad_request));
+    BOOST_TEST(bad.error().message == "text: not valid UTF-8 (byte 3)");
+    auto bad_user = s->add("\xff", "ok", {}, axis(2));
+    BOOST_REQUIRE(!bad_user);
+    BOOST_TEST(bad_user.error().message == "user: not valid UTF-8 (byte 0)");
+    auto upd = s->update(id, std::string("\xed\xa0\x80"), std::nullopt, std::nullopt);
+    BOOST_REQUIRE(!upd);
+    BOOST_TEST(upd.error().message == "text: not valid UTF-8 (byte 0)");
+    BOOST_TEST(s->get(id)->text == "fine");
+    BOOST_TEST(s->size() == 1u);
+  }
+  std::string deep_meta;
+  for (int i = 0; i < 100; ++i) deep_meta += "{\"a\":";
+  deep_meta += "1" + std::string(100, '}');
+  {  // what an older version could have stored
+    SQLite::Database db((d.path / "memory.db").string(), SQLite::OPEN_READWRITE);
+    SQLite::Statement t(db, "UPDATE memories SET text = ?, user = ? WHERE id = ?");
+    t.bind(1, std::string("A\xff\xfe" "B"));
+    t.bind(2, std::string("ali\xc3"));
+    t.bind(3, id);
+    t.exec();
+    SQLite::Statement m(db, "UPDATE memories SET meta = ? WHERE id = ?");
+    m.bind(1, deep_meta);
+    m.bind(2, id);
+    m.exec();
+    SQLite::Statement h(db, "UPDATE history SET new = ? WHERE memory_id = ?");
+    h.bind(1, std::string("\xf0\x9f\x98"));
+    h.bind(2, id);
+    h.exec();
+  }
+  std::vector<std::string> logs;
+  auto o = opts(d);
+  o.log = [&](std::string_view l) { logs.emplace_back(l); };
+  auto s = open_ok(o);
+  auto g = s->get(id);
+  BOOST_REQUIRE(g);
+  BOOST_TEST(g->text == "A\xEF\xBF\xBD\xEF\xBF\xBD" "B");  // one U+FFFD per bad byte, as Python replaces
+  BOOST_TEST(g->user == "ali\xEF\xBF\xBD");
+  BOOST_TEST(g->meta == nlohmann::json::object());
+  BOOST_TEST(s->stats()["repaired_rows"].get<std::uint64_t>() >= 2u);
+  bool logged = false;
+  for (const auto& l : logs) logged |= l.find("served repaired") != std::string::npos;
+  BOOST_TEST(logged);
+  // searched, listed, dumped: the JSON text of each is valid
+  query q;
+  q.vector = axis(1);
+  q.user = std::string("ali\xEF\xBF\xBD");
+  auto hits = s->search(q);
+  BOOST_REQUIRE(hits);
+  BOOST_REQUIRE(hits->size() == 1u);
+  BOOST_TEST(nlohmann::json(hits->at(0).rec.text).dump() == "\"A\xEF\xBF\xBD\xEF\xBF\xBD" "B\"");
+  auto h = s->history(id);
+  BOOST_REQUIRE(h);
+  BOOST_TEST(*h->at(0).new_text == "\xEF\xBF\xBD");  // a character cut off: one U+FFFD
+  const auto out = d.path / "export.jsonl";
+  auto n = s->export_jsonl(out);
+  BOOST_REQUIRE_MESSAGE(n.has_value(), (n ? "" : n.error().message));
+  std::ifstream in(out);
+  std::string line;
+  while (std::getline(in, line)) BOOST_TEST(!nlohmann::json::parse(line, nullptr, false).is_discarded());
+  // nothing was written back: the bytes on disk are as they were
+  s.reset();
+  SQLite::Database db((d.path / "memory.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement r(db, "SELECT text, meta FROM memories WHERE id = ?");
+  r.bind(1, id);
+  BOOST_REQUIRE(r.executeStep());
+  BOOST_TEST(r.getColumn(0).getString() == std::string("A\xff\xfe" "B"));
+  BOOST_TEST(r.getColumn(1).getString() == deep_meta);
+}
+
+// An import line nested past the limit is refused with its line and path;
+// nothing of the file is applied.
+BOOST_AUTO_TEST_CASE(an_import_line_nested_too_deep_is_refused) {
+  temp_dir d("deepimport");
+  auto s = open_ok(opts(d));
+  const auto file = d.path / "in.jsonl";
+  {
+    std::ofstream f(file);
+    f << R"({"type":"header","format":"aikid.memory","version":1,"dim":16})" << "\n";
+    f << R"({"type":"memory","id":1,"user":"u","text":"t","created_ms":1,"updated_ms":1,"model":"m","meta":)"
+      << std::string(100000, '[') << std::string(100000, ']') << "}\n";
+  }
+  auto n = s->import_jsonl(file);
+  BOOST_REQUIRE(!n);
+  BOOST_TEST((n.error().code == errc::bad_request));
+  BOOST_TEST(n.error().message.find("in.jsonl:2: meta[0][0][0][0][0]…: JSON nested deeper than 64 levels") !=
+                 std::string::npos,
+             n.error().message);
+  BOOST_TEST(s->size() == 0u);
+}
+
+// A vector of subnormals is a direction like any other: its unit vector is
+// finite (1/norm overflowed a float: the store held an infinite vector and
+// searches answered a score of NaN, sent as null).
+BOOST_AUTO_TEST_CASE(a_vector_of_subnormals_is_stored_finite) {
+  temp_dir d("subnormal");
+  auto s = open_ok(opts(d));
+  std::vector<float> tiny(kDim, 1e-40f);
+  auto a = s->add("u", "tiny", {}, tiny);
+  BOOST_REQUIRE_MESSAGE(a.has_value(), (a ? "" : a.error().message));
+  query q;
+  q.vector = tiny;
+  auto hits = s->search(q);
+  BOOST_REQUIRE(hits);
+  BOOST_REQUIRE(hits->size() == 1u);
+  BOOST_TEST(std::isfinite(hits->at(0).score));
+  BOOST_TEST(hits->at(0).score == 1.0f, boost::test_tools::tolerance(1e-5f));
+}
+
+// list's offset is 64-bit: 2^32 is past the end (it was cast to int: 0, the first page).
+BOOST_AUTO_TEST_CASE(a_list_offset_past_the_end_is_an_empty_page) {
+  temp_dir d("offset");
+  auto s = open_ok(opts(d));
+  for (int i = 0; i < 3; ++i) BOOST_REQUIRE(s->add("u", "m" + std::to_string(i), {}, axis(i)));
+  auto page = s->list(std::nullopt, nullptr, 10, std::int64_t(1) << 32);
+  BOOST_REQUIRE(page);
+  BOOST_TEST(page->first.empty());
+  BOOST_TEST(page->second == 3);
+}
