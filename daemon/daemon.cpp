@@ -29,6 +29,7 @@
 #include "actors/actors.hpp"
 #include "actors/messages.hpp"
 #include "daemon/admin_commands.hpp"
+#include "daemon/heartbeat.hpp"
 #include "ipc/ipc.hpp"
 
 namespace aikid {
@@ -287,9 +288,6 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   bool systemd_wd = sd_watchdog_enabled(0, &wd_usec) > 0;
   auto beat = systemd_wd ? std::chrono::milliseconds(wd_usec / 2000)
                          : std::chrono::milliseconds(cfg.get_int("daemon.heartbeat_ms"));
-  std::atomic<bool> stop_wd{false};
-  std::mutex wd_mu;
-  std::condition_variable wd_cv;
   // The status topic: the whole state at start, every daemon.status_interval_ms
   // and at stop; an actor going down or up as soon as a beat sees it.
   const auto status_every = std::chrono::milliseconds(cfg.get_int("daemon.status_interval_ms"));
@@ -305,41 +303,11 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   for (const auto& [name, h] : health0["actors"].items()) actor_up[name] = h.value("up", false);
   const std::string state0 = health0.value("status", "degraded") == "ok" ? "ready" : "degraded";
   publish_state(state0, std::move(health0));
-  std::thread watchdog([&] {
-    bool was_ok = true;
-    auto last_status = clock::now();
-    while (!stop_wd.load()) {
-      // One health ask per actor and beat is the heartbeat: an answer (up or
-      // down) proves the actor is alive; admin_health marks a missing one
-      // "alive": false.
-      json health = admin_health(actx, beat);
-      std::vector<std::string> silent;
-      for (const auto& [name, h] : health["actors"].items())
-        if (!h.value("alive", true)) silent.push_back(name);
-      const bool ok = silent.empty();
-      if (ok && systemd_wd) notify("WATCHDOG=1");
-      if (ok != was_ok) {
-        if (ok) spdlog::info("every actor answers its heartbeat again");
-        else spdlog::error("no heartbeat from: {}", fmt::join(silent, ", "));
-      }
-      was_ok = ok;
-      for (const auto& [name, h] : health["actors"].items()) {
-        const bool up = h.value("up", false);
-        if (auto it = actor_up.find(name); it == actor_up.end() || it->second != up) {
-          actor_up[name] = up;
-          publisher->publish("status", {{"status", up ? "up" : "down"}, {"actor", name},
-                                        {"message", up ? name + " is up" : h.value("reason", std::string{"down"})}});
-        }
-      }
-      if (status_every.count() > 0 && clock::now() - last_status >= status_every) {
-        const std::string state = health.value("status", "degraded");
-        publish_state(state, std::move(health));
-        last_status = clock::now();
-      }
-      std::unique_lock<std::mutex> g(wd_mu);
-      wd_cv.wait_for(g, status_every.count() > 0 ? std::min(beat, status_every) : beat, [&] { return stop_wd.load(); });
-    }
-  });
+  // The heartbeat thread (daemon/heartbeat.cpp): one health ask per actor
+  // and beat; admin_health marks an actor that does not answer "alive": false.
+  heartbeat watchdog({beat, status_every, systemd_wd},
+                     {[&] { return admin_health(actx, beat); }, publish_state, publisher.get(), notify},
+                     std::move(actor_up));
 
   notify("READY=1");
   notify("STATUS=ready: requests on " + cfg.get_string("ipc.requests"));
@@ -370,9 +338,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   auto until = clock::now() + grace;
   while (ingress->in_flight() > 0 && clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (ingress->in_flight() > 0) spdlog::warn("{} requests still in flight after the grace period", ingress->in_flight());
-  stop_wd = true;
-  wd_cv.notify_all();
-  watchdog.join();
+  watchdog.stop();
   if (metrics) metrics->stop();
   (*adm)->stop();
   ingress->stop();
