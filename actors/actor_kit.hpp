@@ -5,7 +5,13 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <caf/detail/type_traits.hpp>
+#include <caf/sec.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -83,6 +89,65 @@ inline void publish_final(thought_sink& out, const percept_msg& p, const std::st
 /// An admin command's failure reply line.
 inline std::string admin_error(const error& e) {
   return json{{"ok", false}, {"error", {{"code", errc_name(e.code)}, {"message", e.message}}}}.dump();
+}
+
+// ---- guarded handlers ---------------------------------------------------------
+// An exception that escapes a CAF 0.17 message handler ends the actor (its
+// exception handler can only pick the exit reason), and the daemon then
+// exits. Each handler of an actor's behavior is wrapped by guarded(): an
+// exception inside one message's handler (a bug, or data no check foresaw)
+// is logged (level error), that message alone is answered (`internal`), and
+// the actor serves on.
+
+/// What a guarded handler needs to answer the message whose handler failed.
+struct guard_ctx {
+  const char* actor;
+  std::shared_ptr<reply_sink> replies;
+  std::shared_ptr<thought_sink> thoughts;
+};
+
+// The answer to the failed message, by its first argument: a request gets
+// its error reply, a percept (or an answer being generated for one) its
+// thought.final with the error; anything else is only logged.
+inline void guard_answer(const guard_ctx& g, const error& e, request_msg& r) {
+  if (g.replies) g.replies->reply_error(r.ticket, e);
+}
+inline void guard_answer(const guard_ctx& g, const error& e, percept_msg& p) {
+  if (g.thoughts) publish_final(*g.thoughts, p, "", "error", p.memory_ids, &e);
+}
+inline void guard_answer(const guard_ctx& g, const error& e, generate_msg& m) {
+  if (m.purpose == "answer") guard_answer(g, e, m.percept);
+}
+template <class... Ts>
+void guard_answer(const guard_ctx&, const error&, Ts&&...) {}
+
+template <class R, class F, class... Ts>
+auto guard_wrap(guard_ctx g, F f, caf::detail::type_list<Ts...>) {
+  return [g = std::move(g), f = std::move(f)](Ts... xs) mutable -> R {
+    try {
+      return f(static_cast<Ts&&>(xs)...);
+    } catch (const std::exception& ex) {
+      const error e{errc::internal, std::string(g.actor) + ": " + ex.what()};
+      spdlog::error("{}: a message's handler failed and was answered `internal`; the actor serves on: {}", g.actor,
+                    ex.what());
+      guard_answer(g, e, xs...);
+      if constexpr (std::is_same_v<R, std::string>) return admin_error(e);
+      else if constexpr (!std::is_void_v<R>) return R{caf::make_error(caf::sec::runtime_error, e.message)};
+    }
+  };
+}
+
+/// `f` (a message handler) with its exceptions caught as described above.
+template <class F>
+auto guarded(const guard_ctx& g, F f) {
+  using trait = caf::detail::get_callable_trait<F>;
+  return guard_wrap<typename trait::result_type>(g, std::move(f), typename trait::arg_types{});
+}
+
+/// A behavior of guarded handlers.
+template <class... Fs>
+caf::behavior guarded_behavior(const guard_ctx& g, Fs... fs) {
+  return caf::behavior{guarded(g, std::move(fs))...};
 }
 
 /// The debug hook behind `aikictl debug stall ACTOR MS`: blocks this actor's

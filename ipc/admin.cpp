@@ -77,7 +77,7 @@ struct admin_server::impl {
       nlohmann::json r = {{"ok", false},
                           {"error", {{"code", "forbidden"},
                                      {"message", "uid " + std::to_string(cr.uid) + " is not in group " + opts.group}}}};
-      write_all(fd, r.dump() + "\n");
+      write_all(fd, json_dump(r) + "\n");
       ::close(fd);
       return;
     }
@@ -109,7 +109,7 @@ struct admin_server::impl {
                           {"error", {{"code", "too_large"},
                                      {"message", "command line longer than " + std::to_string(opts.max_line) +
                                                      " bytes"}}}};
-      write_all(c.fd, r.dump() + "\n");
+      write_all(c.fd, json_dump(r) + "\n");
       return false;
     }
     return true;

@@ -21,6 +21,10 @@ std::vector<config::key_spec> embedding_config_keys() {
       key_int("embedding.threads", 1, 1, 64, "threads of the encoder's forward pass (a persistent team; each BLIS call runs on one)").is_live(),
       key_int("embedding.max_batch", 32, 1, 1024, "texts per forward pass"),
       key_int("embedding.max_texts", 256, 1, 100000, "most texts one embed request may carry").is_live(),
+      key_int("embedding.max_tokens", 8192, 16, 1 << 20,
+              "most tokens one embed request may carry, each text counted up to the model's limit (the encoder is one "
+              "thread: a request past this would hold every other embedding, memory.add's too)")
+          .is_live(),
   };
 }
 
@@ -38,6 +42,30 @@ struct embedder_state {
 };
 
 using embedder_actor = caf::stateful_actor<embedder_state>;
+
+// The work one embed request asks for: its tokens, each text counted up to
+// the model's limit. Fails with too_large when that is above `limit`, and
+// with the tokenizer's bad_request for text that is not UTF-8. A text has at
+// most as many tokens as bytes plus [CLS] and [SEP], so the tokenizer runs
+// only when that bound is over the limit.
+expected<std::int64_t> request_tokens(const embedding::encoder& enc, const std::vector<std::string>& texts,
+                                      std::int64_t limit) {
+  const std::int64_t cap = enc.max_tokens();
+  std::int64_t bound = 0;
+  for (const auto& t : texts) bound += std::min<std::int64_t>(static_cast<std::int64_t>(t.size()) + 2, cap);
+  if (bound <= limit) return bound;
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    auto ids = enc.tokenize(texts[i]);
+    if (!ids) return error{ids.error().code, "texts[" + std::to_string(i) + "]: " + ids.error().message};
+    n += static_cast<std::int64_t>(ids->size());
+  }
+  if (n > limit)
+    return error{errc::too_large, "texts: " + std::to_string(n) + " tokens in " + std::to_string(texts.size()) +
+                                      " texts; embedding.max_tokens is " + std::to_string(limit) +
+                                      " (send them in smaller requests)"};
+  return n;
+}
 
 void load(embedder_state& st) {
   embedding::encoder_options o;
@@ -93,7 +121,9 @@ std::string load_previous(embedder_state& st, const std::string& dir, const std:
 caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
   self->state.env = std::move(env);
   load(self->state);
-  return {
+  const kit::guard_ctx guard{"embedder", self->state.env.replies, self->state.env.thoughts};
+  return kit::guarded_behavior(
+      guard,
       // Internal: perception's percepts. Replies (vector, model id); an empty
       // vector with the reason in place of the model id when down.
       [=](embed_atom, const std::vector<std::string>& texts) -> caf::result<std::vector<float>, std::string> {
@@ -159,6 +189,8 @@ caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
             return out.reply_error(r.ticket, error{errc::bad_request, "texts[" + std::to_string(i) + "]: must be a string"});
           texts.push_back((*it)[i].get<std::string>());
         }
+        if (auto cost = request_tokens(*st.enc, texts, st.env.cfg.get_int("embedding.max_tokens")); !cost)
+          return out.reply_error(r.ticket, cost.error());
         auto t0 = kit::now_ns();
         auto res = st.enc->encode(texts);
         st.embed.latency.add(kit::ms_since(t0));
@@ -201,8 +233,8 @@ caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
         if (st.enc) st.enc->set_threads(static_cast<int>(st.env.cfg.get_int("embedding.threads")));
         return std::string{};
       },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },
-  };
+      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
+  );
 }
 
 }  // namespace

@@ -239,7 +239,7 @@ void learn_from(inference_state& st, const job& j) {
     m.memories.push_back(s + " " + r + " " + o);
   }
   if (triples.empty()) return;
-  m.triples_json = triples.dump();
+  m.triples_json = json_dump(triples);
   if (st.synthesis) caf::anon_send(st.synthesis, m);
   if (st.memory) caf::anon_send(st.memory, std::move(m));
 }
@@ -479,7 +479,7 @@ expected<void> parse_sampling(const inference_state& st, const json& b, const st
     if (!it->is_object()) return error{errc::bad_request, "schema: must be an object (a JSON Schema)"};
     // Re-read in document order: properties are generated in the order they are declared.
     auto ordered = nlohmann::ordered_json::parse(raw_body, nullptr, false);
-    auto c = inf::schema_compile(ordered.is_object() ? ordered["schema"].dump() : it->dump());
+    auto c = inf::schema_compile(ordered.is_object() ? json_dump(ordered["schema"]) : json_dump(*it));
     if (!c) return c.error();
     j.schema = *c;
   }
@@ -547,7 +547,9 @@ void supersede(inference_actor* self, const std::string& user) {
 caf::behavior inference_fun(inference_actor* self, actor_env env) {
   self->state.env = std::move(env);
   load(self->state);
-  return {
+  const kit::guard_ctx guard{"inference", self->state.env.replies, self->state.env.thoughts};
+  return kit::guarded_behavior(
+      guard,
       [=](request_msg& r) {
         auto& st = self->state;
         auto& out = *st.env.replies;
@@ -712,14 +714,14 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
         if (st.model) j["model"] = st.model->info().name;
         else j["reason"] = st.down_reason;
         if (st.loading) j["loading"] = st.loading->path;
-        return j.dump();
+        return json_dump(j);
       },
       [=](tunables_msg& m) {
         kit::apply_tunables(self->state.env.cfg, m);
         return std::string{};
       },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },
-  };
+      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
+  );
 }
 
 }  // namespace

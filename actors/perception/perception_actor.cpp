@@ -86,7 +86,9 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
   self->state.env = std::move(env);
   self->state.embedder = embedder;
   self->state.memory = memory;
-  return {
+  const kit::guard_ctx guard{"perception", self->state.env.replies, self->state.env.thoughts};
+  return kit::guarded_behavior(
+      guard,
       [=](request_msg& r) {
         auto& st = self->state;
         auto& out = *st.env.replies;
@@ -129,7 +131,7 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
         p.request_id = r.id;
         p.source = source->value_or("user");
         p.text = std::move(*norm);
-        p.meta = meta->value_or(kit::json::object()).dump();
+        p.meta = json_dump(meta->value_or(kit::json::object()));
         p.t0_ns = t0;
         out.reply_ok(r.ticket, {{"percept_id", p.percept_id}});
         spdlog::debug("percept {} from user {}: {}", p.percept_id, log_text(p.user), log_text(p.text));
@@ -178,8 +180,8 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
         kit::apply_tunables(self->state.env.cfg, m);
         return std::string{};
       },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },
-  };
+      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
+  );
 }
 
 }  // namespace

@@ -63,7 +63,9 @@ caf::behavior proactive_fun(proactive_actor* self, actor_env env, caf::actor syn
   self->state.env = std::move(env);
   self->state.synthesis = synthesis;
   self->send(self, tick_atom_v);
-  return {
+  const kit::guard_ctx guard{"proactive", self->state.env.replies, self->state.env.thoughts};
+  return kit::guarded_behavior(
+      guard,
       [=](tick_atom) {
         check(self);
         self->delayed_send(self, std::chrono::milliseconds(self->state.env.cfg.get_int("proactive.tick_ms")), tick_atom_v);
@@ -86,8 +88,8 @@ caf::behavior proactive_fun(proactive_actor* self, actor_env env, caf::actor syn
         kit::apply_tunables(self->state.env.cfg, m);
         return std::string{};
       },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },
-  };
+      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
+  );
 }
 
 }  // namespace

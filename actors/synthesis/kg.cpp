@@ -416,7 +416,7 @@ expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples) {
       std::optional<std::int64_t> existing;
       if (auto it = new_triples.find(tk); it != new_triples.end()) existing = it->second;
       else if (auto it2 = g.triples.find(tk); it2 != g.triples.end()) existing = it2->second;
-      const std::string attrs_text = c.attrs.dump();
+      const std::string attrs_text = json_dump(c.attrs);
       if (existing) {
         upd_rel.reset();
         upd_rel.bind(1, attrs_text);

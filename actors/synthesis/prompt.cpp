@@ -30,7 +30,7 @@ std::string fact_line(const fact& f) {
   if (f.attrs.is_object()) {
     if (auto it = f.attrs.find("due"); it != f.attrs.end()) {
       line += " (due ";
-      line += it->is_string() ? it->get<std::string>() : it->dump();
+      line += it->is_string() ? it->get<std::string>() : json_dump(*it);
       line += ")";
     }
   }

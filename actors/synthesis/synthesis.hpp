@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json.hpp"
 
 namespace aikid::synthesis {
 

@@ -308,7 +308,7 @@ void ask_reflections(synthesis_state& st, std::int64_t now_ms) {
     p.user = user;
     p.t0_ns = kit::now_ns();
     ++st.reflections;
-    generate_msg g{std::move(p), msgs.dump(), static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.answer_tokens")),
+    generate_msg g{std::move(p), json_dump(msgs), static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.answer_tokens")),
                    "reflect", ""};
     caf::anon_send(st.inference, std::move(g));
   }
@@ -335,7 +335,9 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
     mo.path = path;
     if (auto m = inference::model::load(mo)) st0.tokenizer = std::move(*m);
   }
-  return {
+  const kit::guard_ctx guard{"synthesis", self->state.env.replies, self->state.env.thoughts};
+  return kit::guarded_behavior(
+      guard,
       [=](request_msg& r) {
         auto& st = self->state;
         if (kit::expired(r)) return;
@@ -389,7 +391,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
           q.source = p.source;
           q.t0_ns = kit::now_ns();
           ++st.extractions;
-          caf::anon_send(st.inference, generate_msg{std::move(q), extraction_messages(p.text).dump(),
+          caf::anon_send(st.inference, generate_msg{std::move(q), json_dump(extraction_messages(p.text)),
                                                     static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.extract_tokens")),
                                                     "extract", kFactsSchema});
         }
@@ -403,7 +405,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         json msgs = json::array();
         for (const auto& m : c->messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
         p.memory_ids = c->memory_ids;
-        generate_msg g{std::move(p), msgs.dump(), static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.answer_tokens")),
+        generate_msg g{std::move(p), json_dump(msgs), static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.answer_tokens")),
                        "answer", ""};
         self->send(st.inference, std::move(g));
       },
@@ -417,14 +419,14 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
           auto ks = syn::kg_stats_get(*st.graph);
           j["kg"] = {{"entities", ks.entities}, {"relations", ks.relations}};
         }
-        return j.dump();
+        return json_dump(j);
       },
       [=](health_atom) {
         auto& st = self->state;
         json j = {{"up", st.graph != nullptr}};
         if (!st.graph) j["reason"] = st.down_reason;
         if (!st.templates_error.empty()) j["templates_error"] = st.templates_error;
-        return j.dump();
+        return json_dump(j);
       },
       // The learning path's findings: facts into the graph, the model's answer as a turn.
       [=](learn_msg& m) {
@@ -454,8 +456,8 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         syn::turns_set_max(*st.conversation, static_cast<std::size_t>(st.env.cfg.get_int("synthesis.turns")));
         return std::string{};
       },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); },
-  };
+      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
+  );
 }
 
 }  // namespace
