@@ -8,7 +8,9 @@ import json
 import os
 import sqlite3
 
-from aiki_bridge import Client, Subscriber
+import pytest
+
+from aiki_bridge import AikidError, Client, Subscriber
 from harness import wait_final
 
 
@@ -32,12 +34,21 @@ def test_json_nested_300000_deep_is_bad_request_and_the_daemon_serves_on(make_da
         assert r["id"] == "deep-" + member.decode()
         assert r["error"]["message"].startswith(member.decode() + "[0][0][0][0][0]…: JSON nested deeper than 64 levels")
         assert d.request({"op": "ping"})["ok"]
-    # 63 levels of meta are fine (the request object is level 1)
+    # 63 levels of meta are fine (the request object is level 1); 100 were
+    # stored before the limit, and the bridge raised RecursionError reading
+    # them back only past Python's own limit: now refused at the door
     meta = {}
     for _ in range(62):
         meta = {"a": meta}
     with Client(d.requests, timeout=30) as c:
         assert c.request("memory.add", text="nested meta", user="u", meta=meta, vector=unit(1))["memory_id"] > 0
+        for _ in range(40):
+            meta = {"a": meta}
+        with pytest.raises(AikidError) as e:
+            c.request("memory.add", text="deeper", user="u", meta=meta, vector=unit(2))
+        assert e.value.code == "bad_request" and "meta.a.a.a.a.a…: JSON nested deeper than 64" in str(e.value)
+        listed = c.request("memory.list", user="u")
+        assert listed["total"] == 1 and listed["memories"][0]["text"] == "nested meta"
     assert d.proc.poll() is None
 
 
