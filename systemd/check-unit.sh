@@ -76,7 +76,7 @@ echo "check-unit: sysusers + tmpfiles OK (aikid uid $uid gid $gid)"
 unit_value() { awk -F= -v k="$1" '$1 == k { v = substr($0, length(k) + 2) } END { print v }' "$2"; }
 to_bytes() {  # 4G, 512M, 1024K, 12345 -> bytes; anything else (infinity, %) -> empty
   echo "$1" | awk '/^[0-9]+[KMGT]?$/ { n = $0 + 0; u = substr($0, length($0));
-    m = (u == "K") ? 2^10 : (u == "M") ? 2^20 : (u == "G") ? 2^30 : (u == "T") ? 2^40 : 1; printf "%d\n", n * m }'
+    m = (u == "K") ? 2^10 : (u == "M") ? 2^20 : (u == "G") ? 2^30 : (u == "T") ? 2^40 : 1; printf "%.0f\n", n * m }'
 }
 check_limits() {  # unit -> 0, or 1 with the reason on stderr
   mem=$(unit_value MemoryMax "$1"); bytes=$(to_bytes "$mem")
