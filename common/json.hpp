@@ -114,11 +114,13 @@ inline expected<void> json_depth_check(std::string_view text, int max_depth, std
                                       std::string(what)};
 }
 
-/// Compact text of `j`; a string that is not well-formed UTF-8 has each bad
-/// part replaced by U+FFFD (never throws for it). Use it for every value that
-/// may hold stored or generated text.
-inline std::string json_dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+/// Compact text of `j` (nlohmann::json or ordered_json: keys keep their
+/// order); a string that is not well-formed UTF-8 has each bad part replaced
+/// by U+FFFD (never throws for it). Use it for every value that may hold
+/// stored or generated text.
+template <class Json>
+std::string json_dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace aikid
