@@ -12,6 +12,9 @@
 //   5. prompt builder    prompt_build
 //   6. turns             turns_new, turns_add, turns_recent, turns_set_max
 //   7. compose           synthesis_compose: link → match → render, or build the prompt
+//   8. reminders said in words
+//                        time_words_load_dir, when_find, repeat_next, when_format,
+//                        time_words_phrase, reminder_parse, reminder_command_parse
 //
 // Threading: every object here is owned by one thread (the synthesis actor).
 // A template_set is immutable once built and may be shared (shared_ptr) —
@@ -30,6 +33,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -428,5 +432,117 @@ struct composition {
 /// Fails: bad_request (vector dimension), too_large (prompt budget), internal.
 expected<composition> synthesis_compose(const compose_env& env, const compose_request& req,
                                         const compose_settings& settings);
+
+// ============================================================================
+// 8. Reminders said in words — time expressions ("tomorrow at 10", "halv tre",
+//    "hver mandag kl. 9"), reminder requests ("minn meg på å ringe mamma i
+//    morgen klokka 10") and replies to a reminder ("utsett 10 minutter",
+//    "done"). The words are data: config/time/<lang>.toml (one file a
+//    language; docs/reminders.md says how to add a word or a language); the
+//    grammar is in when.cpp. Text is matched case-insensitively, punctuation
+//    ignored ("kl." = "kl"), and is expected in NFC.
+//
+//    Rules: a time names its next occurrence after now; a bare time already
+//    past today means tomorrow; a weekday names the next such day (today
+//    only if the time is still ahead). An hour said without am/pm ("at 9",
+//    "kl. 9", "halv tre", and in English "2:30") is a 12-hour time: alone it
+//    is the next of its two occurrences (09:00 or 21:00); with a day named
+//    ("tomorrow at 9", "on Friday at 2") 7:00–11:59 is the morning and
+//    12:00–6:59 the afternoon/evening, unless a part of the day says which
+//    ("tonight at 9" = 21:00). A bare 12 is noon. "18:00", "09:00", "kl 14"
+//    and Norwegian "kl. 9:30" are read as written. A day without a time
+//    means the file's default_hour (or the part of the day's hour:
+//    "tonight" 20:00, "tomorrow morning" 08:00); "today"/"tonight" alone
+//    when that hour has passed means the next full hour. Only an explicit
+//    date is ever `past`: a day and month already past (without a year:
+//    within the last 183 days, older means next year's), "yesterday"/"i går",
+//    or "today at <a time already past>".
+// ============================================================================
+
+struct time_words;                                   // one language's words and phrases
+using time_words_ptr = std::shared_ptr<const time_words>;
+
+/// Every <lang>.toml in dir (config/time/), sorted by name; the language is
+/// the file name ("en", "nb"). All or nothing. Fails: bad_request
+/// "file:line: what is wrong" for the first bad file (TOML syntax, an unknown
+/// or ill-typed key, a list of the wrong length, a phrase with no words, a
+/// missing phrase); unavailable when dir is missing or has no .toml file.
+expected<std::vector<time_words_ptr>> time_words_load_dir(const std::filesystem::path& dir);
+const std::string& time_words_lang(const time_words& w);            // "en", "nb"
+
+struct repeat_rule {
+  enum class kind { none, daily, weekly } every = kind::none;
+  int weekday = 0;      // weekly: 0 = Sunday … 6 = Saturday (as local_time::weekday)
+  int hour = 0, minute = 0;  // local time of day
+};
+
+struct when_parsed {
+  std::int64_t due_ms = 0;   // the next occurrence after now (unix ms); for `past`, the (past) time named
+  repeat_rule repeat;        // every Monday at 9 / hver mandag kl. 9 / every day at …
+  std::size_t begin = 0, end = 0;  // byte span of the time expression in the text
+  bool past = false;         // an explicit date (a day and month, or "yesterday"/"i går") already past: to refuse
+};
+
+/// The time expression in `text` (the longest match at the earliest
+/// position), in zone z at now_ms. Nothing when none. Never fails.
+std::optional<when_parsed> when_find(const time_words& w, std::string_view text, std::int64_t now_ms,
+                                     const zone& z);
+
+/// The next occurrence of r strictly after after_ms, at r's local hour:minute
+/// in z (so 09:00 stays 09:00 local across DST changes). kind::none repeats
+/// daily. A local time the clock skips (spring forward) moves on by the skip;
+/// one it passes twice is the first. Never fails.
+std::int64_t repeat_next(const repeat_rule& r, std::int64_t after_ms, const zone& z);
+
+/// ms in words, for acknowledgements: en "Friday 12 December at 13:30", nb
+/// "fredag 12. desember kl. 13:30" (the file's [format]; the year is added
+/// when it is not the current year by the system clock). Never fails.
+std::string when_format(const time_words& w, std::int64_t ms, const zone& z);
+
+/// A phrase of the data file with {name} fields filled from vars (unknown
+/// names stay as they are; values are not scanned again). Keys every file
+/// has (load fails without one): ack, ack_repeat, fire, fire_late, past,
+/// snoozed, done, nothing_pending ({what}, {when}) and period_daily,
+/// period_weekly (the {period} of ack_repeat: "day"/"week", "dag"/"uke").
+/// A key the file lacks comes back as the key itself. Never fails.
+std::string time_words_phrase(const time_words& w, std::string_view key,
+                              const std::vector<std::pair<std::string, std::string>>& vars);
+
+struct reminder_ask {
+  std::string lang;     // the language of the trigger that matched
+  std::string what;     // what to remind about, in the user's words, without the trigger, the time and filler
+                        // ("å"/"to"/"om"/"about"): "ringe mamma", "water the plants", "tannlegen";
+                        // "" when the text names nothing ("remind me tomorrow at 10")
+  when_parsed when;
+};
+
+/// A reminder request: ONLY when the text asks for one — a trigger of
+/// [reminder] triggers ("remind me", "minn meg på", "husk å minne meg på",
+/// "husk at", …) not right after a negation ("don't remind me"), AND a time
+/// expression (after the trigger, else before it). Nothing otherwise: a time
+/// in a plain sentence is not a reminder, and a trigger without a time is
+/// nothing either (the caller may ask when). When several languages match,
+/// the earliest trigger wins. A `past` when comes back as it is (the caller
+/// refuses it). Never fails. Try reminder_command_parse first: "remind me
+/// again in 10 minutes" is a snooze.
+std::optional<reminder_ask> reminder_parse(const std::vector<time_words_ptr>& langs, std::string_view text,
+                                           std::int64_t now_ms, const zone& z);
+
+struct reminder_command {
+  enum class kind { snooze, done } what = kind::done;
+  std::string lang;
+  std::int64_t snooze_minutes = 0;            // "snooze 10 minutes", "utsett 10 minutter", "utsett en time";
+                                              // "snooze" alone: the file's snooze_minutes; 0 with snooze_until
+  std::optional<std::int64_t> snooze_until;   // "snooze until 15:00", "utsett til kl. 15" (unix ms, next occurrence)
+};
+
+/// A reply to a reminder said in words: "done", "ferdig", "gjort", "snooze",
+/// "utsett 10 minutter", … ([commands] of the data). Only a short text (at
+/// most 16 words) that is such a command, the whole text give or take
+/// punctuation and politeness ("ok, done, thanks"); else nothing (also for a
+/// snooze to a past date). Never fails.
+std::optional<reminder_command> reminder_command_parse(const std::vector<time_words_ptr>& langs,
+                                                       std::string_view text, std::int64_t now_ms,
+                                                       const zone& z);
 
 }  // namespace aikid::synthesis
