@@ -3,7 +3,8 @@
 // config/time/<lang>.toml. The data holds every word; this file the grammar:
 //
 //   expression := relative | (day | time-of-day)+        one of each, any order
-//   relative   := [in] amount-of-time {and amount-of-time} [from-now]   (in or from-now)
+//   relative   := [in] amount-of-time {and amount-of-time} [from-now] [time]
+//                 (in or from-now; a time only after whole days: "in 2 days at 10")
 //   day        := day-word [part] | part-today | daily [part] | every (weekday | part)
 //               | [on] weekday [date] [part] | [on] date [part]
 //   date       := [the] N [ordinal] [of] month [year] | month [the] N [ordinal] [year]
@@ -966,7 +967,8 @@ std::optional<resolved> resolve(const time_words& w, const said& x, std::int64_t
   return std::nullopt;
 }
 
-// The first expression in t[from, t.size()) that names a time.
+// The first expression in t that names a time (an expression naming no
+// date that exists, "31 February", is passed over).
 std::optional<when_parsed> find_expr(const time_words& w, const tokens& t, std::int64_t now, const zone& z) {
   const scan s{w, t};
   for (std::size_t i = 0; i < t.size(); ++i) {
