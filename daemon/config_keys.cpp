@@ -15,6 +15,9 @@ std::vector<config::key_spec> daemon_config_keys() {
       key_int("daemon.shutdown_grace_ms", 5000, 0, 600000, "how long SIGTERM waits for requests in flight"),
       key_int("daemon.heartbeat_ms", 5000, 100, 600000,
               "actor heartbeat interval when systemd sets no watchdog (else half of WatchdogSec)"),
+      key_int("daemon.heartbeat_timeout_ms", 0, 0, 600000,
+              "how long a heartbeat waits for an actor's answer before it calls the actor down (0: the heartbeat "
+              "interval; under systemd at most half of WatchdogSec)"),
       key_int("daemon.status_interval_ms", 10000, 0, 3600000,
               "publish the whole state on the status topic this often (0: only when an actor goes up or down)"),
       key_int("daemon.threads", 2, 1, 64, "CAF scheduler threads for the non-detached actors"),

@@ -238,6 +238,46 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
             [&, n = name](caf::error& e) { spdlog::error("{}: no answer at start: {}", n, sys.render(e)); });
   }
 
+  std::mutex cfg_mu;  // guards cfg (admin thread and this thread)
+  admin_context actx{sys, actors, cfg, cfg_mu, opts, nullptr, publisher.get(), boot_id, clock::now()};  // ingress: below
+
+  // Watchdog: WATCHDOG=1 only while every actor answers its heartbeat.
+  std::uint64_t wd_usec = 0;
+  bool systemd_wd = sd_watchdog_enabled(0, &wd_usec) > 0;
+  auto beat = systemd_wd ? std::chrono::milliseconds(wd_usec / 2000)
+                         : std::chrono::milliseconds(cfg.get_int("daemon.heartbeat_ms"));
+  // How long a beat waits for each actor's answer (daemon.heartbeat_timeout_ms,
+  // 0: the beat): a short beat need not call a merely slow actor down. Under
+  // systemd at most the beat, so that WATCHDOG=1 still comes within WatchdogSec.
+  auto health_timeout = cfg.get_int("daemon.heartbeat_timeout_ms") > 0
+                            ? std::chrono::milliseconds(cfg.get_int("daemon.heartbeat_timeout_ms"))
+                            : beat;
+  if (systemd_wd) health_timeout = std::min(health_timeout, beat);
+  // The status topic: the whole state at start, every daemon.status_interval_ms
+  // and at stop; an actor going down or up as soon as a beat sees it.
+  const auto status_every = std::chrono::milliseconds(cfg.get_int("daemon.status_interval_ms"));
+  auto publish_state = [&](const std::string& state, json health) {
+    json body{{"status", state}, {"message", state == "stopping" ? "stopping: finishing requests in flight" : ""},
+              {"version", AIKID_VERSION},
+              {"uptime_s", std::chrono::duration<double>(clock::now() - actx.started).count()}};
+    if (health.is_object()) body["actors"] = std::move(health["actors"]);
+    publisher->publish("status", std::move(body));
+  };
+  // The start status goes out before ingress answers a first request: a
+  // client that has had an answer and subscribes then never sees it (with
+  // daemon.status_interval_ms = 0 it hears only changes from then on).
+  json health0 = admin_health(actx, health_timeout);
+  std::map<std::string, bool> actor_up;
+  for (const auto& [name, h] : health0["actors"].items()) actor_up[name] = h.value("up", false);
+  const std::string state0 = health0.value("status", "degraded") == "ok" ? "ready" : "degraded";
+  publish_state(state0, std::move(health0));
+  auto status_sent = [&] {  // the publisher's I/O thread has handed it to the PUB socket
+    const json st = publisher->stats();
+    return st["sent"].value("status", std::uint64_t{0}) + st["failed"].value("status", std::uint64_t{0});
+  };
+  for (const auto until = clock::now() + std::chrono::seconds(10); status_sent() == 0 && clock::now() < until;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
   auto ing = ipc::ingress::start(
       zctx,
       {cfg.get_string("ipc.requests"), static_cast<std::size_t>(cfg.get_int("ipc.max_message_bytes")),
@@ -264,9 +304,8 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   }
   std::shared_ptr<ipc::ingress> ingress = std::move(*ing);
   replies->target = ingress.get();
+  actx.ingress = ingress.get();
 
-  std::mutex cfg_mu;  // guards cfg (admin thread and this thread)
-  admin_context actx{sys, actors, cfg, cfg_mu, opts, ingress.get(), publisher.get(), boot_id, clock::now()};
   auto adm = ipc::admin_server::start({cfg.get_string("admin.socket"), cfg.get_string("admin.group")},
                                       [&actx](const std::string& line) { return admin_execute(actx, line); });
   if (!adm) {
@@ -283,30 +322,10 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
     metrics = std::move(*m);
   }
 
-  // Watchdog: WATCHDOG=1 only while every actor answers its heartbeat.
-  std::uint64_t wd_usec = 0;
-  bool systemd_wd = sd_watchdog_enabled(0, &wd_usec) > 0;
-  auto beat = systemd_wd ? std::chrono::milliseconds(wd_usec / 2000)
-                         : std::chrono::milliseconds(cfg.get_int("daemon.heartbeat_ms"));
-  // The status topic: the whole state at start, every daemon.status_interval_ms
-  // and at stop; an actor going down or up as soon as a beat sees it.
-  const auto status_every = std::chrono::milliseconds(cfg.get_int("daemon.status_interval_ms"));
-  auto publish_state = [&](const std::string& state, json health) {
-    json body{{"status", state}, {"message", state == "stopping" ? "stopping: finishing requests in flight" : ""},
-              {"version", AIKID_VERSION},
-              {"uptime_s", std::chrono::duration<double>(clock::now() - actx.started).count()}};
-    if (health.is_object()) body["actors"] = std::move(health["actors"]);
-    publisher->publish("status", std::move(body));
-  };
-  json health0 = admin_health(actx, beat);
-  std::map<std::string, bool> actor_up;
-  for (const auto& [name, h] : health0["actors"].items()) actor_up[name] = h.value("up", false);
-  const std::string state0 = health0.value("status", "degraded") == "ok" ? "ready" : "degraded";
-  publish_state(state0, std::move(health0));
   // The heartbeat thread (daemon/heartbeat.cpp): one health ask per actor
   // and beat; admin_health marks an actor that does not answer "alive": false.
   heartbeat watchdog({beat, status_every, systemd_wd},
-                     {[&] { return admin_health(actx, beat); }, publish_state, publisher.get(), notify},
+                     {[&] { return admin_health(actx, health_timeout); }, publish_state, publisher.get(), notify},
                      std::move(actor_up));
 
   notify("READY=1");
