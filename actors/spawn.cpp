@@ -38,7 +38,7 @@ caf::actor actor_set::owner_of(const std::string& section) const {
 caf::actor actor_set::server_of(const std::string& op) const {
   if (op == "perceive") return perception;
   if (op.rfind("memory.", 0) == 0) return memory;
-  if (op.rfind("kg.", 0) == 0) return synthesis;
+  if (op.rfind("kg.", 0) == 0 || op.rfind("reminder.", 0) == 0 || op.rfind("user.", 0) == 0) return synthesis;
   if (op == "generate" || op == "tokenize" || op == "model.info" || op == "cancel") return inference;
   if (op == "embed") return embedder;
   return {};

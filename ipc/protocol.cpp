@@ -99,14 +99,15 @@ const std::vector<std::string>& protocol_ops() {
       "perceive",      "memory.add",     "memory.search", "memory.get",  "memory.update", "memory.delete",
       "memory.list",   "memory.history", "memory.delete_all", "kg.add",   "kg.query",      "kg.delete",
       "kg.entities",   "generate",       "cancel",        "embed",       "tokenize",      "model.info",
-      "ping"};
+      "ping",          "reminder.list",  "reminder.snooze", "reminder.done", "reminder.delete", "user.timezone"};
   return ops;
 }
 
 op_class protocol_op_class(std::string_view op) {
   if (op == "perceive") return op_class::perceive;
   if (op.rfind("memory.", 0) == 0) return op_class::memory;
-  if (op.rfind("kg.", 0) == 0) return op_class::kg;
+  if (op.rfind("kg.", 0) == 0 || op.rfind("reminder.", 0) == 0 || op.rfind("user.", 0) == 0)
+    return op_class::kg;  // served by synthesis from the graph's database
   if (op == "generate") return op_class::generate;
   if (op == "embed" || op == "tokenize") return op_class::embed;
   return op_class::control;  // ping, cancel, model.info

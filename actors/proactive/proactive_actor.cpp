@@ -74,6 +74,7 @@ caf::behavior proactive_fun(proactive_actor* self, actor_env env, caf::actor syn
       [=](clock_atom, std::int64_t t) -> std::string {
         auto& st = self->state;
         st.offset_ms = t == 0 ? 0 : t - kit::unix_ms();
+        self->send(st.synthesis, clock_atom_v, st.offset_ms);  // before the tick: reminders said after it count from here
         check(self);
         return kit::json{{"ok", true}, {"now_ms", now_of(st)}, {"offset_ms", st.offset_ms}}.dump();
       },

@@ -91,6 +91,20 @@ local_time zone_fields(const zone& z, std::int64_t unix_ms, long* offset_s = nul
 }  // namespace detail
 }  // namespace aikid::synthesis
 
+// ---- kg.cpp / reminders.cpp: the graph's database ------------------------------
+namespace SQLite {
+class Database;
+}
+namespace aikid::synthesis {
+struct kg;
+namespace detail {
+/// The graph's open database (reminders.cpp keeps its tables there).
+SQLite::Database& kg_db(kg& g);
+/// Creates the reminders and settings tables (schema v3; kg_open's migration).
+void reminders_schema_create(SQLite::Database& db);
+}  // namespace detail
+}  // namespace aikid::synthesis
+
 // ---- kg.cpp (for the linker) ----------------------------------------------------
 #include <functional>
 namespace aikid::synthesis {

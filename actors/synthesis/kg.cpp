@@ -19,7 +19,7 @@ namespace aikid::synthesis {
 
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 struct rel_rec;
 
@@ -229,6 +229,10 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
         g->db->exec("ALTER TABLE relations ADD COLUMN fired INTEGER");
         g->db->exec("INSERT INTO schema_version(version) VALUES (2)");
       }
+      if (version < 3) {  // v3: reminders said in words, per-user settings (reminders.cpp)
+        detail::reminders_schema_create(*g->db);
+        g->db->exec("INSERT INTO schema_version(version) VALUES (3)");
+      }
       tx.commit();
     }
     {
@@ -279,6 +283,10 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
   }
   return g;
 }
+
+namespace detail {
+SQLite::Database& kg_db(kg& g) { return *g.db; }
+}  // namespace detail
 
 // ---- add ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@
 //   8. reminders said in words
 //                        time_words_load_dir, when_find, repeat_next, when_format,
 //                        time_words_phrase, reminder_parse, reminder_command_parse
+//   9. stored reminders  reminder_add, reminder_list, reminder_due_take, …; user_setting_*
 //
 // Threading: every object here is owned by one thread (the synthesis actor).
 // A template_set is immutable once built and may be shared (shared_ptr) —
@@ -180,9 +181,12 @@ std::vector<link> linker_find(const linker& l, std::string_view text);
 struct zone;
 using zone_ptr = std::shared_ptr<const zone>;
 
-/// Fails: unavailable ("time zone 'Europe/Oslo': tzdata not found in
-/// /usr/share/zoneinfo" or "unknown zone").
+/// An IANA zone by name; "" is the machine's zone (/etc/localtime; UTC when
+/// the machine names none). Fails: unavailable ("time zone 'Europe/Oslo':
+/// tzdata not found in /usr/share/zoneinfo" or "unknown zone").
 expected<zone_ptr> zone_open(std::string_view iana_name);
+/// The zone's IANA name ("UTC" for UTC).
+const std::string& zone_name(const zone& z);
 
 /// Local calendar fields of unix-ms `t` in zone z.
 struct local_time {
@@ -544,5 +548,62 @@ struct reminder_command {
 std::optional<reminder_command> reminder_command_parse(const std::vector<time_words_ptr>& langs,
                                                        std::string_view text, std::int64_t now_ms,
                                                        const zone& z);
+
+// ============================================================================
+// 9. Stored reminders and per-user settings — tables of the knowledge graph's
+//    database (same WAL file, synchronous=FULL: a reminder is on disk before
+//    it is acknowledged, and a firing is marked before it is handed out, so
+//    each due time fires once, also across a restart).
+// ============================================================================
+
+struct reminder {
+  std::int64_t id = 0;
+  std::string user, what, lang;   // lang: the language it was asked in ("en", "nb")
+  std::string said;               // the user's words
+  std::int64_t due_ms = 0;        // the next (or, once fired, the last) due time
+  repeat_rule repeat;             // kind::none: fires once
+  std::string state = "pending";  // pending | fired | done
+  std::int64_t created_ms = 0;
+  std::optional<std::int64_t> fired_ms;  // when it last fired (the clock's time then)
+};
+
+/// Stores a new reminder (id assigned). Fails: bad_request (empty user or
+/// what, bad UTF-8), unavailable (the database).
+expected<reminder> reminder_add(kg& g, reminder r);
+/// A user's reminders, soonest first; `all` adds fired and done ones.
+/// Fails: unavailable.
+expected<std::vector<reminder>> reminder_list(kg& g, std::string_view user, bool all = false);
+/// One reminder of `user`. Fails: not_found (no such id for this user), unavailable.
+expected<reminder> reminder_get(kg& g, std::int64_t id, std::string_view user);
+/// The user's reminder that fired last (for "done" / "snooze" said in words).
+/// Fails: not_found, unavailable.
+expected<reminder> reminder_last_fired(kg& g, std::string_view user);
+/// Moves a reminder to `due_ms` and makes it pending again. Fails as reminder_get.
+expected<reminder> reminder_snooze(kg& g, std::int64_t id, std::string_view user, std::int64_t due_ms);
+/// Marks it done (a repeating one stops repeating). Fails as reminder_get.
+expected<reminder> reminder_done(kg& g, std::int64_t id, std::string_view user);
+/// Deletes it. Fails as reminder_get.
+expected<void> reminder_delete(kg& g, std::int64_t id, std::string_view user);
+/// Deletes every reminder and setting of `user`; returns how many reminders.
+expected<std::int64_t> reminder_delete_user(kg& g, std::string_view user);
+
+/// A reminder whose due time has come, as handed out once.
+struct reminder_firing {
+  reminder r;            // as it was when it fired (due_ms: the time that came)
+  bool late = false;     // more than a minute past its due time (the daemon was down, or the clock jumped)
+};
+/// Every pending reminder due at or before now_ms, marked fired (a repeating
+/// one moves to its next occurrence after now_ms, in the zone `zone_of`
+/// gives for its user) in one durable transaction before it is returned.
+/// Fails: unavailable (nothing is marked then).
+expected<std::vector<reminder_firing>> reminder_due_take(kg& g, std::int64_t now_ms,
+                                                         const std::function<const zone&(const std::string&)>& zone_of);
+
+/// A per-user setting ("timezone"); "" when unset. Fails: unavailable.
+expected<std::string> user_setting_get(kg& g, std::string_view user, std::string_view key);
+/// Every (user, value) of one setting key (at start: the users' own zones). Fails: unavailable.
+expected<std::vector<std::pair<std::string, std::string>>> user_settings_with(kg& g, std::string_view key);
+/// Sets it ("" clears it). Fails: bad_request (empty user), unavailable.
+expected<void> user_setting_set(kg& g, std::string_view user, std::string_view key, std::string_view value);
 
 }  // namespace aikid::synthesis

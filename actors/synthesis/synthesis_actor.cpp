@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <set>
 
 #include "actors/actor_kit.hpp"
@@ -31,7 +32,11 @@ std::vector<config::key_spec> synthesis_config_keys() {
           .is_live(),
       key_int("synthesis.turns", 8, 0, 256, "recent conversation turns kept per user").is_live(),
       key_int("synthesis.fact_depth", 1, 1, 3, "knowledge-graph depth around linked entities").is_live(),
-      key_string("synthesis.timezone", "UTC", "IANA time zone for dates and times in answers"),
+      key_string("synthesis.timezone", "",
+                 "IANA time zone for dates and times in answers and reminders (\"\": the machine's, /etc/localtime); "
+                 "a user's own zone (op user.timezone) wins"),
+      key_path("synthesis.time_words", "time",
+               "folder of the time words and reminder phrases, one <lang>.toml per language (docs/reminders.md)"),
       key_string("synthesis.system_prompt", "You are AIKI, a helpful personal assistant.",
                  "system prompt when no template matches")
           .is_live(),
@@ -69,6 +74,13 @@ struct synthesis_state {
   std::uint64_t answered = 0, prompted = 0, extractions = 0, learned_triples = 0, reminders = 0,
                 reflections = 0, learn_errors = 0;
   std::set<std::string> users_since_reflection;  // users with new turns since the last reflection
+  // Reminders said in words (docs/reminders.md): the words of each language,
+  // the users' own zones, the clock (moved with admin `debug clock`).
+  std::vector<syn::time_words_ptr> words;
+  std::string words_error;
+  std::map<std::string, syn::zone_ptr> user_zones;  // users with a zone of their own
+  std::int64_t clock_offset_ms = 0;
+  std::uint64_t reminders_made = 0, reminders_refused = 0, reminder_commands = 0;
   static inline const char* name = "synthesis";
 };
 
@@ -258,6 +270,186 @@ std::vector<syn::triple> triples_of(const learn_msg& m) {
   return out;
 }
 
+// ---- reminders said in words --------------------------------------------------
+
+std::int64_t now_of(const synthesis_state& st) { return kit::unix_ms() + st.clock_offset_ms; }
+
+const syn::zone& utc_zone() {
+  static const syn::zone_ptr z = *syn::zone_open("UTC");
+  return *z;
+}
+
+// The user's zone: their own (op user.timezone), else synthesis.timezone.
+const syn::zone& zone_for(synthesis_state& st, const std::string& user) {
+  if (auto it = st.user_zones.find(user); it != st.user_zones.end()) return *it->second;
+  return st.tz ? *st.tz : utc_zone();
+}
+
+void load_user_zones(synthesis_state& st) {
+  st.user_zones.clear();
+  if (!st.graph) return;
+  auto users = syn::user_settings_with(*st.graph, "timezone");
+  if (!users) return spdlog::warn("synthesis: users' time zones: {}", users.error().message);
+  for (const auto& [user, name] : *users) {
+    if (auto z = syn::zone_open(name)) st.user_zones[user] = *z;
+    else spdlog::warn("synthesis: user time zone '{}' does not open: {}", name, z.error().message);
+  }
+}
+
+const syn::time_words* words_for(const synthesis_state& st, const std::string& lang) {
+  for (const auto& w : st.words)
+    if (syn::time_words_lang(*w) == lang) return w.get();
+  return st.words.empty() ? nullptr : st.words.front().get();
+}
+
+expected<void> load_words(synthesis_state& st) {
+  auto dir = st.env.cfg.get_string("synthesis.time_words");
+  if (dir.empty()) return {};
+  auto w = syn::time_words_load_dir(dir);
+  if (!w) {
+    st.words_error = w.error().message;
+    return w.error();
+  }
+  st.words = std::move(*w);
+  st.words_error.clear();
+  return {};
+}
+
+// A phrase of the reminder's language about r: {what}, {when} (its due time
+// in words), {period} (day or week, for a repeating one).
+std::string phrase(const syn::time_words& w, std::string_view key, const syn::reminder& r, const syn::zone& z) {
+  const char* period = r.repeat.every == syn::repeat_rule::kind::daily ? "period_daily" : "period_weekly";
+  return syn::time_words_phrase(w, key, {{"what", r.what}, {"when", syn::when_format(w, r.due_ms, z)},
+                                         {"period", syn::time_words_phrase(w, period, {})}});
+}
+
+// A percept that asks for a reminder, or answers one ("done", "snooze 10
+// minutes"): stored and acknowledged here, in the language it was said in.
+// Returns the answer, or nothing when the text is neither (then the percept
+// is composed as usual). Never throws; a database error is the answer's error.
+std::optional<expected<std::string>> reminder_words(synthesis_state& st, const percept_msg& p) {
+  if (st.words.empty() || !st.graph || p.source != "user") return std::nullopt;
+  const auto now = now_of(st);
+  const syn::zone& z = zone_for(st, p.user);
+  if (auto cmd = syn::reminder_command_parse(st.words, p.text, now, z)) {
+    ++st.reminder_commands;
+    const auto* w = words_for(st, cmd->lang);
+    auto last = syn::reminder_last_fired(*st.graph, p.user);
+    if (!last) {
+      if (last.error().code != errc::not_found) return expected<std::string>{last.error()};
+      return expected<std::string>{syn::time_words_phrase(*w, "nothing_pending", {})};
+    }
+    if (cmd->what == syn::reminder_command::kind::done) {
+      auto d = last->repeat.every == syn::repeat_rule::kind::none ? syn::reminder_done(*st.graph, last->id, p.user)
+                                                                   : expected<syn::reminder>{*last};
+      if (!d) return expected<std::string>{d.error()};
+      return expected<std::string>{phrase(*w, "done", *d, z)};
+    }
+    const std::int64_t due = cmd->snooze_until ? *cmd->snooze_until : now + cmd->snooze_minutes * 60'000;
+    auto sn = syn::reminder_snooze(*st.graph, last->id, p.user, due);
+    if (!sn) return expected<std::string>{sn.error()};
+    return expected<std::string>{phrase(*w, "snoozed", *sn, z)};
+  }
+  auto ask = syn::reminder_parse(st.words, p.text, now, z);
+  if (!ask) return std::nullopt;
+  const auto* w = words_for(st, ask->lang);
+  syn::reminder r;
+  r.user = p.user;
+  r.what = ask->what.empty() ? p.text : ask->what;  // "remind me tomorrow at 10": the words themselves
+  r.lang = ask->lang;
+  r.said = p.text;
+  r.due_ms = ask->when.due_ms;
+  r.repeat = ask->when.repeat;
+  r.created_ms = now;
+  if (ask->when.past) {
+    ++st.reminders_refused;
+    return expected<std::string>{phrase(*w, "past", r, z)};
+  }
+  auto added = syn::reminder_add(*st.graph, r);
+  if (!added) return expected<std::string>{added.error()};
+  ++st.reminders_made;
+  return expected<std::string>{
+      phrase(*w, r.repeat.every == syn::repeat_rule::kind::none ? "ack" : "ack_repeat", *added, z)};
+}
+
+json reminder_json(synthesis_state& st, const syn::reminder& r) {
+  const syn::zone& z = zone_for(st, r.user);
+  json rep = nullptr;
+  if (r.repeat.every != syn::repeat_rule::kind::none)
+    rep = {{"every", r.repeat.every == syn::repeat_rule::kind::daily ? "day" : "week"},
+           {"weekday", r.repeat.weekday}, {"hour", r.repeat.hour}, {"minute", r.repeat.minute}};
+  json j = {{"id", r.id}, {"what", r.what}, {"lang", r.lang}, {"said", r.said}, {"due", r.due_ms},
+            {"due_local", syn::zone_local(z, r.due_ms).iso}, {"repeat", rep}, {"state", r.state},
+            {"created", r.created_ms}, {"fired", r.fired_ms ? json(*r.fired_ms) : json()}};
+  if (const auto* w = words_for(st, r.lang)) j["due_words"] = syn::when_format(*w, r.due_ms, z);
+  return j;
+}
+
+// reminder.list / snooze / done / delete and user.timezone. Each takes `user`
+// (required): a reminder is found only under its own user.
+void serve_reminders(synthesis_state& st, const request_msg& r) {
+  auto& out = *st.env.replies;
+  const json& b = kit::body_of(r);
+  auto user = wire::field_string(b, "user");
+  if (!user) return out.reply_error(r.ticket, user.error());
+  if (user->empty()) return out.reply_error(r.ticket, error{errc::bad_request, "user: must not be empty"});
+  if (r.op == "user.timezone") {
+    auto tz = wire::field_opt_string(b, "timezone");
+    if (!tz) return out.reply_error(r.ticket, tz.error());
+    if (*tz) {
+      if (!(*tz)->empty()) {
+        auto z = syn::zone_open(**tz);
+        if (!z) return out.reply_error(r.ticket, error{errc::bad_request, "timezone: " + z.error().message});
+        if (auto ok = syn::user_setting_set(*st.graph, *user, "timezone", **tz); !ok)
+          return out.reply_error(r.ticket, ok.error());
+        st.user_zones[*user] = *z;
+      } else {
+        if (auto ok = syn::user_setting_set(*st.graph, *user, "timezone", ""); !ok)
+          return out.reply_error(r.ticket, ok.error());
+        st.user_zones.erase(*user);
+      }
+    }
+    const bool own = st.user_zones.count(*user) != 0;
+    return out.reply_ok(r.ticket, {{"user", *user},
+                                   {"timezone", syn::zone_name(zone_for(st, *user))},
+                                   {"source", own ? "user" : "synthesis.timezone"}});
+  }
+  if (r.op == "reminder.list") {
+    auto all = wire::field_opt_bool(b, "all");
+    if (!all) return out.reply_error(r.ticket, all.error());
+    auto list = syn::reminder_list(*st.graph, *user, all->value_or(false));
+    return kit::reply(out, r.ticket, list, [&](const std::vector<syn::reminder>& rs) {
+      json arr = json::array();
+      for (const auto& x : rs) arr.push_back(reminder_json(st, x));
+      return json{{"reminders", std::move(arr)}, {"timezone", syn::zone_name(zone_for(st, *user))}};
+    });
+  }
+  auto id = wire::field_opt_int(b, "reminder_id", 1, INT64_MAX);
+  if (!id) return out.reply_error(r.ticket, id.error());
+  if (!*id) return out.reply_error(r.ticket, error{errc::bad_request, "reminder_id: missing"});
+  if (r.op == "reminder.delete") {
+    auto d = syn::reminder_delete(*st.graph, **id, *user);
+    if (!d) return out.reply_error(r.ticket, d.error());
+    return out.reply_ok(r.ticket, {{"deleted", true}, {"reminder_id", **id}});
+  }
+  if (r.op == "reminder.done") {
+    auto d = syn::reminder_done(*st.graph, **id, *user);
+    return kit::reply(out, r.ticket, d, [&](const syn::reminder& x) { return json{{"reminder", reminder_json(st, x)}}; });
+  }
+  if (r.op == "reminder.snooze") {
+    auto minutes = wire::field_opt_int(b, "minutes", 1, 525600);
+    if (!minutes) return out.reply_error(r.ticket, minutes.error());
+    auto until = wire::field_opt_int(b, "until", 0, INT64_MAX);
+    if (!until) return out.reply_error(r.ticket, until.error());
+    if (minutes->has_value() == until->has_value())
+      return out.reply_error(r.ticket, error{errc::bad_request, "minutes or until: give one (minutes from now, or unix ms)"});
+    const std::int64_t due = *until ? **until : now_of(st) + **minutes * 60'000;
+    auto sn = syn::reminder_snooze(*st.graph, **id, *user, due);
+    return kit::reply(out, r.ticket, sn, [&](const syn::reminder& x) { return json{{"reminder", reminder_json(st, x)}}; });
+  }
+  out.reply_error(r.ticket, error{errc::unknown_op, "synthesis: unknown op " + r.op});
+}
+
 // ---- reminders and reflections ------------------------------------------------
 
 std::string reminder_text(const synthesis_state& st, const syn::fact& f) {
@@ -271,8 +463,29 @@ std::string reminder_text(const synthesis_state& st, const syn::fact& f) {
   return "Reminder: " + f.subject + " " + f.relation + " " + f.object + when;
 }
 
+// Stored reminders whose time has come: each fires once, in the language it
+// was asked in; one missed while the daemon was down fires at start, late.
+void publish_stored_reminders(synthesis_state& st, std::int64_t now_ms) {
+  auto due = syn::reminder_due_take(*st.graph, now_ms, [&](const std::string& u) -> const syn::zone& { return zone_for(st, u); });
+  if (!due) return spdlog::error("synthesis: reminders: {}", due.error().message);
+  for (const auto& f : *due) {
+    percept_msg p;
+    p.percept_id = "reminder-r" + std::to_string(f.r.id) + "-" + std::to_string(f.r.due_ms);
+    p.kind = "reminder";
+    p.source = "proactive";
+    p.user = f.r.user;
+    p.t0_ns = kit::now_ns();
+    ++st.reminders;
+    const auto* w = words_for(st, f.r.lang);
+    const std::string text = w ? phrase(*w, f.late ? "fire_late" : "fire", f.r, zone_for(st, f.r.user)) : f.r.what;
+    syn::turns_add(*st.conversation, p.user, "assistant", text, now_ms);
+    kit::publish_final(*st.env.thoughts, p, text, "reminder", {});
+  }
+}
+
 void publish_reminders(synthesis_state& st, std::int64_t now_ms) {
   if (!st.graph) return;
+  publish_stored_reminders(st, now_ms);
   auto due = syn::kg_due_take(*st.graph, now_ms);
   if (!due) {
     spdlog::error("synthesis: reminders: {}", due.error().message);
@@ -330,6 +543,8 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
     st0.down_reason = g.error().message;
   }
   [[maybe_unused]] auto loaded = load_templates(self);
+  if (auto w = load_words(st0); !w) spdlog::error("synthesis: time words: {}", w.error().message);
+  load_user_zones(st0);
   if (auto path = st0.env.cfg.get_string("inference.model"); !path.empty()) {
     inference::model_options mo;
     mo.path = path;
@@ -342,12 +557,21 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         auto& st = self->state;
         if (kit::expired(r)) return;
         if (!st.graph) return st.env.replies->reply_error(r.ticket, error{errc::unavailable, "knowledge graph is down: " + st.down_reason});
+        if (r.op.rfind("reminder.", 0) == 0 || r.op == "user.timezone") return serve_reminders(st, r);
         serve_kg(st, r);
         if (r.op != "kg.query" && r.op != "kg.entities") relink(st);
       },
       [=](percept_msg& p) {
         auto& st = self->state;
         auto t0 = kit::now_ns();
+        if (auto said = reminder_words(st, p)) {  // a reminder asked for, or answered
+          p.stage_names.push_back("compose");
+          p.stage_ms.push_back(kit::ms_since(t0));
+          if (!*said) return kit::publish_final(*st.env.thoughts, p, "", "error", p.memory_ids, &said->error());
+          syn::turns_add(*st.conversation, p.user, "user", p.text, now_of(st));
+          syn::turns_add(*st.conversation, p.user, "assistant", **said, now_of(st));
+          return kit::publish_final(*st.env.thoughts, p, **said, "reminder", p.memory_ids);
+        }
         json mems = json::parse(p.memories.empty() ? "[]" : p.memories, nullptr, false);
         std::vector<syn::memory_hit> hits;
         if (mems.is_array())
@@ -414,6 +638,8 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         json j = {{"compose", st.compose.to_json()}, {"answered", st.answered}, {"prompted", st.prompted},
                   {"extractions", st.extractions}, {"learned_triples", st.learned_triples},
                   {"learn_errors", st.learn_errors}, {"reminders", st.reminders}, {"reflections", st.reflections},
+                  {"reminders_made", st.reminders_made}, {"reminders_refused", st.reminders_refused},
+                  {"reminder_commands", st.reminder_commands},
                   {"templates", st.templates ? syn::templates_count(*st.templates) : 0}};
         if (st.graph) {
           auto ks = syn::kg_stats_get(*st.graph);
@@ -426,6 +652,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         json j = {{"up", st.graph != nullptr}};
         if (!st.graph) j["reason"] = st.down_reason;
         if (!st.templates_error.empty()) j["templates_error"] = st.templates_error;
+        if (!st.words_error.empty()) j["time_words_error"] = st.words_error;
         return json_dump(j);
       },
       // The learning path's findings: facts into the graph, the model's answer as a turn.
@@ -445,9 +672,12 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
       },
       [=](tick_atom, std::int64_t now_ms) { publish_reminders(self->state, now_ms); },
       [=](reflect_atom, std::int64_t now_ms) { ask_reflections(self->state, now_ms); },
+      // the debug clock's offset from the wall clock (proactive sends it): times said in words count from it
+      [=](clock_atom, std::int64_t offset_ms) { self->state.clock_offset_ms = offset_ms; },
       [=](reload_atom) -> std::string {
         auto r = load_templates(self);
         if (!r) return kit::admin_error(r.error());
+        if (auto w = load_words(self->state); !w) return kit::admin_error(w.error());
         return json{{"ok", true}, {"templates", self->state.templates ? syn::templates_count(*self->state.templates) : 0}}.dump();
       },
       [=](tunables_msg& m) {

@@ -16,8 +16,14 @@ struct zone {
 };
 
 expected<zone_ptr> zone_open(std::string_view iana_name) {
-  const std::string name(iana_name);
-  if (name.empty()) return error{errc::bad_request, "time zone: empty name"};
+  std::string name(iana_name);
+  if (name.empty()) {  // the machine's zone (/etc/localtime); UTC where there is none
+    try {
+      name = date::current_zone()->name();
+    } catch (const std::exception&) {
+      name = "UTC";
+    }
+  }
   if (name == "UTC" || name == "Etc/UTC") {
     auto z = std::make_shared<zone>();
     z->name = "UTC";
@@ -39,6 +45,8 @@ expected<zone_ptr> zone_open(std::string_view iana_name) {
     return error{errc::unavailable, "time zone '" + name + "': unknown zone (" + e.what() + ")"};
   }
 }
+
+const std::string& zone_name(const zone& z) { return z.name; }
 
 namespace detail {
 // The calendar fields and the UTC offset of unix-ms t in z (no day bounds, no iso).

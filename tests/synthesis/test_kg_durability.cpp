@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(writes_survive_reopen) {
   // Pragmas and schema version, read by an independent connection.
   SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
   BOOST_TEST(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 2);
+  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 3);
   g->reset();
   std::filesystem::remove_all(dir);
 }
@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(reminders_are_taken_once_per_due_time_across_a_reopen) {
   std::filesystem::remove_all(dir);
 }
 
-// A version-1 database (no `fired` column) opens, is migrated to v2 in place,
+// A version-1 database (no `fired` column) opens, is migrated to v3 in place,
 // and keeps its relations; its due relations fire once.
 BOOST_AUTO_TEST_CASE(a_version_1_database_is_migrated) {
   auto dir = fresh_dir("v1");
@@ -174,8 +174,11 @@ BOOST_AUTO_TEST_CASE(a_version_1_database_is_migrated) {
   BOOST_TEST(syn::kg_due_take(**g, 1893492000000)->size() == 1u);
   BOOST_TEST(syn::kg_due_take(**g, 1893492000000)->empty());
   SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
-  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 2);
+  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 3);
   BOOST_TEST(db.execAndGet("SELECT fired FROM relations WHERE id = 1").getInt64() == 1893492000000);
+  // v3: the reminders and settings tables (reminders said in words)
+  BOOST_TEST(db.execAndGet("SELECT count(*) FROM reminders").getInt() == 0);
+  BOOST_TEST(db.execAndGet("SELECT count(*) FROM settings").getInt() == 0);
   g->reset();
   std::filesystem::remove_all(dir);
 }

@@ -39,6 +39,11 @@ OPS = {
     "embed": "embed",
     "tokenize": "tokenize",
     "model.info": "model_info",
+    "reminder.list": "reminder_list",
+    "reminder.snooze": "reminder_snooze",
+    "reminder.done": "reminder_done",
+    "reminder.delete": "reminder_delete",
+    "user.timezone": "user_timezone",
 }
 
 
@@ -209,6 +214,31 @@ class Ops:
                     **kw: Any) -> Any:
         """``kg.entities`` → ``entities``."""
         return self.request("kg.entities", prefix=prefix, limit=limit, **kw)
+
+    # -- reminders (said in words to perceive; these list and change them) ---
+    def reminder_list(self, user: str, all: Optional[bool] = None, **kw: Any) -> Any:
+        """``reminder.list`` → ``reminders`` (pending, soonest first; ``all`` adds fired and done), ``timezone``."""
+        return self.request("reminder.list", user=user, all=all, **kw)
+
+    def reminder_snooze(self, user: str, reminder_id: int, minutes: Optional[int] = None,
+                        until: Optional[int] = None, **kw: Any) -> Any:
+        """``reminder.snooze`` by ``minutes`` from now or to ``until`` (unix ms) → ``reminder``."""
+        if (minutes is None) == (until is None):
+            raise ValueError("reminder_snooze needs exactly one of minutes or until")
+        return self.request("reminder.snooze", user=user, reminder_id=reminder_id, minutes=minutes,
+                            until=until, **kw)
+
+    def reminder_done(self, user: str, reminder_id: int, **kw: Any) -> Any:
+        """``reminder.done`` → ``reminder`` (state done; a repeating one stops)."""
+        return self.request("reminder.done", user=user, reminder_id=reminder_id, **kw)
+
+    def reminder_delete(self, user: str, reminder_id: int, **kw: Any) -> Any:
+        """``reminder.delete`` → ``deleted``."""
+        return self.request("reminder.delete", user=user, reminder_id=reminder_id, **kw)
+
+    def user_timezone(self, user: str, timezone: Optional[str] = None, **kw: Any) -> Any:
+        """``user.timezone``: set the user's IANA zone ("" clears it) or read it → ``timezone``, ``source``."""
+        return self.request("user.timezone", user=user, timezone=timezone, **kw)
 
     # -- models -------------------------------------------------------------
     def generate(self, prompt: Optional[str] = None,

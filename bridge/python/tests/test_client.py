@@ -151,6 +151,11 @@ CALLS = [
     (lambda c: c.embed("one"), "embed", {"texts": ["one"]}),
     (lambda c: c.tokenize("hello"), "tokenize", {"text": "hello"}),
     (lambda c: c.model_info(), "model.info", {}),
+    (lambda c: c.reminder_list("u"), "reminder.list", {"user": "u"}),
+    (lambda c: c.reminder_snooze("u", 3, minutes=10), "reminder.snooze", {"user": "u", "reminder_id": 3, "minutes": 10}),
+    (lambda c: c.reminder_done("u", 3), "reminder.done", {"user": "u", "reminder_id": 3}),
+    (lambda c: c.reminder_delete("u", 3), "reminder.delete", {"user": "u", "reminder_id": 3}),
+    (lambda c: c.user_timezone("u", "Europe/Oslo"), "user.timezone", {"user": "u", "timezone": "Europe/Oslo"}),
 ]
 
 

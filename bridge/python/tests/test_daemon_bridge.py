@@ -61,7 +61,8 @@ def test_every_op_through_client(client):
     assert set(ab.OPS) == {"ping", "perceive", "memory.add", "memory.search", "memory.get",
                            "memory.update", "memory.delete", "memory.list", "memory.history",
                            "memory.delete_all", "kg.add", "kg.query", "kg.delete", "kg.entities",
-                           "generate", "cancel", "embed", "tokenize", "model.info"}
+                           "generate", "cancel", "embed", "tokenize", "model.info", "reminder.list",
+                           "reminder.snooze", "reminder.done", "reminder.delete", "user.timezone"}
     pong = client.ping()
     assert pong["pong"] is True and pong["boot_id"]
     assert client.perceive("hello there", user="ops-perceiver")["percept_id"]
