@@ -7,6 +7,8 @@
 
 #include <sqlite3.h>
 
+#include "tests/sqlite_sync_shim.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -23,85 +25,11 @@ using namespace aikid;
 using namespace aikid::memory;
 using memtest::temp_dir;
 
-// ---- the VFS shim: forwards everything to the real default VFS ------------
+// ---- the VFS shim (tests/sqlite_sync_shim.hpp) ----------------------------
 
 namespace {
 
-sqlite3_vfs* g_real = nullptr;
-sqlite3_vfs g_shim;
-std::atomic<int> g_syncs{0}, g_wal_syncs{0};
-std::atomic<int> g_sync_delay_us{0};
-std::atomic<bool> g_sync_fails{false};
-std::atomic<bool> g_sync_held{false};  // every sync waits while set (a disk that has not answered yet)
-
-struct shim_file {
-  sqlite3_file base;
-  sqlite3_file* real;
-  bool wal;
-};
-
-sqlite3_file* real_of(sqlite3_file* f) { return reinterpret_cast<shim_file*>(f)->real; }
-
-int x_close(sqlite3_file* f) {
-  int rc = real_of(f)->pMethods ? real_of(f)->pMethods->xClose(real_of(f)) : SQLITE_OK;
-  return rc;
-}
-int x_read(sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return real_of(f)->pMethods->xRead(real_of(f), b, n, o); }
-int x_write(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
-  return real_of(f)->pMethods->xWrite(real_of(f), b, n, o);
-}
-int x_truncate(sqlite3_file* f, sqlite3_int64 s) { return real_of(f)->pMethods->xTruncate(real_of(f), s); }
-int x_sync(sqlite3_file* f, int flags) {
-  while (g_sync_held) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  if (int d = g_sync_delay_us.load()) std::this_thread::sleep_for(std::chrono::microseconds(d));
-  if (g_sync_fails) return SQLITE_IOERR_FSYNC;
-  const int rc = real_of(f)->pMethods->xSync(real_of(f), flags);
-  ++g_syncs;
-  if (reinterpret_cast<shim_file*>(f)->wal) ++g_wal_syncs;
-  return rc;
-}
-int x_file_size(sqlite3_file* f, sqlite3_int64* s) { return real_of(f)->pMethods->xFileSize(real_of(f), s); }
-int x_lock(sqlite3_file* f, int l) { return real_of(f)->pMethods->xLock(real_of(f), l); }
-int x_unlock(sqlite3_file* f, int l) { return real_of(f)->pMethods->xUnlock(real_of(f), l); }
-int x_check_reserved(sqlite3_file* f, int* r) { return real_of(f)->pMethods->xCheckReservedLock(real_of(f), r); }
-int x_file_control(sqlite3_file* f, int op, void* a) { return real_of(f)->pMethods->xFileControl(real_of(f), op, a); }
-int x_sector_size(sqlite3_file* f) { return real_of(f)->pMethods->xSectorSize(real_of(f)); }
-int x_device(sqlite3_file* f) { return real_of(f)->pMethods->xDeviceCharacteristics(real_of(f)); }
-int x_shm_map(sqlite3_file* f, int i, int sz, int ext, void volatile** p) {
-  return real_of(f)->pMethods->xShmMap(real_of(f), i, sz, ext, p);
-}
-int x_shm_lock(sqlite3_file* f, int o, int n, int fl) { return real_of(f)->pMethods->xShmLock(real_of(f), o, n, fl); }
-void x_shm_barrier(sqlite3_file* f) { real_of(f)->pMethods->xShmBarrier(real_of(f)); }
-int x_shm_unmap(sqlite3_file* f, int d) { return real_of(f)->pMethods->xShmUnmap(real_of(f), d); }
-int x_fetch(sqlite3_file* f, sqlite3_int64 o, int n, void** p) { return real_of(f)->pMethods->xFetch(real_of(f), o, n, p); }
-int x_unfetch(sqlite3_file* f, sqlite3_int64 o, void* p) { return real_of(f)->pMethods->xUnfetch(real_of(f), o, p); }
-
-const sqlite3_io_methods k_methods = {3,           x_close,         x_read,        x_write,     x_truncate,
-                                      x_sync,      x_file_size,     x_lock,        x_unlock,    x_check_reserved,
-                                      x_file_control, x_sector_size, x_device,     x_shm_map,   x_shm_lock,
-                                      x_shm_barrier, x_shm_unmap,    x_fetch,       x_unfetch};
-
-int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out) {
-  auto* sf = reinterpret_cast<shim_file*>(f);
-  sf->real = reinterpret_cast<sqlite3_file*>(sf + 1);
-  sf->wal = (flags & SQLITE_OPEN_WAL) != 0;
-  std::memset(sf->real, 0, g_real->szOsFile);
-  const int rc = g_real->xOpen(g_real, name, sf->real, flags, out);
-  sf->base.pMethods = sf->real->pMethods ? &k_methods : nullptr;
-  return rc;
-}
-
-struct shim_installer {
-  shim_installer() {
-    g_real = sqlite3_vfs_find(nullptr);
-    g_shim = *g_real;
-    g_shim.zName = "aikid-test-sync-shim";
-    g_shim.szOsFile = static_cast<int>(sizeof(shim_file)) + g_real->szOsFile;
-    g_shim.xOpen = x_open;
-    g_shim.pNext = nullptr;
-    sqlite3_vfs_register(&g_shim, 1);  // the default from now on
-  }
-} g_installer;
+using namespace sync_shim;  // the shim: tests/sqlite_sync_shim.hpp
 
 constexpr int kDim = 8;
 
