@@ -478,7 +478,6 @@ void publish_stored_reminders(synthesis_state& st, std::int64_t now_ms) {
     ++st.reminders;
     const auto* w = words_for(st, f.r.lang);
     const std::string text = w ? phrase(*w, f.late ? "fire_late" : "fire", f.r, zone_for(st, f.r.user)) : f.r.what;
-    syn::turns_add(*st.conversation, p.user, "assistant", text, now_ms);
     kit::publish_final(*st.env.thoughts, p, text, "reminder", {});
   }
 }
@@ -568,8 +567,8 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
           p.stage_names.push_back("compose");
           p.stage_ms.push_back(kit::ms_since(t0));
           if (!*said) return kit::publish_final(*st.env.thoughts, p, "", "error", p.memory_ids, &said->error());
-          syn::turns_add(*st.conversation, p.user, "user", p.text, now_of(st));
-          syn::turns_add(*st.conversation, p.user, "assistant", **said, now_of(st));
+          // not a conversation turn: the small model copied "OK — I'll remind you" into
+          // later answers that made no reminder
           return kit::publish_final(*st.env.thoughts, p, **said, "reminder", p.memory_ids);
         }
         json mems = json::parse(p.memories.empty() ? "[]" : p.memories, nullptr, false);
