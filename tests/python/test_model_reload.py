@@ -56,7 +56,11 @@ def test_reload_under_load_answers_every_request(make_daemon, tmp_path):
     r1 = d.admin_cmd("reload model", timeout=130)
     time.sleep(0.5)
     r2 = d.admin_cmd(f"set inference.model {copy}", timeout=130)
-    time.sleep(1.0)
+    # answers after both swaps, however slow the build (a fixed second gave 7 under ASan on 2 busy cores)
+    after = len(results)
+    deadline = time.monotonic() + 120
+    while (len(results) < 8 or len(results) < after + 4) and time.monotonic() < deadline:
+        time.sleep(0.1)
     stop.set()
     for t in threads:
         t.join(180)
