@@ -64,7 +64,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool utf8 = utf8_valid(frame);
   const auto slow = utf8 ? json::parse(frame.begin(), frame.end(), nullptr, false) : json();
   const bool not_json = !req && req.error().code == errc::bad_json && req.error().message.rfind("request is not JSON", 0) == 0;
-  if (utf8 && not_json != slow.is_discarded()) std::abort();
+  // nesting is checked before JSON (docs/protocol.md): a frame too deep is refused as such,
+  // JSON or not; the nesting scan must agree with the parser on what it admits
+  const bool too_deep = utf8 && json_too_deep(frame, json_default_max_depth).has_value();  // after size and UTF-8
+  if (size <= (1u << 20) && too_deep != (!req && req.error().code == errc::bad_request &&
+                   req.error().message.find(": JSON nested deeper than ") != std::string::npos))
+    std::abort();
+  if (utf8 && !too_deep && not_json != slow.is_discarded()) std::abort();
   if (req && req->body != slow) std::abort();
   if (!req) {
     const error& e = req.error();
