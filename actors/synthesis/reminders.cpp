@@ -143,14 +143,18 @@ expected<reminder> reminder_last_fired(kg& g, std::string_view user) {
 }
 
 namespace {
-// Runs one UPDATE/DELETE on the user's reminder `id`, then reads it back.
+// Runs one UPDATE/DELETE whose SQL ends in "WHERE id = ? AND user = ?", with
+// `first` (when given) bound to its first parameter. Fails: not_found (no
+// such reminder of this user), unavailable.
 expected<void> change_one(kg& g, std::int64_t id, std::string_view user, const char* sql,
-                          const std::function<void(SQLite::Statement&)>& bind_rest) {
+                          std::optional<std::int64_t> first = std::nullopt) {
   try {
     SQLite::Statement u(detail::kg_db(g), sql);
-    bind_rest(u);
-    const int n = u.exec();
-    if (n == 0) return error{errc::not_found, "reminder_id: no reminder " + std::to_string(id) + " of this user"};
+    int at = 1;
+    if (first) u.bind(at++, static_cast<std::int64_t>(*first));
+    u.bind(at++, static_cast<std::int64_t>(id));
+    u.bind(at, std::string(user));
+    if (u.exec() == 0) return error{errc::not_found, "reminder_id: no reminder " + std::to_string(id) + " of this user"};
     return {};
   } catch (const std::exception& e) {
     return db_error("write", e);
@@ -159,31 +163,19 @@ expected<void> change_one(kg& g, std::int64_t id, std::string_view user, const c
 }  // namespace
 
 expected<reminder> reminder_snooze(kg& g, std::int64_t id, std::string_view user, std::int64_t due_ms) {
-  auto ok = change_one(g, id, user, "UPDATE reminders SET due = ?, state = 'pending' WHERE id = ? AND user = ?",
-                       [&](SQLite::Statement& u) {
-                         u.bind(1, static_cast<std::int64_t>(due_ms));
-                         u.bind(2, static_cast<std::int64_t>(id));
-                         u.bind(3, std::string(user));
-                       });
+  auto ok = change_one(g, id, user, "UPDATE reminders SET due = ?, state = 'pending' WHERE id = ? AND user = ?", due_ms);
   if (!ok) return ok.error();
   return reminder_get(g, id, user);
 }
 
 expected<reminder> reminder_done(kg& g, std::int64_t id, std::string_view user) {
-  auto ok = change_one(g, id, user, "UPDATE reminders SET state = 'done' WHERE id = ? AND user = ?",
-                       [&](SQLite::Statement& u) {
-                         u.bind(1, static_cast<std::int64_t>(id));
-                         u.bind(2, std::string(user));
-                       });
+  auto ok = change_one(g, id, user, "UPDATE reminders SET state = 'done' WHERE id = ? AND user = ?");
   if (!ok) return ok.error();
   return reminder_get(g, id, user);
 }
 
 expected<void> reminder_delete(kg& g, std::int64_t id, std::string_view user) {
-  return change_one(g, id, user, "DELETE FROM reminders WHERE id = ? AND user = ?", [&](SQLite::Statement& u) {
-    u.bind(1, static_cast<std::int64_t>(id));
-    u.bind(2, std::string(user));
-  });
+  return change_one(g, id, user, "DELETE FROM reminders WHERE id = ? AND user = ?");
 }
 
 expected<std::int64_t> reminder_delete_user(kg& g, std::string_view user) {
