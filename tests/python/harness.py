@@ -144,6 +144,13 @@ class Daemon:
         return rc
 
 
+def unit(i: int, dim: int = 384):
+    """The unit vector along axis i (mod dim): a client vector for memory ops."""
+    v = [0.0] * dim
+    v[i % dim] = 1.0
+    return v
+
+
 def wait_final(sub, percept_id: str, timeout: float = 60.0):
     """The thought.final of `percept_id` from a Subscriber, or None."""
     deadline = time.monotonic() + timeout

@@ -11,13 +11,7 @@ import sqlite3
 import pytest
 
 from aiki_bridge import AikidError, Client, Subscriber
-from harness import wait_final
-
-
-def unit(i: int, dim: int = 384):
-    v = [0.0] * dim
-    v[i % dim] = 1.0
-    return v
+from harness import unit, wait_final
 
 
 def test_json_nested_300000_deep_is_bad_request_and_the_daemon_serves_on(make_daemon):

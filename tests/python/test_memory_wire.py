@@ -5,12 +5,7 @@ from __future__ import annotations
 import os
 
 from aiki_bridge import Memory
-
-
-def unit(i: int, dim: int = 384):
-    v = [0.0] * dim
-    v[i % dim] = 1.0
-    return v
+from harness import unit
 
 
 def test_every_memory_op_over_the_wire(make_daemon):
