@@ -2,7 +2,8 @@
 # aikid's one entry point for people and CI.
 #   ./dev.sh run   set up what is missing, build, run the daemon in the foreground
 #   ./dev.sh test  set up what is missing, build, run every test (ctest + pytest)
-#                  under ASan+UBSan (build-asan/), the engines' concurrency tests
+#                  under ASan+UBSan (build-asan/; not the slow subset, ctest label and
+#                  pytest marker `slow`), the engines' concurrency tests
 #                  under TSan (build-tsan/), then the release build's (build/), whose
 #                  ctest and pytest summaries close the output; AIKID_TEST_STAGES picks
 #                  stages (default "asan tsan release")
@@ -94,22 +95,25 @@ configure_tree() {  # <dir> <cmake args...>: configure once, RelWithDebInfo + Ni
 }
 
 # Every ctest (fuzz targets excepted: they are ASan+UBSan already) and the
-# whole pytest suite against the ASan daemon. ASan/LSan reports of daemons
-# started by pytest go to files under AIKID_SANITIZER_LOG_DIR (GCC's UBSan
-# ignores log_path: its reports stay in the daemon log); the conftests check
-# both (tests/python/sanitizer_reports.py).
+# pytest suite against the ASan daemon, the slow subset excepted: ctest label
+# `slow` (memory_crash_test, synthesis_kg_crash: children SIGKILLed at random
+# moments) and pytest marker `slow` (test_crash.py's 20 SIGKILL rounds, the
+# reminder eval sets of test_reminders.py) run in the release stage only.
+# ASan/LSan reports of daemons started by pytest go to files under
+# AIKID_SANITIZER_LOG_DIR (GCC's UBSan ignores log_path: its reports stay in
+# the daemon log); the conftests check both (tests/python/sanitizer_reports.py).
 test_asan() {
   local dir=$root/build-asan logs rc=0
   say "ASan+UBSan tree: $dir"
   configure_tree "$dir" -DAIKID_SANITIZE=ON || return 1
   cmake --build "$dir" -j "$jobs" --target aikid aikid_tests || return 1
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" "$@") || rc=1
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" -LE slow "$@") || rc=1
   logs=$(mktemp -d "${TMPDIR:-/tmp}/aikid-asan-logs.XXXXXX")
   ( set -a; . "$dir/sanitizer.env"; set +a
     export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$logs/asan"
     export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$logs/ubsan"
     AIKID_BIN=$dir/daemon/aikid AIKID_SANITIZER_LOG_DIR=$logs \
-      .venv/bin/python -m pytest -q tests/python bridge/python/tests ) || rc=1
+      .venv/bin/python -m pytest -q -m "not slow" tests/python bridge/python/tests ) || rc=1
   if [ -n "$(ls -A "$logs")" ]; then
     say "sanitizer reports of the pytest run (kept in $logs):"; ls "$logs" >&2; rc=1
   else
@@ -139,7 +143,7 @@ case "$cmd" in
     for stage in ${AIKID_TEST_STAGES:-asan tsan release}; do
       t0=$SECONDS
       case "$stage" in
-        release)
+        release)  # everything, the slow subset (ctest label / pytest marker slow) included
           (cd "$build" && ctest --output-on-failure -j "$jobs" "$@") || rc=1
           .venv/bin/python -m pytest -q tests/python bridge/python/tests || rc=1 ;;
         asan) test_asan "$@" || rc=1 ;;

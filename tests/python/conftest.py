@@ -12,6 +12,12 @@ from harness import Daemon
 from sanitizer_reports import sanitizer_reports_module, sanitizer_reports_test  # noqa: F401 (autouse)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: multi-process tests that take minutes (SIGKILL crash rounds, the reminder eval "
+        "sets); ./dev.sh runs them in the release stage only (-m 'not slow' under ASan)")
+
+
 @pytest.fixture
 def make_daemon():
     made: List[Daemon] = []

@@ -14,7 +14,12 @@ import signal
 import threading
 import time
 
+import pytest
+
 from harness import Daemon
+
+# 21 daemon starts and 20 kills: ./dev.sh runs it in the release stage only (conftest: slow).
+pytestmark = pytest.mark.slow
 
 ROUNDS = 20
 DIM = 384

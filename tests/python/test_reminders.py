@@ -42,6 +42,7 @@ def reminders(sub, user, seconds):
     return reminders_eval._reminders_of(sub, user, seconds)
 
 
+@pytest.mark.slow  # the eval sets, 30 lines through the clock: release stage only (conftest)
 def test_every_reminder_of_the_sets_fires_at_its_minute_in_its_language(make_daemon):
     lines = reminders_eval.load(HERE / "fixtures" / "reminders-more.jsonl")
     if DEV_SET.exists():
