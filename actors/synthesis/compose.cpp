@@ -12,15 +12,16 @@ expected<composition> synthesis_compose(const compose_env& env, const compose_re
   // 1. Entities in the text, with their facts.
   std::vector<linked_entity> linked;
   if (env.links && env.graph) {
-    out.links = linker_find(*env.links, req.text);
+    out.links = linker_find(*env.links, req.text, req.user);
     std::vector<std::int64_t> seen;
     for (const auto& l : out.links) {
       if (linked.size() >= st.max_linked_entities) break;
-      if (std::find(seen.begin(), seen.end(), l.entity_id) != seen.end()) continue;
-      seen.push_back(l.entity_id);
-      auto e = kg_find(*env.graph, l.name);
+      auto e = kg_find(*env.graph, l.name, req.user);
       if (!e) continue;  // deleted since the linker was built
-      auto facts = kg_query(*env.graph, l.name, std::clamp(st.fact_depth, 1, 3));
+      // a name in both the user's and the shared graph links twice: one entity, whose query has both
+      if (std::find(seen.begin(), seen.end(), e->id) != seen.end()) continue;
+      seen.push_back(e->id);
+      auto facts = kg_query(*env.graph, l.name, std::clamp(st.fact_depth, 1, 3), req.user);
       linked_entity le{std::move(*e), facts ? std::move(*facts) : std::vector<fact>{}};
       if (le.facts.size() > st.max_facts_per_entity) le.facts.resize(st.max_facts_per_entity);
       linked.push_back(std::move(le));
@@ -30,7 +31,7 @@ expected<composition> synthesis_compose(const compose_env& env, const compose_re
   std::vector<fact> due;
   if (env.graph && env.tz) {
     auto lt = zone_local(*env.tz, req.now_ms);
-    due = kg_due(*env.graph, lt.day_start_ms, lt.day_end_ms);
+    due = kg_due(*env.graph, lt.day_start_ms, lt.day_end_ms, req.user);
   }
   std::vector<turn> recent;
   if (env.conversation) recent = turns_recent(*env.conversation, req.user);

@@ -110,9 +110,10 @@ void reminders_schema_create(SQLite::Database& db);
 namespace aikid::synthesis {
 struct kg;
 namespace detail {
-/// Calls f(entity id, name or alias, canonical name) for every name and alias.
-void kg_for_each_name(const kg& g,
-                      const std::function<void(std::int64_t, const std::string&, const std::string&)>& f);
+/// Calls f(entity id, name or alias, canonical name, the entity's user) for
+/// every name and alias of every scope.
+void kg_for_each_name(const kg& g, const std::function<void(std::int64_t, const std::string&, const std::string&,
+                                                            const std::string&)>& f);
 }  // namespace detail
 }  // namespace aikid::synthesis
 

@@ -2,6 +2,22 @@
 // mirrored in memory, where all reads are served. A write first commits to
 // SQLite, then applies the same change to memory — a failed commit leaves
 // memory untouched.
+//
+// Every entity belongs to one scope: a user's, or the shared graph (user "").
+// Names are unique per (user, key); a relation lives in its subject's scope
+// (kg_add and kg_replace resolve both ends in the writer's scope, so a
+// relation never joins two scopes). A superseded relation (kg_replace) stays
+// as history: in SQLite with its `superseded` time, in memory only in its
+// entities' old_rels — never in a query, a due list or the triple index.
+//
+// Table of contents
+//   records and scopes   entity_rec, rel_rec, scope, struct kg (memory mutations, lookups)
+//   open                 schema_create, migrate_v4 (scopes + history), kg_open, loading
+//   writes               triple_check, writer (resolve, add, supersede), kg_add, kg_replace
+//   query                kg_query, kg_facts, kg_history
+//   delete               kg_delete_entity, kg_delete_triple, kg_delete_user
+//   listing              kg_entities, kg_find, kg_due, kg_due_take, kg_stats_get
+//   linker access        detail::kg_for_each_name
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -19,9 +35,10 @@ namespace aikid::synthesis {
 
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 struct rel_rec;
+struct scope;
 
 // Records live in unordered_maps (node-based: addresses are stable until the
 // record is erased), so the adjacency lists hold pointers and a query walks
@@ -31,8 +48,10 @@ struct entity_rec {
   std::string name, key, type;
   std::vector<std::string> aliases;
   std::vector<std::string> alias_keys;
-  std::vector<const rel_rec*> rels;  // relations touching this entity
-  mutable std::uint64_t seen = 0;    // query epoch that visited it
+  std::vector<const rel_rec*> rels;      // current relations touching this entity
+  std::vector<const rel_rec*> old_rels;  // superseded ones (history)
+  scope* sc = nullptr;                   // set by put_entity
+  mutable std::uint64_t seen = 0;        // query epoch that visited it
 };
 
 struct rel_rec {
@@ -40,10 +59,20 @@ struct rel_rec {
   std::string relation;
   nlohmann::json attrs;
   std::optional<std::int64_t> due;
-  std::optional<std::int64_t> fired;  // the due time whose reminder was taken (kg_due_take)
+  std::optional<std::int64_t> fired;       // the due time whose reminder was taken (kg_due_take)
+  std::optional<std::int64_t> superseded;  // unix ms when kg_replace superseded it; nullopt = current
   const entity_rec* se = nullptr;  // subject, object (set by put_relation)
   const entity_rec* oe = nullptr;
   mutable std::uint64_t seen = 0;
+};
+
+// One user's names (or the shared graph's, user "").
+struct scope {
+  std::string user;
+  std::unordered_map<std::string, std::int64_t> by_name;                // name key → id
+  std::map<std::string, std::int64_t> sorted_names;                     // name key → id (prefix scans)
+  std::unordered_map<std::string, std::vector<std::int64_t>> by_alias;  // alias key → ids
+  std::size_t entities = 0;
 };
 
 std::string triple_key(std::int64_t s, std::string_view rel, std::int64_t o) {
@@ -60,33 +89,52 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// A user as a scope name: any valid UTF-8 ("" = the shared graph).
+expected<void> user_check(std::string_view user) {
+  if (auto bad = utf8_first_invalid(user); bad >= 0)
+    return error{errc::bad_request, "user: not valid UTF-8 (byte " + std::to_string(bad) + ")"};
+  return {};
+}
+
 }  // namespace
 
 struct kg {
   std::unique_ptr<SQLite::Database> db;
   zone_ptr naive;
   std::unordered_map<std::int64_t, entity_rec> ents;
-  std::unordered_map<std::string, std::int64_t> by_name;  // name key → id
-  std::map<std::string, std::int64_t> sorted_names;       // name key → id (prefix scans)
-  std::unordered_map<std::string, std::vector<std::int64_t>> by_alias;  // alias key → ids
-  std::unordered_map<std::int64_t, rel_rec> rels;
-  std::unordered_map<std::string, std::int64_t> triples;  // triple_key → relation id
-  std::multimap<std::int64_t, std::int64_t> due_index;    // due ms → relation id
+  std::unordered_map<std::string, scope> scopes;          // user → its names (node-stable)
+  std::unordered_map<std::int64_t, rel_rec> rels;         // current and superseded
+  std::unordered_map<std::string, std::int64_t> triples;  // triple_key → current relation id
+  std::multimap<std::int64_t, std::int64_t> due_index;    // due ms → current relation id
+  std::size_t superseded = 0;                             // rels that are history
   std::uint64_t generation = 0;
   mutable std::uint64_t epoch = 0;  // one per query: marks visited records
 
+  const scope* find_scope(std::string_view user) const {
+    auto it = scopes.find(std::string(user));
+    return it == scopes.end() ? nullptr : &it->second;
+  }
+  scope& scope_for(const std::string& user) {
+    auto& s = scopes[user];
+    s.user = user;
+    return s;
+  }
+
   // ---- memory mutations (after a commit) ----
-  void put_entity(entity_rec e) {
-    by_name[e.key] = e.id;
-    sorted_names[e.key] = e.id;
-    for (auto& k : e.alias_keys) by_alias[k].push_back(e.id);
+  void put_entity(entity_rec e, const std::string& user) {
+    auto& sc = scope_for(user);
+    sc.by_name[e.key] = e.id;
+    sc.sorted_names[e.key] = e.id;
+    for (auto& k : e.alias_keys) sc.by_alias[k].push_back(e.id);
+    ++sc.entities;
+    e.sc = &sc;
     auto id = e.id;
     ents[id] = std::move(e);
   }
   void put_alias(std::int64_t id, std::string alias, std::string key) {
     auto& e = ents.at(id);
     if (std::find(e.alias_keys.begin(), e.alias_keys.end(), key) != e.alias_keys.end()) return;
-    by_alias[key].push_back(id);
+    e.sc->by_alias[key].push_back(id);
     e.aliases.push_back(std::move(alias));
     e.alias_keys.push_back(std::move(key));
   }
@@ -94,13 +142,20 @@ struct kg {
     const auto id = r.id;
     auto& se = ents.at(r.s);
     auto& oe = ents.at(r.o);
-    triples[triple_key(r.s, r.relation, r.o)] = id;
-    if (r.due) due_index.emplace(*r.due, id);
     r.se = &se;
     r.oe = &oe;
+    const bool current = !r.superseded;
+    if (current) {
+      triples[triple_key(r.s, r.relation, r.o)] = id;
+      if (r.due) due_index.emplace(*r.due, id);
+    } else {
+      ++superseded;
+    }
     auto& stored = rels[id] = std::move(r);
-    se.rels.push_back(&stored);
-    if (&oe != &se) oe.rels.push_back(&stored);
+    auto& lst_s = current ? se.rels : se.old_rels;
+    auto& lst_o = current ? oe.rels : oe.old_rels;
+    lst_s.push_back(&stored);
+    if (&oe != &se) lst_o.push_back(&stored);
   }
   void drop_due(std::int64_t id, std::optional<std::int64_t> due) {
     if (!due) return;
@@ -112,6 +167,23 @@ struct kg {
       }
     }
   }
+  static void unlink(std::vector<const rel_rec*>& v, const rel_rec* r) {
+    v.erase(std::remove(v.begin(), v.end(), r), v.end());
+  }
+  // A current relation becomes history.
+  void supersede(std::int64_t id, std::int64_t when) {
+    auto& r = rels.at(id);
+    if (r.superseded) return;
+    for (auto* e : {&ents.at(r.s), r.o != r.s ? &ents.at(r.o) : nullptr}) {
+      if (!e) continue;
+      unlink(e->rels, &r);
+      e->old_rels.push_back(&r);
+    }
+    triples.erase(triple_key(r.s, r.relation, r.o));
+    drop_due(id, r.due);
+    r.superseded = when;
+    ++superseded;
+  }
   void drop_relation(std::int64_t id) {
     auto it = rels.find(id);
     if (it == rels.end()) return;
@@ -119,11 +191,15 @@ struct kg {
     for (auto eid : {r.s, r.o}) {
       auto e = ents.find(eid);
       if (e == ents.end()) continue;
-      auto& v = e->second.rels;
-      v.erase(std::remove(v.begin(), v.end(), &r), v.end());
+      unlink(e->second.rels, &r);
+      unlink(e->second.old_rels, &r);
     }
-    triples.erase(triple_key(r.s, r.relation, r.o));
-    drop_due(id, r.due);
+    if (r.superseded) {
+      --superseded;
+    } else {
+      triples.erase(triple_key(r.s, r.relation, r.o));
+      drop_due(id, r.due);
+    }
     rels.erase(it);
   }
   void drop_entity(std::int64_t id) {
@@ -131,26 +207,43 @@ struct kg {
     if (it == ents.end()) return;
     std::vector<std::int64_t> rel_ids;
     for (const auto* r : it->second.rels) rel_ids.push_back(r->id);
+    for (const auto* r : it->second.old_rels) rel_ids.push_back(r->id);
     for (auto r : rel_ids) drop_relation(r);
     auto& e = ents.at(id);
-    by_name.erase(e.key);
-    sorted_names.erase(e.key);
+    auto& sc = *e.sc;
+    sc.by_name.erase(e.key);
+    sc.sorted_names.erase(e.key);
     for (auto& k : e.alias_keys) {
-      auto a = by_alias.find(k);
-      if (a == by_alias.end()) continue;
+      auto a = sc.by_alias.find(k);
+      if (a == sc.by_alias.end()) continue;
       auto& v = a->second;
       v.erase(std::remove(v.begin(), v.end(), id), v.end());
-      if (v.empty()) by_alias.erase(a);
+      if (v.empty()) sc.by_alias.erase(a);
     }
     ents.erase(id);
+    if (--sc.entities == 0) scopes.erase(sc.user);
   }
 
   // ---- lookups ----
-  std::optional<std::int64_t> lookup(const std::string& key) const {
-    if (auto it = by_name.find(key); it != by_name.end()) return it->second;
-    if (auto it = by_alias.find(key); it != by_alias.end() && !it->second.empty()) {
+  // A name or alias key in one scope; an alias of several entities gives the oldest.
+  std::optional<std::int64_t> lookup(std::string_view user, const std::string& key) const {
+    const scope* sc = find_scope(user);
+    if (!sc) return std::nullopt;
+    if (auto it = sc->by_name.find(key); it != sc->by_name.end()) return it->second;
+    if (auto it = sc->by_alias.find(key); it != sc->by_alias.end() && !it->second.empty()) {
       return *std::min_element(it->second.begin(), it->second.end());
     }
+    return std::nullopt;
+  }
+  // The scopes a user sees: their own, then the shared one ("" sees only the shared one).
+  static std::vector<std::string_view> visible_scopes(std::string_view user) {
+    if (user.empty()) return {std::string_view{}};
+    return {user, std::string_view{}};
+  }
+  // The user's scope first, then the shared one.
+  std::optional<std::int64_t> lookup_visible(std::string_view user, const std::string& key) const {
+    if (auto id = lookup(user, key)) return id;
+    if (!user.empty()) return lookup("", key);
     return std::nullopt;
   }
 
@@ -165,10 +258,14 @@ struct kg {
     f.attrs = r.attrs;
     f.due_ms = r.due;
     f.depth = depth;
+    f.user = r.se->sc->user;
+    f.superseded_ms = r.superseded;
     return f;
   }
 
-  entity make_entity(const entity_rec& e) const { return entity{e.id, e.name, e.type, e.aliases}; }
+  entity make_entity(const entity_rec& e) const {
+    return entity{e.id, e.name, e.type, e.aliases, e.sc->user};
+  }
 };
 
 void kg_closer::operator()(kg* g) const noexcept { delete g; }
@@ -177,6 +274,7 @@ void kg_closer::operator()(kg* g) const noexcept { delete g; }
 
 namespace {
 
+// The version-1 schema; migrations take it to kSchemaVersion.
 void schema_create(SQLite::Database& db) {
   db.exec(
       "CREATE TABLE entities(id INTEGER PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL UNIQUE,"
@@ -191,6 +289,53 @@ void schema_create(SQLite::Database& db) {
       " UNIQUE(subject, relation, object));"
       "CREATE INDEX relations_object ON relations(object);"
       "CREATE INDEX relations_due ON relations(due) WHERE due IS NOT NULL;");
+}
+
+// v4: entities get `user` (existing rows: "" — the shared graph) and are
+// unique per (user, key); relations get `superseded` (NULL = current) and are
+// unique per (subject, relation, object) among the current ones only. A
+// UNIQUE constraint cannot be altered, so the three tables are rebuilt with
+// their ids, inside the caller's transaction, with foreign keys on: the new
+// tables are filled, the old children dropped before the old parent (so the
+// parent's drop cascades into nothing), and renaming entities_v4 rewrites the
+// new children's REFERENCES to "entities" (SQLite ≥ 3.26). Throws
+// SQLite::Exception, or std::runtime_error when the foreign key check finds
+// a dangling row.
+void migrate_v4(SQLite::Database& db) {
+  db.exec(
+      "CREATE TABLE entities_v4(id INTEGER PRIMARY KEY, user TEXT NOT NULL DEFAULT '',"
+      " name TEXT NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL,"
+      " UNIQUE(user, key));"
+      "CREATE TABLE aliases_v4(entity_id INTEGER NOT NULL REFERENCES entities_v4(id) ON DELETE CASCADE,"
+      " alias TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(entity_id, key));"
+      "CREATE TABLE relations_v4(id INTEGER PRIMARY KEY,"
+      " subject INTEGER NOT NULL REFERENCES entities_v4(id) ON DELETE CASCADE,"
+      " relation TEXT NOT NULL,"
+      " object INTEGER NOT NULL REFERENCES entities_v4(id) ON DELETE CASCADE,"
+      " attrs TEXT NOT NULL DEFAULT '{}', due INTEGER, created INTEGER NOT NULL, fired INTEGER,"
+      " superseded INTEGER);"
+      "INSERT INTO entities_v4(id, user, name, key, type, created)"
+      " SELECT id, '', name, key, type, created FROM entities;"
+      "INSERT INTO aliases_v4(entity_id, alias, key) SELECT entity_id, alias, key FROM aliases ORDER BY rowid;"
+      "INSERT INTO relations_v4(id, subject, relation, object, attrs, due, created, fired)"
+      " SELECT id, subject, relation, object, attrs, due, created, fired FROM relations;"
+      "DROP TABLE relations;"
+      "DROP TABLE aliases;"
+      "DROP TABLE entities;"
+      "ALTER TABLE entities_v4 RENAME TO entities;"
+      "ALTER TABLE aliases_v4 RENAME TO aliases;"
+      "ALTER TABLE relations_v4 RENAME TO relations;"
+      "CREATE INDEX entities_user ON entities(user);"
+      "CREATE UNIQUE INDEX relations_current ON relations(subject, relation, object)"
+      " WHERE superseded IS NULL;"
+      "CREATE INDEX relations_object ON relations(object);"
+      "CREATE INDEX relations_due ON relations(due) WHERE due IS NOT NULL;");
+  SQLite::Statement fk(db, "PRAGMA foreign_key_check");
+  if (fk.executeStep()) {
+    throw std::runtime_error("migration to schema v4: table " + fk.getColumn(0).getString() + " row " +
+                             std::to_string(fk.getColumn(1).getInt64()) + " names a missing " +
+                             fk.getColumn(2).getString() + " row");
+  }
 }
 
 }  // namespace
@@ -233,17 +378,22 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
         detail::reminders_schema_create(*g->db);
         g->db->exec("INSERT INTO schema_version(version) VALUES (3)");
       }
+      if (version < 4) {  // v4: scoped by user; superseded relations kept as history
+        migrate_v4(*g->db);
+        g->db->exec("INSERT INTO schema_version(version) VALUES (4)");
+      }
       tx.commit();
     }
     {
-      SQLite::Statement q(*g->db, "SELECT id, name, key, type FROM entities");
+      SQLite::Statement q(*g->db, "SELECT id, user, name, key, type FROM entities");
       while (q.executeStep()) {
         entity_rec e;
         e.id = q.getColumn(0).getInt64();
-        e.name = q.getColumn(1).getString();
-        e.key = q.getColumn(2).getString();
-        e.type = q.getColumn(3).getString();
-        g->put_entity(std::move(e));
+        const std::string user = q.getColumn(1).getString();
+        e.name = q.getColumn(2).getString();
+        e.key = q.getColumn(3).getString();
+        e.type = q.getColumn(4).getString();
+        g->put_entity(std::move(e), user);
       }
     }
     {
@@ -255,7 +405,9 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
       }
     }
     {
-      SQLite::Statement q(*g->db, "SELECT id, subject, relation, object, attrs, due, fired FROM relations");
+      SQLite::Statement q(*g->db,
+                          "SELECT id, subject, relation, object, attrs, due, fired, superseded FROM relations"
+                          " ORDER BY id");
       while (q.executeStep()) {
         rel_rec r;
         r.id = q.getColumn(0).getInt64();
@@ -269,6 +421,7 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
         }
         if (!q.getColumn(5).isNull()) r.due = q.getColumn(5).getInt64();
         if (!q.getColumn(6).isNull()) r.fired = q.getColumn(6).getInt64();
+        if (!q.getColumn(7).isNull()) r.superseded = q.getColumn(7).getInt64();
         if (!g->ents.count(r.s) || !g->ents.count(r.o)) {
           return error{errc::unavailable,
                        where + "relation " + std::to_string(r.id) + " names a missing entity"};
@@ -288,7 +441,7 @@ namespace detail {
 SQLite::Database& kg_db(kg& g) { return *g.db; }
 }  // namespace detail
 
-// ---- add ---------------------------------------------------------------------
+// ---- writes ------------------------------------------------------------------
 
 namespace {
 
@@ -301,8 +454,8 @@ struct checked_triple {
   bool alias = false;
 };
 
-expected<checked_triple> triple_check(const triple& t, std::size_t i, const zone& naive) {
-  const std::string at = "triples[" + std::to_string(i) + "]";
+// `at` names the triple in errors ("triples[3]", "triple").
+expected<checked_triple> triple_check(const triple& t, const std::string& at, const zone& naive) {
   checked_triple c;
   const std::pair<const std::string*, const char*> fields[] = {
       {&t.subject, "subject"}, {&t.relation, "relation"}, {&t.object, "object"}};
@@ -342,146 +495,213 @@ expected<checked_triple> triple_check(const triple& t, std::size_t i, const zone
   return c;
 }
 
+// One write transaction in one user's scope: SQL now, memory changes queued
+// in `apply` for after the commit. Its members throw SQLite::Exception.
+struct writer {
+  kg& g;
+  std::string user;
+  std::int64_t now = now_ms();
+  SQLite::Statement ins_ent{*g.db, "INSERT INTO entities(user, name, key, type, created) VALUES (?,?,?,?,?)"};
+  SQLite::Statement set_type{*g.db, "UPDATE entities SET type=? WHERE id=?"};
+  SQLite::Statement ins_alias{*g.db, "INSERT OR IGNORE INTO aliases(entity_id, alias, key) VALUES (?,?,?)"};
+  SQLite::Statement ins_rel{*g.db,
+      "INSERT INTO relations(subject, relation, object, attrs, due, created) VALUES (?,?,?,?,?,?)"};
+  SQLite::Statement upd_rel{*g.db, "UPDATE relations SET attrs=?, due=? WHERE id=?"};
+  SQLite::Statement sup_rel{*g.db, "UPDATE relations SET superseded=? WHERE id=?"};
+  std::vector<std::function<void(kg&)>> apply;
+  std::unordered_map<std::string, std::int64_t> new_names;    // key → id, this batch
+  std::unordered_map<std::string, std::int64_t> new_triples;  // triple key → id, this batch
+  std::unordered_map<std::int64_t, std::string> type_of;      // staged types
+
+  writer(kg& g_, std::string_view user_) : g(g_), user(user_) {}
+
+  // The entity named `key` in this scope, created on first mention; its type set when given.
+  std::int64_t resolve(const std::string& name, const std::string& key, const std::string& type) {
+    std::int64_t id;
+    std::string old_type;
+    if (auto it = new_names.find(key); it != new_names.end()) {
+      id = it->second;
+      old_type = type_of[id];
+    } else if (auto found = g.lookup(user, key)) {
+      id = *found;
+      old_type = type_of.count(id) ? type_of[id] : g.ents.at(id).type;
+    } else {
+      ins_ent.reset();
+      ins_ent.bind(1, user);
+      ins_ent.bind(2, name);
+      ins_ent.bind(3, key);
+      ins_ent.bind(4, type);
+      ins_ent.bind(5, static_cast<std::int64_t>(now));
+      ins_ent.exec();
+      id = g.db->getLastInsertRowid();
+      new_names[key] = id;
+      type_of[id] = type;
+      entity_rec e;
+      e.id = id;
+      e.name = name;
+      e.key = key;
+      e.type = type;
+      apply.push_back([e = std::move(e), u = user](kg& k) mutable { k.put_entity(std::move(e), u); });
+      return id;
+    }
+    if (!type.empty() && type != old_type) {
+      set_type.reset();
+      set_type.bind(1, type);
+      set_type.bind(2, static_cast<std::int64_t>(id));
+      set_type.exec();
+      type_of[id] = type;
+      apply.push_back([id, type](kg& k) { k.ents.at(id).type = type; });
+    }
+    return id;
+  }
+
+  // An alias, or a relation (s, c.r, o): new → inserted (returns true); a
+  // current one → its attrs and due replaced (returns false).
+  bool add(const checked_triple& c, std::int64_t s, std::int64_t o) {
+    if (c.alias) {
+      ins_alias.reset();
+      ins_alias.bind(1, static_cast<std::int64_t>(s));
+      ins_alias.bind(2, c.o);
+      ins_alias.bind(3, c.o_key);
+      ins_alias.exec();
+      apply.push_back([s, a = c.o, k = c.o_key](kg& g2) { g2.put_alias(s, a, k); });
+      return false;
+    }
+    const auto tk = triple_key(s, c.r, o);
+    std::optional<std::int64_t> existing;
+    if (auto it = new_triples.find(tk); it != new_triples.end()) existing = it->second;
+    else if (auto it2 = g.triples.find(tk); it2 != g.triples.end()) existing = it2->second;
+    const std::string attrs_text = json_dump(c.attrs);
+    if (existing) {
+      upd_rel.reset();
+      upd_rel.bind(1, attrs_text);
+      if (c.due) upd_rel.bind(2, static_cast<std::int64_t>(*c.due)); else upd_rel.bind(2);
+      upd_rel.bind(3, static_cast<std::int64_t>(*existing));
+      upd_rel.exec();
+      apply.push_back([id = *existing, attrs = c.attrs, due = c.due](kg& k) {
+        auto& r = k.rels.at(id);
+        k.drop_due(id, r.due);
+        r.attrs = attrs;
+        r.due = due;
+        if (due) k.due_index.emplace(*due, id);
+      });
+      return false;
+    }
+    ins_rel.reset();
+    ins_rel.bind(1, static_cast<std::int64_t>(s));
+    ins_rel.bind(2, c.r);
+    ins_rel.bind(3, static_cast<std::int64_t>(o));
+    ins_rel.bind(4, attrs_text);
+    if (c.due) ins_rel.bind(5, static_cast<std::int64_t>(*c.due)); else ins_rel.bind(5);
+    ins_rel.bind(6, static_cast<std::int64_t>(now));
+    ins_rel.exec();
+    const auto id = g.db->getLastInsertRowid();
+    new_triples[tk] = id;
+    rel_rec r;  // fired, superseded, se, oe keep their defaults
+    r.id = id;
+    r.s = s;
+    r.o = o;
+    r.relation = c.r;
+    r.attrs = c.attrs;
+    r.due = c.due;
+    apply.push_back([r = std::move(r)](kg& k) mutable { k.put_relation(std::move(r)); });
+    return true;
+  }
+
+  void supersede(std::int64_t id) {
+    sup_rel.reset();
+    sup_rel.bind(1, static_cast<std::int64_t>(now));
+    sup_rel.bind(2, static_cast<std::int64_t>(id));
+    sup_rel.exec();
+    apply.push_back([id, when = now](kg& k) { k.supersede(id, when); });
+  }
+
+  void done() {
+    for (auto& f : apply) f(g);
+    ++g.generation;
+  }
+};
+
 }  // namespace
 
-expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples) {
+expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples, std::string_view user) {
+  if (auto u = user_check(user); !u) return u.error();
   std::vector<checked_triple> checked;
   checked.reserve(triples.size());
   for (std::size_t i = 0; i < triples.size(); ++i) {
-    auto c = triple_check(triples[i], i, *g.naive);
+    auto c = triple_check(triples[i], "triples[" + std::to_string(i) + "]", *g.naive);
     if (!c) return c.error();
     checked.push_back(std::move(*c));
   }
   if (checked.empty()) return std::int64_t{0};
-
-  std::vector<std::function<void(kg&)>> apply;  // memory changes, run after the commit
-  std::unordered_map<std::string, std::int64_t> new_names;      // key → id, this batch
-  std::unordered_map<std::string, std::int64_t> new_triples;    // triple key → id, this batch
-  std::unordered_map<std::int64_t, std::string> type_of;        // staged types
   std::int64_t added = 0;
-  const std::int64_t now = now_ms();
   try {
     SQLite::Transaction tx(*g.db);
-    SQLite::Statement ins_ent(*g.db, "INSERT INTO entities(name, key, type, created) VALUES (?,?,?,?)");
-    SQLite::Statement set_type(*g.db, "UPDATE entities SET type=? WHERE id=?");
-    SQLite::Statement ins_alias(*g.db, "INSERT OR IGNORE INTO aliases(entity_id, alias, key) VALUES (?,?,?)");
-    SQLite::Statement ins_rel(*g.db,
-        "INSERT INTO relations(subject, relation, object, attrs, due, created) VALUES (?,?,?,?,?,?)");
-    SQLite::Statement upd_rel(*g.db, "UPDATE relations SET attrs=?, due=? WHERE id=?");
-
-    auto resolve = [&](const std::string& name, const std::string& key,
-                       const std::string& type) -> std::int64_t {
-      std::int64_t id;
-      std::string old_type;
-      if (auto it = new_names.find(key); it != new_names.end()) {
-        id = it->second;
-        old_type = type_of[id];
-      } else if (auto found = g.lookup(key)) {
-        id = *found;
-        old_type = type_of.count(id) ? type_of[id] : g.ents.at(id).type;
-      } else {
-        ins_ent.reset();
-        ins_ent.bind(1, name);
-        ins_ent.bind(2, key);
-        ins_ent.bind(3, type);
-        ins_ent.bind(4, static_cast<std::int64_t>(now));
-        ins_ent.exec();
-        id = g.db->getLastInsertRowid();
-        new_names[key] = id;
-        type_of[id] = type;
-        entity_rec e;
-        e.id = id;
-        e.name = name;
-        e.key = key;
-        e.type = type;
-        apply.push_back([e = std::move(e)](kg& k) mutable { k.put_entity(std::move(e)); });
-        return id;
-      }
-      if (!type.empty() && type != old_type) {
-        set_type.reset();
-        set_type.bind(1, type);
-        set_type.bind(2, static_cast<std::int64_t>(id));
-        set_type.exec();
-        type_of[id] = type;
-        apply.push_back([id, type](kg& k) { k.ents.at(id).type = type; });
-      }
-      return id;
-    };
-
+    writer w(g, user);
     for (auto& c : checked) {
-      const auto s = resolve(c.s, c.s_key, c.s_type);
-      if (c.alias) {
-        ins_alias.reset();
-        ins_alias.bind(1, static_cast<std::int64_t>(s));
-        ins_alias.bind(2, c.o);
-        ins_alias.bind(3, c.o_key);
-        ins_alias.exec();
-        apply.push_back([s, a = c.o, k = c.o_key](kg& g2) { g2.put_alias(s, a, k); });
-        continue;
-      }
-      const auto o = resolve(c.o, c.o_key, c.o_type);
-      const auto tk = triple_key(s, c.r, o);
-      std::optional<std::int64_t> existing;
-      if (auto it = new_triples.find(tk); it != new_triples.end()) existing = it->second;
-      else if (auto it2 = g.triples.find(tk); it2 != g.triples.end()) existing = it2->second;
-      const std::string attrs_text = json_dump(c.attrs);
-      if (existing) {
-        upd_rel.reset();
-        upd_rel.bind(1, attrs_text);
-        if (c.due) upd_rel.bind(2, static_cast<std::int64_t>(*c.due)); else upd_rel.bind(2);
-        upd_rel.bind(3, static_cast<std::int64_t>(*existing));
-        upd_rel.exec();
-        apply.push_back([id = *existing, attrs = c.attrs, due = c.due](kg& k) {
-          auto& r = k.rels.at(id);
-          k.drop_due(id, r.due);
-          r.attrs = attrs;
-          r.due = due;
-          if (due) k.due_index.emplace(*due, id);
-        });
-        continue;
-      }
-      ins_rel.reset();
-      ins_rel.bind(1, static_cast<std::int64_t>(s));
-      ins_rel.bind(2, c.r);
-      ins_rel.bind(3, static_cast<std::int64_t>(o));
-      ins_rel.bind(4, attrs_text);
-      if (c.due) ins_rel.bind(5, static_cast<std::int64_t>(*c.due)); else ins_rel.bind(5);
-      ins_rel.bind(6, static_cast<std::int64_t>(now));
-      ins_rel.exec();
-      const auto id = g.db->getLastInsertRowid();
-      new_triples[tk] = id;
-      ++added;
-      rel_rec r;  // fired, se, oe keep their defaults
-      r.id = id;
-      r.s = s;
-      r.o = o;
-      r.relation = c.r;
-      r.attrs = c.attrs;
-      r.due = c.due;
-      apply.push_back([r = std::move(r)](kg& k) mutable { k.put_relation(std::move(r)); });
+      const auto s = w.resolve(c.s, c.s_key, c.s_type);
+      const auto o = c.alias ? s : w.resolve(c.o, c.o_key, c.o_type);
+      if (w.add(c, s, o)) ++added;
     }
     tx.commit();
+    w.done();
   } catch (const std::exception& e) {
     return error{errc::internal, std::string("kg.add: ") + e.what()};
   }
-  for (auto& f : apply) f(g);
-  ++g.generation;
   return added;
+}
+
+expected<std::int64_t> kg_replace(kg& g, const triple& t, std::string_view user) {
+  if (auto u = user_check(user); !u) return u.error();
+  auto c = triple_check(t, "triple", *g.naive);
+  if (!c) return c.error();
+  if (c->alias) return error{errc::bad_request, "triple.relation: 'alias' is not a relation that can be replaced"};
+  std::int64_t superseded = 0;
+  try {
+    SQLite::Transaction tx(*g.db);
+    writer w(g, user);
+    const auto s = w.resolve(c->s, c->s_key, c->s_type);
+    const auto o = w.resolve(c->o, c->o_key, c->o_type);
+    if (auto e = g.ents.find(s); e != g.ents.end()) {
+      std::vector<std::int64_t> old;
+      for (const rel_rec* r : e->second.rels)
+        if (r->s == s && r->relation == c->r && r->o != o) old.push_back(r->id);
+      for (auto id : old) w.supersede(id);
+      superseded = static_cast<std::int64_t>(old.size());
+    }
+    w.add(*c, s, o);
+    tx.commit();
+    w.done();
+  } catch (const std::exception& e) {
+    return error{errc::internal, std::string("kg.replace: ") + e.what()};
+  }
+  return superseded;
 }
 
 // ---- query -------------------------------------------------------------------
 
-expected<std::vector<fact>> kg_query(const kg& g, std::string_view name, int depth) {
+expected<std::vector<fact>> kg_query(const kg& g, std::string_view name, int depth, std::string_view user) {
   if (depth < 1 || depth > 3) {
     return error{errc::bad_request, "depth: " + std::to_string(depth) + " is outside 1–3"};
   }
-  auto start = g.lookup(detail::text_key(name));
-  if (!start) return error{errc::not_found, "entity '" + std::string(name) + "' is not known"};
-  std::vector<fact> out;
+  if (auto u = user_check(user); !u) return u.error();
+  const std::string key = detail::text_key(name);
+  const scope* own = g.find_scope(user);
+  const scope* shared = g.find_scope("");
+  std::vector<const entity_rec*> frontier, next;
   const std::uint64_t epoch = ++g.epoch;
-  const entity_rec* s0 = &g.ents.at(*start);
-  s0->seen = epoch;
-  std::vector<const entity_rec*> frontier{s0}, next;
+  for (const auto u : kg::visible_scopes(user)) {
+    if (auto id = g.lookup(u, key)) {
+      const entity_rec* e = &g.ents.at(*id);
+      e->seen = epoch;
+      frontier.push_back(e);
+    }
+  }
+  if (frontier.empty()) return error{errc::not_found, "entity '" + std::string(name) + "' is not known"};
+  // Relations join entities of one scope; the check keeps a walk out of any
+  // scope but the user's and the shared one all the same.
+  auto visible = [&](const entity_rec* e) { return e->sc == own || e->sc == shared; };
+  std::vector<fact> out;
   for (int level = 1; level <= depth && !frontier.empty(); ++level) {
     next.clear();
     const std::size_t level_begin = out.size();
@@ -489,6 +709,7 @@ expected<std::vector<fact>> kg_query(const kg& g, std::string_view name, int dep
       for (const rel_rec* r : n->rels) {
         if (r->seen == epoch) continue;
         r->seen = epoch;
+        if (!visible(r->se) || !visible(r->oe)) continue;
         out.push_back(g.make_fact(*r, level));
         const entity_rec* other = r->se == n ? r->oe : r->se;
         if (level < depth && other->seen != epoch) {
@@ -504,12 +725,46 @@ expected<std::vector<fact>> kg_query(const kg& g, std::string_view name, int dep
   return out;
 }
 
+namespace {
+// The relations with `subject` (in the user's own scope) as subject and
+// `relation` ("" = any), current ones and, with history, superseded ones; by id.
+expected<std::vector<fact>> subject_facts(const kg& g, std::string_view subject, std::string_view relation,
+                                          std::string_view user, bool history) {
+  if (auto u = user_check(user); !u) return u.error();
+  auto id = g.lookup(user, detail::text_key(subject));
+  if (!id) return error{errc::not_found, "entity '" + std::string(subject) + "' is not known"};
+  const std::string rel = relation.empty() ? std::string() : detail::text_trim(relation);
+  const auto& e = g.ents.at(*id);
+  std::vector<fact> out;
+  auto take = [&](const std::vector<const rel_rec*>& v) {
+    for (const rel_rec* r : v)
+      if (r->s == *id && (rel.empty() || r->relation == rel)) out.push_back(g.make_fact(*r, 1));
+  };
+  take(e.rels);
+  if (history) take(e.old_rels);
+  std::sort(out.begin(), out.end(), [](const fact& a, const fact& b) { return a.id < b.id; });
+  return out;
+}
+}  // namespace
+
+expected<std::vector<fact>> kg_facts(const kg& g, std::string_view subject, std::string_view relation,
+                                     std::string_view user) {
+  return subject_facts(g, subject, relation, user, false);
+}
+
+expected<std::vector<fact>> kg_history(const kg& g, std::string_view subject, std::string_view relation,
+                                       std::string_view user) {
+  return subject_facts(g, subject, relation, user, true);
+}
+
 // ---- delete ------------------------------------------------------------------
 
-expected<std::int64_t> kg_delete_entity(kg& g, std::string_view name) {
-  auto id = g.lookup(detail::text_key(name));
+expected<std::int64_t> kg_delete_entity(kg& g, std::string_view name, std::string_view user) {
+  if (auto u = user_check(user); !u) return u.error();
+  auto id = g.lookup(user, detail::text_key(name));
   if (!id) return error{errc::not_found, "entity '" + std::string(name) + "' is not known"};
-  const auto n = static_cast<std::int64_t>(g.ents.at(*id).rels.size()) + 1;
+  const auto& e = g.ents.at(*id);
+  const auto n = static_cast<std::int64_t>(e.rels.size() + e.old_rels.size()) + 1;
   try {
     SQLite::Transaction tx(*g.db);
     SQLite::Statement d1(*g.db, "DELETE FROM relations WHERE subject=?1 OR object=?1");
@@ -530,10 +785,11 @@ expected<std::int64_t> kg_delete_entity(kg& g, std::string_view name) {
   return n;
 }
 
-expected<std::int64_t> kg_delete_triple(kg& g, const triple& t) {
-  auto s = g.lookup(detail::text_key(t.subject));
+expected<std::int64_t> kg_delete_triple(kg& g, const triple& t, std::string_view user) {
+  if (auto u = user_check(user); !u) return u.error();
+  auto s = g.lookup(user, detail::text_key(t.subject));
   if (!s) return error{errc::not_found, "subject '" + t.subject + "' is not known"};
-  auto o = g.lookup(detail::text_key(t.object));
+  auto o = g.lookup(user, detail::text_key(t.object));
   if (!o) return error{errc::not_found, "object '" + t.object + "' is not known"};
   auto it = g.triples.find(triple_key(*s, detail::text_trim(t.relation), *o));
   if (it == g.triples.end()) {
@@ -553,33 +809,86 @@ expected<std::int64_t> kg_delete_triple(kg& g, const triple& t) {
   return std::int64_t{1};
 }
 
+expected<std::int64_t> kg_delete_user(kg& g, std::string_view user) {
+  if (user.empty()) return error{errc::bad_request, "user: \"\" is the shared graph, not a user's"};
+  if (auto u = user_check(user); !u) return u.error();
+  const scope* sc = g.find_scope(user);
+  if (!sc) return std::int64_t{0};
+  std::vector<std::int64_t> ids;
+  std::unordered_set<std::int64_t> rel_ids;
+  for (const auto& [key, id] : sc->sorted_names) {
+    ids.push_back(id);
+    const auto& e = g.ents.at(id);
+    for (const auto* r : e.rels) rel_ids.insert(r->id);
+    for (const auto* r : e.old_rels) rel_ids.insert(r->id);
+  }
+  try {
+    SQLite::Transaction tx(*g.db);
+    SQLite::Statement d1(*g.db,
+                         "DELETE FROM relations WHERE subject IN (SELECT id FROM entities WHERE user=?1)"
+                         " OR object IN (SELECT id FROM entities WHERE user=?1)");
+    d1.bind(1, std::string(user));
+    d1.exec();
+    SQLite::Statement d2(*g.db, "DELETE FROM aliases WHERE entity_id IN (SELECT id FROM entities WHERE user=?)");
+    d2.bind(1, std::string(user));
+    d2.exec();
+    SQLite::Statement d3(*g.db, "DELETE FROM entities WHERE user=?");
+    d3.bind(1, std::string(user));
+    d3.exec();
+    tx.commit();
+  } catch (const std::exception& e) {
+    return error{errc::internal, std::string("kg.delete_user: ") + e.what()};
+  }
+  for (auto id : ids) g.drop_entity(id);  // the last one erases the scope
+  ++g.generation;
+  return static_cast<std::int64_t>(ids.size() + rel_ids.size());
+}
+
 // ---- listing -----------------------------------------------------------------
 
-expected<std::vector<entity>> kg_entities(const kg& g, std::string_view prefix, std::size_t limit) {
+expected<std::vector<entity>> kg_entities(const kg& g, std::string_view prefix, std::size_t limit,
+                                          std::string_view user) {
   if (limit < 1 || limit > 10000) {
     return error{errc::bad_request, "limit: " + std::to_string(limit) + " is outside 1–10000"};
   }
-  std::vector<entity> out;
+  if (auto u = user_check(user); !u) return u.error();
   const std::string p = detail::text_key(prefix);
-  for (auto it = g.sorted_names.lower_bound(p); it != g.sorted_names.end() && out.size() < limit;
-       ++it) {
-    if (it->first.compare(0, p.size(), p) != 0) break;
-    out.push_back(g.make_entity(g.ents.at(it->second)));
+  // (key, own scope first) → entity, from the user's scope and the shared one
+  std::vector<std::pair<std::pair<std::string, int>, std::int64_t>> found;
+  int rank = 0;
+  for (const auto u : kg::visible_scopes(user)) {
+    if (const scope* sc = g.find_scope(u)) {
+      std::size_t n = 0;
+      for (auto it = sc->sorted_names.lower_bound(p); it != sc->sorted_names.end() && n < limit; ++it, ++n) {
+        if (it->first.compare(0, p.size(), p) != 0) break;
+        found.push_back({{it->first, rank}, it->second});
+      }
+    }
+    ++rank;
   }
+  std::sort(found.begin(), found.end());
+  if (found.size() > limit) found.resize(limit);
+  std::vector<entity> out;
+  out.reserve(found.size());
+  for (const auto& f : found) out.push_back(g.make_entity(g.ents.at(f.second)));
   return out;
 }
 
-expected<entity> kg_find(const kg& g, std::string_view name) {
-  auto id = g.lookup(detail::text_key(name));
+expected<entity> kg_find(const kg& g, std::string_view name, std::string_view user) {
+  if (auto u = user_check(user); !u) return u.error();
+  auto id = g.lookup_visible(user, detail::text_key(name));
   if (!id) return error{errc::not_found, "entity '" + std::string(name) + "' is not known"};
   return g.make_entity(g.ents.at(*id));
 }
 
-std::vector<fact> kg_due(const kg& g, std::int64_t from_ms, std::int64_t to_ms) {
+std::vector<fact> kg_due(const kg& g, std::int64_t from_ms, std::int64_t to_ms, std::string_view user) {
   std::vector<fact> out;
   if (to_ms <= from_ms) return out;
+  const scope* own = g.find_scope(user);
+  const scope* shared = g.find_scope("");
   for (auto it = g.due_index.lower_bound(from_ms); it != g.due_index.end() && it->first < to_ms; ++it) {
-    out.push_back(g.make_fact(g.rels.at(it->second), 1));
+    const auto& r = g.rels.at(it->second);
+    if (r.se->sc == own || r.se->sc == shared) out.push_back(g.make_fact(r, 1));
   }
   return out;
 }
@@ -611,16 +920,18 @@ expected<std::vector<fact>> kg_due_take(kg& g, std::int64_t now_ms, std::size_t 
   return out;
 }
 
-kg_stats kg_stats_get(const kg& g) { return {g.ents.size(), g.rels.size(), g.generation}; }
+kg_stats kg_stats_get(const kg& g) {
+  return {g.ents.size(), g.rels.size() - g.superseded, g.generation, g.superseded};
+}
 
 // ---- linker access (linker.cpp) ------------------------------------------------
 
 namespace detail {
-void kg_for_each_name(const kg& g,
-                      const std::function<void(std::int64_t, const std::string&, const std::string&)>& f) {
+void kg_for_each_name(const kg& g, const std::function<void(std::int64_t, const std::string&, const std::string&,
+                                                            const std::string&)>& f) {
   for (const auto& [id, e] : g.ents) {
-    f(id, e.name, e.name);
-    for (const auto& a : e.aliases) f(id, a, e.name);
+    f(id, e.name, e.name, e.sc->user);
+    for (const auto& a : e.aliases) f(id, a, e.name, e.sc->user);
   }
 }
 }  // namespace detail

@@ -4,7 +4,8 @@
 // model when no template fits (a prompt within the context budget).
 //
 // Table of contents
-//   1. knowledge graph   kg_open, kg_add, kg_query, kg_delete_*, kg_entities, kg_due, kg_due_take
+//   1. knowledge graph   kg_open, kg_add, kg_replace, kg_query, kg_facts, kg_history, kg_delete_*,
+//                        kg_delete_user, kg_entities, kg_find, kg_due, kg_due_take (scoped by user)
 //   2. entity linker     linker_build, linker_find
 //   3. time zone         zone_open, zone_now
 //   4. templates         templates_load_dir, templates_load_sources, templates_match,
@@ -48,6 +49,14 @@ namespace aikid::synthesis {
 // 1. Knowledge graph — SQLite (WAL, synchronous=FULL) is the truth, an
 //    in-memory copy serves reads. Ids are int64. Names are matched
 //    case-insensitively (Unicode case folding, NFC).
+//    Scoped by user: every entity belongs to one user's graph or to the
+//    shared graph (user ""); names are unique per (user, name). Writes create
+//    and find entities in the writer's own scope only, so a relation never
+//    joins two scopes. A user reads their own graph and the shared one, never
+//    another user's. `user` is any valid UTF-8 (a bad byte: bad_request
+//    "user: not valid UTF-8 (byte N)"); "" is the shared graph.
+//    kg_replace supersedes relations instead of deleting them: superseded
+//    ones are history (kg_history), never in kg_query, kg_facts or kg_due.
 // ============================================================================
 
 /// One triple as it arrives on the wire: [subject, relation, object, attrs?].
@@ -69,6 +78,7 @@ struct entity {
   std::string name;
   std::string type;  // "" when unknown
   std::vector<std::string> aliases;
+  std::string user;  // its scope: "" = the shared graph
 };
 
 /// A relation as a reader sees it. depth: 1 for a relation touching the
@@ -83,6 +93,8 @@ struct fact {
   nlohmann::json attrs = nlohmann::json::object();
   std::optional<std::int64_t> due_ms;  // attrs.due as unix ms, when present
   int depth = 1;
+  std::string user;                           // the scope of its subject (and object): "" = shared
+  std::optional<std::int64_t> superseded_ms;  // when kg_replace superseded it; nullopt = current
 };
 
 struct kg_options {
@@ -93,56 +105,100 @@ struct kg;  // opaque
 struct kg_closer { void operator()(kg*) const noexcept; };
 using kg_ptr = std::unique_ptr<kg, kg_closer>;
 
-/// Opens (creating if absent) the graph at `path` and loads it into memory.
+/// Opens (creating if absent) the graph at `path` and loads it into memory;
+/// migrates an older schema in place, in one transaction (v4: entities of
+/// earlier versions become the shared graph's, ids kept).
 /// Fails: unavailable (cannot open/create, corrupt file, schema newer than
-/// this build, unknown naive_tz), internal (an SQLite error while loading).
+/// this build, unknown naive_tz, a failed migration — then nothing is
+/// changed), internal (an SQLite error while loading).
 expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& opts = {});
 
-/// Adds triples in one transaction; returns how many relations were new
-/// (an existing triple has its attrs replaced and is not counted). Entities
-/// are created on first mention. Returns only after the commit is durable.
-/// Fails: bad_request ("triples[3].relation: empty", a bad attrs.due, invalid
-/// UTF-8) — nothing is written; internal (SQLite error) — nothing is applied.
-expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples);
+/// Adds triples to `user`'s graph in one transaction; returns how many
+/// relations were new (a current triple has its attrs replaced and is not
+/// counted). Entities are created in that scope on first mention (a shared
+/// entity of the same name is not used). Returns only after the commit is
+/// durable. Fails: bad_request ("triples[3].relation: empty", a bad
+/// attrs.due, invalid UTF-8 in a triple or in `user`) — nothing is written;
+/// internal (SQLite error) — nothing is applied.
+expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples, std::string_view user = "");
 
-/// The facts around `entity` (name or alias) to `depth` (1–3), breadth first,
-/// each relation once, ordered by depth then id.
-/// Fails: bad_request (depth outside 1–3), not_found (no such entity).
-expected<std::vector<fact>> kg_query(const kg& g, std::string_view entity, int depth = 1);
+/// For a single-valued relation ("lives in"): the current relations
+/// (t.subject, t.relation, *) of `user`'s graph with another object are
+/// superseded (kept as history, stamped with the time) and t is added (a
+/// current t keeps its row and gets t's attrs); returns how many were
+/// superseded. One transaction, durable on return. A superseded triple can be
+/// added again (it becomes current in a new row; the old row stays history).
+/// Fails: bad_request (as kg_add, "triple.…"; relation "alias"), internal.
+expected<std::int64_t> kg_replace(kg& g, const triple& t, std::string_view user);
 
-/// Deletes an entity (by name or alias) with its aliases and every relation
-/// touching it; returns the number of rows removed (relations + 1).
-/// Fails: not_found, internal (SQLite; nothing is changed).
-expected<std::int64_t> kg_delete_entity(kg& g, std::string_view entity);
+/// The current facts around `entity` (name or alias) to `depth` (1–3),
+/// breadth first, each relation once, ordered by depth then id. The walk
+/// starts from the entity of that name in `user`'s graph and the one in the
+/// shared graph (either may be missing) and never enters another user's.
+/// Fails: bad_request (depth outside 1–3, `user` not UTF-8), not_found (no
+/// such entity in either scope).
+expected<std::vector<fact>> kg_query(const kg& g, std::string_view entity, int depth = 1,
+                                     std::string_view user = "");
 
-/// Deletes one triple (subject, relation, object by name/alias); returns 1.
-/// Fails: not_found (an entity or the relation is unknown), internal.
-expected<std::int64_t> kg_delete_triple(kg& g, const triple& t);
+/// The current facts whose subject is `subject` (name or alias, in `user`'s
+/// own graph; "" = the shared one) and whose relation is `relation` ("" =
+/// any), oldest first. Fails: bad_request (`user` not UTF-8), not_found (no
+/// such subject in that scope).
+expected<std::vector<fact>> kg_facts(const kg& g, std::string_view subject, std::string_view relation,
+                                     std::string_view user);
 
-/// Entities whose name starts with `prefix` (case-insensitive), by name,
-/// at most `limit` (1–10000). Fails: bad_request (limit out of range).
+/// As kg_facts, with the superseded ones (superseded_ms set), oldest first.
+/// Fails: as kg_facts.
+expected<std::vector<fact>> kg_history(const kg& g, std::string_view subject, std::string_view relation,
+                                       std::string_view user);
+
+/// Deletes an entity of `user`'s graph (by name or alias) with its aliases
+/// and every relation touching it, history included; returns the number of
+/// rows removed (relations + 1). Fails: not_found (not in that scope),
+/// bad_request (`user` not UTF-8), internal (SQLite; nothing is changed).
+expected<std::int64_t> kg_delete_entity(kg& g, std::string_view entity, std::string_view user = "");
+
+/// Deletes one current triple of `user`'s graph (subject, relation, object by
+/// name/alias); returns 1. Fails: not_found (an entity or the relation is
+/// unknown in that scope), bad_request (`user` not UTF-8), internal.
+expected<std::int64_t> kg_delete_triple(kg& g, const triple& t, std::string_view user = "");
+
+/// Deletes every entity, alias and relation (history included) of `user`'s
+/// graph, in one transaction; returns entities + relations removed (0 for a
+/// user without a graph). The shared graph is not touched.
+/// Fails: bad_request (user "" — the shared graph is no user's; not UTF-8),
+/// internal (SQLite; nothing is changed).
+expected<std::int64_t> kg_delete_user(kg& g, std::string_view user);
+
+/// Entities `user` sees (their own and the shared ones) whose name starts
+/// with `prefix` (case-insensitive), by name (the user's before a shared one
+/// of the same name), at most `limit` (1–10000).
+/// Fails: bad_request (limit out of range, `user` not UTF-8).
 expected<std::vector<entity>> kg_entities(const kg& g, std::string_view prefix = {},
-                                          std::size_t limit = 100);
+                                          std::size_t limit = 100, std::string_view user = "");
 
-/// One entity by name or alias. Fails: not_found.
-expected<entity> kg_find(const kg& g, std::string_view name);
+/// One entity by name or alias: `user`'s own, else the shared one.
+/// Fails: not_found, bad_request (`user` not UTF-8).
+expected<entity> kg_find(const kg& g, std::string_view name, std::string_view user = "");
 
-/// Relations whose attrs.due lies in [from_ms, to_ms), by due time (for
-/// proactive reminders and "what is due today"). Never fails.
-std::vector<fact> kg_due(const kg& g, std::int64_t from_ms, std::int64_t to_ms);
+/// Current relations of `user`'s graph and of the shared one whose attrs.due
+/// lies in [from_ms, to_ms), by due time ("what is due today"). Never fails.
+std::vector<fact> kg_due(const kg& g, std::int64_t from_ms, std::int64_t to_ms, std::string_view user = "");
 
-/// Takes the reminders that are due: relations whose attrs.due is at or before
-/// `now_ms` and whose reminder for that due time has not been taken before (at
-/// most `max`, earliest first). They are marked taken in SQLite, synced, before
-/// they are returned, so each due time is handed out once, also across a
-/// restart; a relation given a new due time fires again. Fails with
-/// errc::internal on a SQLite error (then nothing is marked).
+/// Takes the reminders that are due, of every user: current relations whose
+/// attrs.due is at or before `now_ms` and whose reminder for that due time has
+/// not been taken before (at most `max`, earliest first; fact.user says whose).
+/// They are marked taken in SQLite, synced, before they are returned, so each
+/// due time is handed out once, also across a restart; a relation given a new
+/// due time fires again. Fails with errc::internal on a SQLite error (then
+/// nothing is marked).
 expected<std::vector<fact>> kg_due_take(kg& g, std::int64_t now_ms, std::size_t max = 64);
 
 struct kg_stats {
   std::size_t entities = 0;
-  std::size_t relations = 0;
+  std::size_t relations = 0;     // current ones
   std::uint64_t generation = 0;  // bumps on every change; the linker rebuilds when it moves
+  std::size_t superseded = 0;    // relations kept as history
 };
 kg_stats kg_stats_get(const kg& g);
 
@@ -157,22 +213,26 @@ struct link {
   std::size_t begin = 0, end = 0;  // byte offsets in the text given
   std::int64_t entity_id = 0;
   std::string name;                // the entity's canonical name
+  std::string user;                // the entity's scope ("" = shared)
 };
 
 struct linker;
 struct linker_closer { void operator()(linker*) const noexcept; };
 using linker_ptr = std::unique_ptr<linker, linker_closer>;
 
-/// Builds the automaton over every entity name and alias of `g`; remembers
+/// Builds the automaton over every entity name and alias of `g` (every
+/// scope: linker_find filters by user); remembers
 /// g's generation (see linker_generation) so the owner knows when to rebuild.
 /// Never fails (names were validated on the way in).
 linker_ptr linker_build(const kg& g);
 std::uint64_t linker_generation(const linker& l);
 
-/// Matches in text order, non-overlapping. An alias shared by two entities
-/// yields one link per entity over the same span. Invalid UTF-8 bytes are
-/// read as U+FFFD (never match). Never fails.
-std::vector<link> linker_find(const linker& l, std::string_view text);
+/// Matches in text order, non-overlapping, keeping only links to entities of
+/// `user`'s graph and of the shared one. An alias shared by two entities (or
+/// a name in both the user's and the shared graph) yields one link per entity
+/// over the same span. Invalid UTF-8 bytes are read as U+FFFD (never match).
+/// Never fails.
+std::vector<link> linker_find(const linker& l, std::string_view text, std::string_view user = "");
 
 // ============================================================================
 // 3. Time zone — IANA zones via Howard Hinnant's date/tz (system tzdata).

@@ -140,8 +140,8 @@ syn::compose_settings settings_of(const config::values& c) {
 json facts_json(const std::vector<syn::fact>& facts) {
   json arr = json::array();
   for (const auto& f : facts) {
-    json j = {{"id", f.id}, {"subject", f.subject}, {"relation", f.relation}, {"object", f.object},
-              {"attrs", f.attrs}, {"depth", f.depth}};
+    json j = {{"id", f.id},         {"subject", f.subject}, {"relation", f.relation}, {"object", f.object},
+              {"attrs", f.attrs},   {"depth", f.depth},     {"user", f.user}};
     arr.push_back(std::move(j));
   }
   return arr;
@@ -171,13 +171,17 @@ expected<std::vector<syn::triple>> parse_triples(const json& b) {
   return out;
 }
 
+// Every kg op takes an optional string `user`: whose graph ("" or absent = the shared one).
 void serve_kg(synthesis_state& st, const request_msg& r) {
   auto& out = *st.env.replies;
   const json& b = kit::body_of(r);
+  auto user_field = wire::field_opt_string(b, "user");
+  if (!user_field) return out.reply_error(r.ticket, user_field.error());
+  const std::string user = user_field->value_or("");
   if (r.op == "kg.add") {
     auto triples = parse_triples(b);
     if (!triples) return out.reply_error(r.ticket, triples.error());
-    auto n = syn::kg_add(*st.graph, *triples);
+    auto n = syn::kg_add(*st.graph, *triples, user);
     return kit::reply(out, r.ticket, n, [](std::int64_t added) { return json{{"added", added}}; });
   }
   if (r.op == "kg.query") {
@@ -185,7 +189,7 @@ void serve_kg(synthesis_state& st, const request_msg& r) {
     if (!ent) return out.reply_error(r.ticket, ent.error());
     auto depth = wire::field_opt_int(b, "depth", 1, 3);
     if (!depth) return out.reply_error(r.ticket, depth.error());
-    auto facts = syn::kg_query(*st.graph, *ent, static_cast<int>(depth->value_or(1)));
+    auto facts = syn::kg_query(*st.graph, *ent, static_cast<int>(depth->value_or(1)), user);
     return kit::reply(out, r.ticket, facts, [](const std::vector<syn::fact>& f) { return json{{"facts", facts_json(f)}}; });
   }
   if (r.op == "kg.delete") {
@@ -193,12 +197,12 @@ void serve_kg(synthesis_state& st, const request_msg& r) {
       json wrapped = {{"triples", json::array({b["triple"]})}};
       auto t = parse_triples(wrapped);
       if (!t) return out.reply_error(r.ticket, error{errc::bad_request, "triple: must be [subject, relation, object]"});
-      auto n = syn::kg_delete_triple(*st.graph, t->front());
+      auto n = syn::kg_delete_triple(*st.graph, t->front(), user);
       return kit::reply(out, r.ticket, n, [](std::int64_t d) { return json{{"deleted", d}}; });
     }
     auto ent = wire::field_string(b, "entity");
     if (!ent) return out.reply_error(r.ticket, error{errc::bad_request, "entity or triple: one is required"});
-    auto n = syn::kg_delete_entity(*st.graph, *ent);
+    auto n = syn::kg_delete_entity(*st.graph, *ent, user);
     return kit::reply(out, r.ticket, n, [](std::int64_t d) { return json{{"deleted", d}}; });
   }
   if (r.op == "kg.entities") {
@@ -206,17 +210,18 @@ void serve_kg(synthesis_state& st, const request_msg& r) {
     if (!prefix) return out.reply_error(r.ticket, prefix.error());
     auto limit = wire::field_opt_int(b, "limit", 1, 10000);
     if (!limit) return out.reply_error(r.ticket, limit.error());
-    auto ents = syn::kg_entities(*st.graph, prefix->value_or(""), static_cast<std::size_t>(limit->value_or(100)));
+    auto ents = syn::kg_entities(*st.graph, prefix->value_or(""), static_cast<std::size_t>(limit->value_or(100)), user);
     return kit::reply(out, r.ticket, ents, [](const std::vector<syn::entity>& es) {
       json arr = json::array();
-      for (const auto& e : es) arr.push_back({{"id", e.id}, {"name", e.name}, {"type", e.type}, {"aliases", e.aliases}});
+      for (const auto& e : es)
+        arr.push_back({{"id", e.id}, {"name", e.name}, {"type", e.type}, {"aliases", e.aliases}, {"user", e.user}});
       return json{{"entities", std::move(arr)}};
     });
   }
   out.reply_error(r.ticket, error{errc::unknown_op, "synthesis: unknown op " + r.op});
 }
 
-// The linker sees every entity: rebuilt when the graph has changed.
+// The linker sees every entity of every user (linker_find filters by user): rebuilt when the graph has changed.
 void relink(synthesis_state& st) {
   if (st.graph && st.links && syn::linker_generation(*st.links) != syn::kg_stats_get(*st.graph).generation)
     st.links = syn::linker_build(*st.graph);
@@ -495,7 +500,9 @@ void publish_reminders(synthesis_state& st, std::int64_t now_ms) {
     p.percept_id = "reminder-" + std::to_string(f.id) + "-" + std::to_string(f.due_ms.value_or(0));
     p.kind = "reminder";
     p.source = "proactive";
-    p.user = f.attrs.is_object() ? f.attrs.value("user", std::string{}) : std::string{};
+    // the relation's scope; a shared relation may name its user in attrs.user
+    p.user = f.user;
+    if (auto u = f.attrs.find("user"); p.user.empty() && u != f.attrs.end() && u->is_string()) p.user = *u;
     p.t0_ns = kit::now_ns();
     ++st.reminders;
     kit::publish_final(*st.env.thoughts, p, reminder_text(st, f), "reminder", {});
@@ -660,7 +667,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         if (!m.answer.empty()) syn::turns_add(*st.conversation, m.user, "assistant", m.answer, kit::unix_ms());
         auto triples = triples_of(m);
         if (triples.empty() || !st.graph) return;
-        auto n = syn::kg_add(*st.graph, triples);
+        auto n = syn::kg_add(*st.graph, triples, m.user);  // into the percept's user's graph
         if (!n) {
           ++st.learn_errors;
           spdlog::warn("synthesis: learned facts of {} not added: {}", m.percept_id, n.error().message);
