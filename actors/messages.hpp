@@ -73,18 +73,22 @@ typename Inspector::result_type inspect(Inspector& f, percept_msg& x) {
 /// percept, streamed and published as its thought. "extract": facts, as JSON
 /// under `schema_json`, sent on as a learn_msg, never published. "reflect": a
 /// summary, published as a `reflection` thought and remembered.
+/// `temperature` and `repeat_penalty` < 0: inference's own (inference.temperature,
+/// no penalty); an extraction is always greedy.
 struct generate_msg {
   percept_msg percept;
   std::string messages_json;
   std::int32_t max_tokens = 128;
   std::string purpose = "answer";
   std::string schema_json;  // "" = free text
+  float temperature = -1.f;
+  float repeat_penalty = -1.f;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, generate_msg& x) {
   return f(caf::meta::type_name("generate_msg"), x.percept, x.messages_json, x.max_tokens, x.purpose,
-           x.schema_json);
+           x.schema_json, x.temperature, x.repeat_penalty);
 }
 
 /// The learning path's findings about one percept (off the reply path):

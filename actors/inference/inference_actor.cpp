@@ -55,7 +55,8 @@ std::vector<config::key_spec> inference_config_keys() {
                "a newer percept of the same user cancels an older answer still running or queued")
           .is_live(),
       key_real("inference.temperature", 0.8, 0.0, 100.0,
-               "sampling temperature when a request gives none, and for percepts (0 = greedy)")
+               "sampling temperature when a request gives none, and for reflections (0 = greedy; "
+               "percept answers: synthesis.temperature)")
           .is_live(),
   };
 }
@@ -603,7 +604,10 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
         j.purpose = g.purpose;
         j.percept = std::move(g.percept);
         j.max_tokens = g.max_tokens;
-        j.sampling.temperature = j.purpose == "extract" ? 0.0f : static_cast<float>(st.env.cfg.get_real("inference.temperature"));
+        j.sampling.temperature = j.purpose == "extract" ? 0.0f
+                                 : g.temperature >= 0.f ? g.temperature
+                                                        : static_cast<float>(st.env.cfg.get_real("inference.temperature"));
+        if (j.purpose != "extract" && g.repeat_penalty > 0.f) j.sampling.repeat_penalty = g.repeat_penalty;
         auto msgs_json = json::parse(g.messages_json, nullptr, false);
         if (msgs_json.is_array())
           for (const auto& m : msgs_json) j.messages.push_back({m.value("role", "user"), m.value("content", "")});

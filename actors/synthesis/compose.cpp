@@ -72,9 +72,17 @@ expected<composition> synthesis_compose(const compose_env& env, const compose_re
   prompt_input pin;
   pin.system_prompt = st.system_prompt;
   pin.user_text = req.text;
-  pin.memories = req.memories;
+  // Only memories relevant enough, and only the most recent turns: the small
+  // model copies whatever earlier answers and stray memories it is shown.
+  std::vector<memory_hit> mems;
+  for (const auto& m : req.memories)
+    if (m.score >= st.memory_min_score) mems.push_back(m);
+  std::span<const turn> turns_in(recent);
+  if (turns_in.size() > st.prompt_turns) turns_in = turns_in.last(st.prompt_turns);
+  pin.memories = mems;
   pin.facts = facts;
-  pin.turns = recent;
+  pin.turns = turns_in;
+
   auto p = prompt_build(pin, st.budget, env.count_tokens);
   if (!p) return p.error();
   out.messages = std::move(p->messages);

@@ -1,8 +1,14 @@
-// Prompt builder: what the model sees when no template answers.
+// Prompt builder: what the model sees when no template answers. Written for a
+// 135M model, which follows a short plain system message and is thrown by
+// dumps (bullets, "- subject relation object", JSON):
 //
 //   system:    <system prompt>
-//              Known facts:        - subject relation object      (kept third-longest)
-//              Relevant memories:  - text                          (dropped first)
+//
+//              Facts:
+//              Kari lives in Bergen.                               (kept third-longest)
+//
+//              From earlier conversations:
+//              <a memory, on one line, cut to kMemoryChars>        (dropped first)
 //   user/assistant: the recent turns, oldest first                 (older ones dropped second)
 //   user:      <the user's text>                                   (always kept)
 //
@@ -12,6 +18,8 @@
 // order, and a class is only considered once every class above it fits whole.
 // Sizes are first summed piece by piece, then the assembled messages are
 // counted exactly and trimmed further (lowest priority first) until they fit.
+// Which turns and memories are offered at all is the caller's choice
+// (compose: synthesis.prompt_turns, synthesis.prompt_memory_score).
 #include <algorithm>
 
 #include "actors/synthesis/synthesis.hpp"
@@ -20,13 +28,16 @@ namespace aikid::synthesis {
 
 namespace {
 
-constexpr std::string_view kFactsHeader = "\n\nKnown facts:\n";
-constexpr std::string_view kMemoriesHeader = "\n\nRelevant memories:\n";
+constexpr std::string_view kFactsHeader = "\n\nFacts:\n";
+constexpr std::string_view kMemoriesHeader = "\n\nFrom earlier conversations:\n";
+constexpr std::size_t kMemoryChars = 200;  // a memory longer than this is cut (at a word)
 
+// "Kari lives in Bergen." — a plain sentence: relation's '_' as spaces, the
+// first letter capitalised (ASCII), one full stop.
 std::string fact_line(const fact& f) {
   std::string r = f.relation;
   std::replace(r.begin(), r.end(), '_', ' ');
-  std::string line = "- " + f.subject + " " + r + " " + f.object;
+  std::string line = f.subject + " " + r + " " + f.object;
   if (f.attrs.is_object()) {
     if (auto it = f.attrs.find("due"); it != f.attrs.end()) {
       line += " (due ";
@@ -34,11 +45,35 @@ std::string fact_line(const fact& f) {
       line += ")";
     }
   }
+  if (!line.empty() && line[0] >= 'a' && line[0] <= 'z') line[0] = static_cast<char>(line[0] - 'a' + 'A');
+  if (line.back() != '.' && line.back() != '!' && line.back() != '?') line += '.';
   line += "\n";
   return line;
 }
 
-std::string memory_line(const memory_hit& m) { return "- " + m.text + "\n"; }
+// One line: white space runs as one space, cut at a word past kMemoryChars.
+std::string memory_line(const memory_hit& m) {
+  std::string t;
+  for (char c : m.text) {
+    const bool sp = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (sp) {
+      if (!t.empty() && t.back() != ' ') t += ' ';
+    } else {
+      t += c;
+    }
+  }
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  if (t.size() > kMemoryChars) {
+    std::size_t cut = t.rfind(' ', kMemoryChars);
+    if (cut == std::string::npos || cut < kMemoryChars / 2) {
+      cut = kMemoryChars;
+      while (cut > 0 && (static_cast<unsigned char>(t[cut]) & 0xC0) == 0x80) --cut;  // a whole character
+    }
+    t.resize(cut);
+    t += "…";
+  }
+  return t + "\n";
+}
 
 }  // namespace
 
@@ -112,6 +147,7 @@ expected<prompt_result> prompt_build(const prompt_input& in, const prompt_budget
         const auto i = heap.back();
         heap.pop_back();
         auto line = memory_line(in.memories[i]);
+        if (line == "\n" || std::string_view(line).substr(0, line.size() - 1) == in.user_text) continue;
         const int c = count(line);
         if (used + c > left) break;
         used += c;
@@ -129,6 +165,7 @@ expected<prompt_result> prompt_build(const prompt_input& in, const prompt_budget
         for (std::size_t i = 0; i < facts_kept; ++i) sys += fact_lines[i];
       }
       if (!mem_kept.empty()) {
+        while (!sys.empty() && sys.back() == '\n') sys.pop_back();  // one blank line between the parts
         sys += kMemoriesHeader;
         for (const auto& l : mem_lines) sys += l;
       }

@@ -17,6 +17,7 @@
 //                        time_words_load_dir, when_find, repeat_next, when_format,
 //                        time_words_phrase, reminder_parse, reminder_command_parse
 //   9. stored reminders  reminder_add, reminder_list, reminder_due_take, …; user_setting_*
+//  11. learning guard    learn_skip_reason
 //
 // Threading: every object here is owned by one thread (the synthesis actor).
 // A template_set is immutable once built and may be shared (shared_ptr) —
@@ -401,6 +402,10 @@ expected<rendered> template_render(const template_set& s, std::size_t index,
 //    Kept always: system prompt, the user's text, the latest turn.
 //    Dropped first: the least relevant memories, then the older turns
 //    (oldest first), then the facts (deepest/last first).
+//    Written for a small model (SmolLM2-135M follows plain text, not dumps):
+//    the system message is the system prompt, then "Facts:" and the facts as
+//    plain sentences ("Kari lives in Bergen."), then "The user said before:"
+//    and one memory a line (cut to kMemoryChars); no JSON, no bullets.
 // ============================================================================
 
 struct chat_message {
@@ -464,6 +469,8 @@ struct compose_settings {
   std::size_t max_facts_per_entity = 32;
   std::string system_prompt = "You are AIKI, a helpful personal assistant.";
   prompt_budget budget;
+  std::size_t prompt_turns = 2;       // the most recent turns (each user or assistant line one) in the prompt
+  float memory_min_score = 0.5f;      // least recall score of a memory put in the prompt
 };
 
 struct compose_env {
@@ -665,5 +672,17 @@ expected<std::string> user_setting_get(kg& g, std::string_view user, std::string
 expected<std::vector<std::pair<std::string, std::string>>> user_settings_with(kg& g, std::string_view key);
 /// Sets it ("" clears it). Fails: bad_request (empty user), unavailable.
 expected<void> user_setting_set(kg& g, std::string_view user, std::string_view key, std::string_view value);
+
+// ============================================================================
+// 11. Learning guard — what is not sent to the model for fact extraction:
+//     a question (ends with '?', or starts with a wh-word, en/nb), a negation
+//     ("Jeg bor ikke i Oslo") or a hypothetical ("If my sister lived in
+//     Bergen…"). The small model turns these into false facts. The word lists
+//     are in learn_guard.cpp (TODO: the understanding data files own them).
+// ============================================================================
+
+/// "" when `text` may be sent for extraction, else why not: "question",
+/// "negation" or "hypothetical".
+std::string_view learn_skip_reason(std::string_view text);
 
 }  // namespace aikid::synthesis

@@ -42,6 +42,19 @@ std::vector<config::key_spec> synthesis_config_keys() {
           .is_live(),
       key_int("synthesis.prompt_tokens", 1536, 64, 131072, "token budget of a prompt handed to the model").is_live(),
       key_int("synthesis.answer_tokens", 128, 1, 4096, "most tokens the model may generate for a percept").is_live(),
+      key_real("synthesis.temperature", 0.0, 0.0, 100.0,
+               "sampling temperature of the model's answer to a percept (0 = greedy; bench/results/model_answers.md)")
+          .is_live(),
+      key_real("synthesis.repeat_penalty", 1.1, 1.0, 10.0,
+               "repetition penalty of the model's answer to a percept (llama.cpp's, over its last 64 tokens; 1 = off)")
+          .is_live(),
+      key_int("synthesis.prompt_turns", 2, 0, 256,
+              "most recent conversation turns (a user or an assistant line each) put in the model's prompt, "
+              "within its budget")
+          .is_live(),
+      key_real("synthesis.prompt_memory_score", 0.5, -1.0, 1.0,
+               "least recall score of a memory put in the model's prompt")
+          .is_live(),
       key_bool("synthesis.learn", true,
                "learning path: have the model extract facts from each user percept into the graph and memory")
           .is_live(),
@@ -134,6 +147,8 @@ syn::compose_settings settings_of(const config::values& c) {
   s.fact_depth = static_cast<int>(c.get_int("synthesis.fact_depth"));
   s.system_prompt = c.get_string("synthesis.system_prompt");
   s.budget.max_tokens = static_cast<int>(c.get_int("synthesis.prompt_tokens"));
+  s.prompt_turns = static_cast<std::size_t>(c.get_int("synthesis.prompt_turns"));
+  s.memory_min_score = static_cast<float>(c.get_real("synthesis.prompt_memory_score"));
   return s;
 }
 
@@ -236,19 +251,31 @@ constexpr const char* kFactsSchema =
     R"("properties":{"subject":{"type":"string","maxLength":40},"relation":{"type":"string","maxLength":40},)"
     R"("object":{"type":"string","maxLength":60}},"required":["subject","relation","object"]}}},"required":["facts"]})";
 
-// The extraction prompt: an instruction, four worked examples, the user's
-// text. (With SmolLM2-135M, four examples in the schema's property order give
-// usable triples where two did not; the prefix is cached in its own slot.)
+// The extraction prompt: an instruction, worked examples, the user's text.
+// (With SmolLM2-135M, four examples in the schema's property order gave
+// usable triples where two did not; the Norwegian ones and the empty lists for
+// a question, a negation and a hypothetical were added after it made "user
+// lives in Oslo" of "Jeg bor ikke i Oslo". The prefix is cached in its own
+// slot. Questions, negations and hypotheticals are also kept from extraction
+// in code: syn::learn_skip_reason.)
 json extraction_messages(const std::string& text) {
   const char* sys =
       "You extract facts from what the user says, as JSON. A fact is a subject, a relation and an object. "
-      "Use \"user\" for the person speaking. Only state facts the text says; if there are none, give an empty list.";
+      "Use \"user\" for the person speaking. Only state facts the text says is true now; a question, a "
+      "negation or something imagined gives an empty list.";
   const std::pair<const char*, const char*> examples[] = {
       {"My sister Kari lives in Bergen.",
        R"({"facts":[{"subject":"user","relation":"has sister","object":"Kari"},{"subject":"Kari","relation":"lives in","object":"Bergen"}]})"},
       {"What time is it?", R"({"facts":[]})"},
+      {"Broren min Per bor i Trondheim.",
+       R"({"facts":[{"subject":"user","relation":"has brother","object":"Per"},{"subject":"Per","relation":"lives in","object":"Trondheim"}]})"},
+      {"Jeg bor ikke i Oslo.", R"({"facts":[]})"},
       {"I work at Equinor and my dog is called Bamse.",
        R"({"facts":[{"subject":"user","relation":"works at","object":"Equinor"},{"subject":"user","relation":"has dog","object":"Bamse"}]})"},
+      {"If my sister lived in Bergen, I would visit her.", R"({"facts":[]})"},
+      {"Jeg jobber på sykehuset og katten min heter Pus.",
+       R"({"facts":[{"subject":"user","relation":"works at","object":"sykehuset"},{"subject":"user","relation":"has cat","object":"Pus"}]})"},
+      {"Hvor bor Kari?", R"({"facts":[]})"},
       {"Anna is my daughter, she studies in Oslo.",
        R"({"facts":[{"subject":"user","relation":"has daughter","object":"Anna"},{"subject":"Anna","relation":"studies in","object":"Oslo"}]})"},
   };
@@ -614,7 +641,8 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         st.users_since_reflection.insert(p.user);
         // Learning path: facts from what the user said, queued behind the answer.
         if (p.source == "user" && st.env.cfg.get_bool("synthesis.learn") &&
-            (!c->answered || st.env.cfg.get_bool("synthesis.learn_from_templates"))) {
+            (!c->answered || st.env.cfg.get_bool("synthesis.learn_from_templates")) &&
+            syn::learn_skip_reason(p.text).empty()) {  // no questions, negations, hypotheticals
           percept_msg q;
           q.percept_id = p.percept_id;
           q.user = p.user;
@@ -637,6 +665,8 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         p.memory_ids = c->memory_ids;
         generate_msg g{std::move(p), json_dump(msgs), static_cast<std::int32_t>(st.env.cfg.get_int("synthesis.answer_tokens")),
                        "answer", ""};
+        g.temperature = static_cast<float>(st.env.cfg.get_real("synthesis.temperature"));
+        g.repeat_penalty = static_cast<float>(st.env.cfg.get_real("synthesis.repeat_penalty"));
         self->send(st.inference, std::move(g));
       },
       [=](stats_atom) {

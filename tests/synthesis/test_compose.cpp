@@ -81,12 +81,32 @@ BOOST_AUTO_TEST_CASE(answer_or_prompt) {
   BOOST_TEST(!c2->answered);
   BOOST_TEST(c2->source == "llm");
   BOOST_REQUIRE_EQUAL(c2->messages.size(), 4u);  // system, 2 turns, user
-  BOOST_TEST(c2->messages[0].content.find("- Kari lives in Bergen") != std::string::npos);
-  BOOST_TEST(c2->messages[0].content.find("- Kari moved to Bergen last year") != std::string::npos);
+  // facts as plain sentences, memories as plain lines: no bullets, no dumps
+  BOOST_TEST(c2->messages[0].content.find("\nKari lives in Bergen.\n") != std::string::npos);
+  BOOST_TEST(c2->messages[0].content.find("\nKari likes hiking.") != std::string::npos);
+  BOOST_TEST(c2->messages[0].content.find("\nKari moved to Bergen last year\n") == std::string::npos);  // last line
+  BOOST_TEST(c2->messages[0].content.find("\nKari moved to Bergen last year") != std::string::npos);
+  BOOST_TEST(c2->messages[0].content.find("- ") == std::string::npos);
   BOOST_TEST(c2->messages[1].content == "I am planning a trip");
   BOOST_TEST(c2->messages[2].role == "assistant");
   BOOST_TEST(c2->messages[3].content == q2);
   BOOST_TEST(c2->memory_ids == std::vector<std::int64_t>{5}, boost::test_tools::per_element());
+
+  // Fewer turns when asked (synthesis.prompt_turns): the latest only, or none;
+  // a memory under synthesis.prompt_memory_score is not shown.
+  syn::compose_settings few = st;
+  few.prompt_turns = 1;
+  few.memory_min_score = 0.8f;
+  auto c2b = syn::synthesis_compose(env, r2, few);
+  BOOST_REQUIRE(c2b.has_value());
+  BOOST_REQUIRE_EQUAL(c2b->messages.size(), 3u);  // system, the latest turn, user
+  BOOST_TEST(c2b->messages[1].content == "Where to?");
+  BOOST_TEST(c2b->messages[0].content.find("moved to Bergen") == std::string::npos);
+  BOOST_TEST(c2b->memory_ids.empty());
+  few.prompt_turns = 0;
+  auto c2c = syn::synthesis_compose(env, r2, few);
+  BOOST_REQUIRE(c2c.has_value());
+  BOOST_REQUIRE_EQUAL(c2c->messages.size(), 2u);  // system, user
 
   // No template set at all: always the prompt. A bad vector is an error.
   env.templates = nullptr;
@@ -99,4 +119,23 @@ BOOST_AUTO_TEST_CASE(answer_or_prompt) {
   BOOST_TEST(syn::synthesis_compose(env, r4, st).error().code == aikid::errc::bad_request);
   g->reset();
   std::filesystem::remove_all(dir);
+}
+
+// The learning guard: questions, negations and hypotheticals are not sent for
+// extraction; plain statements are (en and nb).
+BOOST_AUTO_TEST_CASE(learn_guard_keeps_questions_negations_and_hypotheticals_from_extraction) {
+  BOOST_TEST(syn::learn_skip_reason("My sister Kari lives in Bergen.").empty());
+  BOOST_TEST(syn::learn_skip_reason("Søstera mi Kari bor i Bergen").empty());
+  BOOST_TEST(syn::learn_skip_reason("I know Anna from work") == "");  // "know" is not "no"
+  BOOST_TEST(syn::learn_skip_reason("What is the capital of Norway?") == "question");
+  BOOST_TEST(syn::learn_skip_reason("where does Kari live") == "question");
+  BOOST_TEST(syn::learn_skip_reason("Når kommer bussen") == "question");
+  BOOST_TEST(syn::learn_skip_reason("Kari lives in Bergen?  ") == "question");
+  BOOST_TEST(syn::learn_skip_reason("Jeg bor ikke i Oslo") == "negation");
+  BOOST_TEST(syn::learn_skip_reason("I don't live in Oslo") == "negation");
+  BOOST_TEST(syn::learn_skip_reason("I DON’T have a dog") == "negation");
+  BOOST_TEST(syn::learn_skip_reason("Kari has never been to Bergen") == "negation");
+  BOOST_TEST(syn::learn_skip_reason("If my sister lived in Bergen, I would visit her") == "hypothetical");
+  BOOST_TEST(syn::learn_skip_reason("Hvis jeg hadde en hund, skulle den hete Bamse") == "hypothetical");
+  BOOST_TEST(syn::learn_skip_reason("").empty());
 }

@@ -87,8 +87,10 @@ BOOST_AUTO_TEST_CASE(huge_memory_set_fits_and_keeps_the_best) {
   std::vector<syn::memory_hit> sorted = d.memories;
   std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.score > b.score; });
   for (std::size_t i = 0; i < r->memory_ids.size(); ++i) BOOST_TEST(r->memory_ids[i] == sorted[i].id);
-  // Nearly full: the next memory would not have fitted.
-  BOOST_TEST(r->tokens + count_words("- " + sorted[r->memory_ids.size()].text + "\n") > b.max_tokens);
+  // Nearly full: the next memory would not have fitted (the pieces are summed
+  // with each line's newline, and the assembly drops the last newline of the
+  // facts and of the memories: the sum is at most two tokens over the exact count).
+  BOOST_TEST(r->tokens + count_words(sorted[r->memory_ids.size()].text + "\n") + 2 > b.max_tokens);
 }
 
 BOOST_AUTO_TEST_CASE(drop_order_memories_then_older_turns_then_facts) {
@@ -101,8 +103,8 @@ BOOST_AUTO_TEST_CASE(drop_order_memories_then_older_turns_then_facts) {
   in.turns = d.turns;
   const int ov = 4;
   // Budget for everything except memories: facts + all turns + fixed.
-  int facts_cost = count_words("\n\nKnown facts:\n");
-  for (auto& f : d.facts) facts_cost += count_words("- Ola knows person " + f.object + "\n");
+  int facts_cost = count_words("\n\nFacts:\n");
+  for (auto& f : d.facts) facts_cost += count_words("Ola knows person " + f.object + ".\n");
   int turns_cost = 0;
   for (auto& t : d.turns) turns_cost += count_words(t.text) + ov;
   const int fixed = count_words("sys") + ov + count_words("question") + ov;
@@ -130,7 +132,7 @@ BOOST_AUTO_TEST_CASE(drop_order_memories_then_older_turns_then_facts) {
   BOOST_TEST(r->facts_kept < 40u);
   BOOST_TEST(r->turns_kept == 1u);
   BOOST_TEST(r->messages.size() == 3u);  // system, latest turn, user
-  BOOST_TEST(r->messages[0].content.find("- Ola knows person P0") != std::string::npos);
+  BOOST_TEST(r->messages[0].content.find("\nOla knows person P0.\n") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(user_text_and_latest_turn_always_fit_or_it_is_an_error) {
@@ -172,4 +174,49 @@ BOOST_AUTO_TEST_CASE(exact_recount_trims_when_pieces_undercount) {
   for (auto& m : r->messages) t += odd(m.content) + 4;
   BOOST_TEST(t <= 400);
   BOOST_TEST(r->tokens == t);
+}
+
+// The shape a 135M model follows: the system prompt, then the facts as plain
+// sentences under "Facts:", then the memories as plain lines (one line each,
+// a long one cut at a word), no bullets or dumps; the budget still holds.
+BOOST_AUTO_TEST_CASE(facts_are_plain_sentences_and_memories_plain_lines) {
+  std::vector<syn::fact> facts(3);
+  facts[0].subject = "Kari", facts[0].relation = "lives_in", facts[0].object = "Bergen";
+  facts[1].subject = "ola", facts[1].relation = "has sister", facts[1].object = "Kari";
+  facts[2].subject = "Ola", facts[2].relation = "dentist", facts[2].object = "appointment";
+  facts[2].attrs = {{"due", "2026-05-01T09:00"}};
+  std::string longmem = "We talked about the cabin";
+  for (int i = 0; i < 60; ++i) longmem += " and more";
+  std::vector<syn::memory_hit> mems = {{1, "Ola  likes\ncoffee", 0.9f}, {2, longmem, 0.8f}, {3, "   ", 0.7f},
+                                       {4, "Where is Kari?", 0.95f}};
+  syn::prompt_input in;
+  in.system_prompt = "You are AIKI, a helpful personal assistant.";
+  in.user_text = "Where is Kari?";
+  in.facts = facts;
+  in.memories = mems;
+  syn::prompt_budget b{4096, 4};
+  auto r = syn::prompt_build(in, b, count_words);
+  BOOST_REQUIRE(r.has_value());
+  BOOST_REQUIRE_EQUAL(r->messages.size(), 2u);
+  const std::string& sys = r->messages[0].content;
+  const std::string want_head =
+      "You are AIKI, a helpful personal assistant.\n\nFacts:\nKari lives in Bergen.\nOla has sister Kari.\n"
+      "Ola dentist appointment (due 2026-05-01T09:00).\n\nFrom earlier conversations:\nOla likes coffee\n";
+  BOOST_TEST(sys.substr(0, want_head.size()) == want_head);
+  const std::string cut = sys.substr(want_head.size());
+  BOOST_TEST(cut.find('\n') == std::string::npos);  // the long memory is one line, and the last
+  BOOST_TEST(cut.size() <= 200u + std::string("…").size());
+  BOOST_TEST(cut.substr(cut.size() - std::string("…").size()) == "…");
+  BOOST_TEST(cut.rfind("We talked about the cabin and more", 0) == 0u);
+  // the blank memory and the one that repeats the user's text are not shown
+  BOOST_TEST((r->memory_ids == std::vector<std::int64_t>{1, 2}));
+  BOOST_TEST(sys.find("- ") == std::string::npos);
+  BOOST_TEST(sys.find('{') == std::string::npos);
+  // and the budget still holds: a tight one drops the memories, then facts
+  b.max_tokens = r->tokens - 5;
+  auto t = syn::prompt_build(in, b, count_words);
+  BOOST_REQUIRE(t.has_value());
+  BOOST_TEST(t->tokens <= b.max_tokens);
+  BOOST_TEST(t->facts_kept == 3u);
+  BOOST_TEST(t->memory_ids.size() < 2u);
 }
