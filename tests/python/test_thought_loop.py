@@ -102,13 +102,16 @@ def test_a_fact_said_in_passing_lands_in_the_graph(make_daemon):
         time.sleep(0.3)
         perceive(c, sub, "By the way, my brother Nils lives in Tromsø.", "ola")
 
+        # learned facts go to the speaker's own graph (the shared one and other users' stay empty)
         def learned():
-            ents = {e["name"] for e in c.request("kg.entities", limit=100)["entities"]}
+            ents = {e["name"] for e in c.request("kg.entities", limit=100, user="ola")["entities"]}
             return ents if "Nils" in ents else None
         ents = poll(learned, timeout=180)
-        assert ents, f"no fact about Nils in the graph: {c.request('kg.entities', limit=100)}"
-        facts = c.request("kg.query", entity="Nils")["facts"]
-        assert facts and all(f["attrs"]["source"] == "extract" for f in facts), facts
+        assert ents, f"no fact about Nils in the graph: {c.request('kg.entities', limit=100, user='ola')}"
+        assert c.request("kg.entities", limit=100)["entities"] == []
+        assert c.request("kg.entities", limit=100, user="kari")["entities"] == []
+        facts = c.request("kg.query", entity="Nils", user="ola")["facts"]
+        assert facts and all(f["attrs"]["source"] == "extract" and f["user"] == "ola" for f in facts), facts
         # The 135M model's triples are rough; what must hold: Nils is linked to the speaker or to Tromsø.
         assert any({"ola", "Tromsø"} & {f["subject"], f["object"]} for f in facts), json.dumps(facts)
         # ... and in memory, as a sentence of the learned fact.

@@ -11,7 +11,7 @@
 //                        a_walk_never_enters_another_users_graph, deletes_stay_in_their_scope
 //   history              replace_supersedes_and_keeps_history, a_superseded_triple_can_be_added_again
 //   per user             due_lists_and_reminders_per_user, linker_links_only_visible_entities,
-//                        delete_user_removes_only_that_user
+//                        compose_links_and_queries_in_the_users_scope, delete_user_removes_only_that_user
 //   durability           reopen_keeps_scopes_and_history, a_version_3_database_is_migrated_to_scopes
 //   bad input            a_user_that_is_not_utf8_is_refused
 #define BOOST_TEST_MODULE synthesis_kg_scopes
@@ -282,6 +282,47 @@ BOOST_AUTO_TEST_CASE(linker_links_only_visible_entities) {
              boost::test_tools::per_element());
   BOOST_TEST(names(syn::linker_find(*l, text, "carol")) == (strs{"Oslo@"}), boost::test_tools::per_element());
   BOOST_TEST(names(syn::linker_find(*l, text)) == (strs{"Oslo@"}), boost::test_tools::per_element());
+}
+
+// The percept's user decides what compose links and which facts reach the prompt.
+BOOST_AUTO_TEST_CASE(compose_links_and_queries_in_the_users_scope) {
+  tmp_kg k("compose");
+  add(*k.g, {{"Kari", "lives in", "Bergen", {}}}, "alice");
+  add(*k.g, {{"Kari", "lives in", "Oslo", {}}, {"Kari", "works at", "Equinor", {}}}, "bob");
+  add(*k.g, {{"Kari", "born in", "Tromsø", {}}}, "");
+  auto links = syn::linker_build(*k.g);
+  auto tz = syn::zone_open("UTC");
+  BOOST_REQUIRE(tz);
+  syn::compose_env env;
+  env.graph = k.g.get();
+  env.links = links.get();
+  env.tz = tz->get();
+  env.count_tokens = [](std::string_view s) { return static_cast<int>(s.size() / 4 + 1); };
+  syn::compose_settings st;
+  auto prompt_of = [&](std::string_view user) {
+    syn::compose_request req;
+    req.text = "Where does Kari live?";
+    req.user = user;
+    req.now_ms = 1;
+    auto c = syn::synthesis_compose(env, req, st);
+    BOOST_REQUIRE_MESSAGE(c.has_value(), (c ? std::string() : c.error().message));
+    std::string all;
+    for (const auto& m : c->messages) all += m.content + "\n";
+    for (const auto& l : c->links) BOOST_TEST((l.user == user || l.user.empty()));
+    return all;
+  };
+  const auto a = prompt_of("alice");
+  BOOST_TEST(a.find("Bergen") != std::string::npos);
+  BOOST_TEST(a.find("Tromsø") != std::string::npos);
+  BOOST_TEST(a.find("Oslo") == std::string::npos);
+  BOOST_TEST(a.find("Equinor") == std::string::npos);
+  const auto b = prompt_of("bob");
+  BOOST_TEST(b.find("Equinor") != std::string::npos);
+  BOOST_TEST(b.find("Bergen") == std::string::npos);
+  const auto c = prompt_of("carol");
+  BOOST_TEST(c.find("Tromsø") != std::string::npos);
+  BOOST_TEST(c.find("Bergen") == std::string::npos);
+  BOOST_TEST(c.find("Equinor") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(delete_user_removes_only_that_user) {

@@ -194,26 +194,30 @@ class Ops:
         return self.request("memory.delete_all", user=user, **kw)
 
     # -- knowledge graph ----------------------------------------------------
-    def kg_add(self, triples: Iterable[Sequence[Any]], **kw: Any) -> Any:
+    # ``user``: whose graph (None or "" = the shared graph). A user reads their
+    # own facts and the shared ones, never another user's.
+    def kg_add(self, triples: Iterable[Sequence[Any]], user: Optional[str] = None,
+               **kw: Any) -> Any:
         """``kg.add`` with [[subject, relation, object, attrs?], …] → ``added``."""
-        return self.request("kg.add", triples=[list(t) for t in triples], **kw)
+        return self.request("kg.add", triples=[list(t) for t in triples], user=user, **kw)
 
-    def kg_query(self, entity: str, depth: Optional[int] = None, **kw: Any) -> Any:
-        """``kg.query`` → ``facts``."""
-        return self.request("kg.query", entity=entity, depth=depth, **kw)
+    def kg_query(self, entity: str, depth: Optional[int] = None, user: Optional[str] = None,
+                 **kw: Any) -> Any:
+        """``kg.query`` → ``facts`` (each with its ``user``; "" = shared)."""
+        return self.request("kg.query", entity=entity, depth=depth, user=user, **kw)
 
     def kg_delete(self, entity: Optional[str] = None, triple: Optional[Sequence[Any]] = None,
-                  **kw: Any) -> Any:
-        """``kg.delete`` of an entity or of one triple → ``deleted``."""
+                  user: Optional[str] = None, **kw: Any) -> Any:
+        """``kg.delete`` of an entity or of one triple of ``user``'s graph → ``deleted``."""
         if (entity is None) == (triple is None):
             raise ValueError("kg_delete needs exactly one of entity or triple")
         return self.request("kg.delete", entity=entity,
-                            triple=list(triple) if triple is not None else None, **kw)
+                            triple=list(triple) if triple is not None else None, user=user, **kw)
 
     def kg_entities(self, prefix: Optional[str] = None, limit: Optional[int] = None,
-                    **kw: Any) -> Any:
-        """``kg.entities`` → ``entities``."""
-        return self.request("kg.entities", prefix=prefix, limit=limit, **kw)
+                    user: Optional[str] = None, **kw: Any) -> Any:
+        """``kg.entities`` → ``entities`` (the user's and the shared ones, each with its ``user``)."""
+        return self.request("kg.entities", prefix=prefix, limit=limit, user=user, **kw)
 
     # -- reminders (said in words to perceive; these list and change them) ---
     def reminder_list(self, user: str, all: Optional[bool] = None, **kw: Any) -> Any:
