@@ -17,7 +17,8 @@
 //                        time_words_load_dir, when_find, repeat_next, when_format,
 //                        time_words_phrase, reminder_parse, reminder_command_parse
 //   9. stored reminders  reminder_add, reminder_list, reminder_due_take, …; user_setting_*
-//  11. learning guard    learn_skip_reason
+//  10. learning guard    learn_skip_reason
+//  11. understanding     understanding_load_dir, understand, understand_say, understanding_relation
 //
 // Threading: every object here is owned by one thread (the synthesis actor).
 // A template_set is immutable once built and may be shared (shared_ptr) —
@@ -469,7 +470,7 @@ struct compose_settings {
   std::size_t max_facts_per_entity = 32;
   std::string system_prompt = "You are AIKI, a helpful personal assistant.";
   prompt_budget budget;
-  std::size_t prompt_turns = 2;       // the most recent turns (each user or assistant line one) in the prompt
+  std::size_t prompt_turns = 0;       // the most recent turns (each user or assistant line one) in the prompt
   float memory_min_score = 0.5f;      // least recall score of a memory put in the prompt
 };
 
@@ -569,6 +570,10 @@ std::int64_t repeat_next(const repeat_rule& r, std::int64_t after_ms, const zone
 /// "fredag 12. desember kl. 13:30" (the file's [format]; the year is added
 /// when it is not the current year by the system clock). Never fails.
 std::string when_format(const time_words& w, std::int64_t ms, const zone& z);
+
+/// The day of ms in words, without the time: en "4 July" / "4 July 2015", nb
+/// "4. juli" (the file's optional [format] day / day_year). Never fails.
+std::string when_format_day(const time_words& w, std::int64_t ms, const zone& z, bool with_year);
 
 /// A phrase of the data file with {name} fields filled from vars (unknown
 /// names stay as they are; values are not scanned again). Keys every file
@@ -674,7 +679,7 @@ expected<std::vector<std::pair<std::string, std::string>>> user_settings_with(kg
 expected<void> user_setting_set(kg& g, std::string_view user, std::string_view key, std::string_view value);
 
 // ============================================================================
-// 11. Learning guard — what is not sent to the model for fact extraction:
+// 10. Learning guard — what is not sent to the model for fact extraction:
 //     a question (ends with '?', or starts with a wh-word, en/nb), a negation
 //     ("Jeg bor ikke i Oslo") or a hypothetical ("If my sister lived in
 //     Bergen…"). The small model turns these into false facts. The word lists
@@ -684,5 +689,71 @@ expected<void> user_setting_set(kg& g, std::string_view user, std::string_view k
 /// "" when `text` may be sent for extraction, else why not: "question",
 /// "negation" or "hypothetical".
 std::string_view learn_skip_reason(std::string_view text);
+
+// ============================================================================
+// 11. Understanding — what a person says about their own life becomes facts
+//     in their part of the graph, and questions about it are answered from
+//     the graph in the asker's language, without the model. The words, the
+//     sentence patterns and the phrases are data: config/understand/
+//     (relations.toml: the language-neutral relations; <lang>.toml: one per
+//     language); docs/understanding.md says how a sentence becomes a fact.
+// ============================================================================
+
+struct understanding;  // immutable once loaded
+using understanding_ptr = std::shared_ptr<const understanding>;
+
+/// relations.toml and every other *.toml in dir (a language each, named by
+/// its `lang`). All or nothing. Fails: bad_request "file:line: what" (TOML
+/// syntax, an unknown key, a bad pattern, a relation or role not in
+/// relations.toml, a missing phrase); unavailable (no folder, no
+/// relations.toml, no language file).
+expected<understanding_ptr> understanding_load_dir(const std::filesystem::path& dir);
+
+/// The relation id for the model's relation words ("lives in" → "lives_in",
+/// "has sister" → "sister"), or "" when the vocabulary has none. Never fails.
+std::string understanding_relation(const understanding& u, std::string_view model_relation);
+/// Whether a relation (or role) id holds one value at a time (relations.toml `single`).
+bool understanding_single(const understanding& u, std::string_view relation);
+
+/// What understanding remembers of each user's conversation: the last person
+/// named (for he/she/han/hun) and the last dated fact (for "no, Thursday").
+struct understand_state;
+struct understand_state_closer { void operator()(understand_state*) const noexcept; };
+using understand_state_ptr = std::unique_ptr<understand_state, understand_state_closer>;
+understand_state_ptr understand_state_new();
+
+struct understand_input {
+  std::string_view user, text;
+  std::span<const memory_hit> memories;              // recalled for this text, best first
+  const std::vector<time_words_ptr>* words = nullptr;  // time words by language (section 8)
+  const zone* tz = nullptr;                          // the user's zone (null: UTC)
+  std::int64_t now_ms = 0;
+};
+
+struct understood {
+  std::string text;    // what AIKI says
+  std::string lang;    // the language it is said in ("en", "nb")
+  std::string source;  // "understood" (facts taken), "facts" (answered from the graph),
+                       // "memory" (from a recalled memory), "unknown" (not known yet), "forgot"
+  std::vector<triple> facts;  // taken (understood), answered from (facts) or forgotten (forgot)
+};
+
+/// A statement of fact is stored (in the user's scope; a single-valued
+/// relation replaces the old value, kept as history) and acknowledged; a
+/// question about the user's life is answered from the graph, else from a
+/// recalled memory, else "I don't know that yet"; "forget that …" deletes.
+/// Nothing when the text is none of these (the caller composes as usual):
+/// greetings, open questions ("what is the capital of Norway?"), sentences
+/// that only look like facts (questions, negations, hypotheticals, reported
+/// speech, quotes). Fails: unavailable/internal (the graph's database; then
+/// nothing of this text is stored).
+expected<std::optional<understood>> understand(kg& g, const understanding& u, understand_state& s,
+                                               const understand_input& in);
+
+/// A fact of the graph said as a sentence in `lang` ("Your brother Jonas
+/// lives in Stavanger."), for agendas and reminders; "" when the relation is
+/// not one understanding says. Never fails.
+std::string understand_say(const kg& g, const understanding& u, std::string_view lang, const fact& f,
+                           std::string_view user, const std::vector<time_words_ptr>* words, const zone* tz);
 
 }  // namespace aikid::synthesis

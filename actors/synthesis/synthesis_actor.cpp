@@ -35,6 +35,9 @@ std::vector<config::key_spec> synthesis_config_keys() {
       key_string("synthesis.timezone", "",
                  "IANA time zone for dates and times in answers and reminders (\"\": the machine's, /etc/localtime); "
                  "a user's own zone (op user.timezone) wins"),
+      key_path("synthesis.understanding", "understand",
+               "folder of understanding's data: relations.toml and one <lang>.toml per language "
+               "(docs/understanding.md); \"\" turns understanding off"),
       key_path("synthesis.time_words", "time",
                "folder of the time words and reminder phrases, one <lang>.toml per language (docs/reminders.md)"),
       key_string("synthesis.system_prompt", "You are AIKI, a helpful personal assistant.",
@@ -48,7 +51,7 @@ std::vector<config::key_spec> synthesis_config_keys() {
       key_real("synthesis.repeat_penalty", 1.1, 1.0, 10.0,
                "repetition penalty of the model's answer to a percept (llama.cpp's, over its last 64 tokens; 1 = off)")
           .is_live(),
-      key_int("synthesis.prompt_turns", 2, 0, 256,
+      key_int("synthesis.prompt_turns", 0, 0, 256,
               "most recent conversation turns (a user or an assistant line each) put in the model's prompt, "
               "within its budget")
           .is_live(),
@@ -94,6 +97,11 @@ struct synthesis_state {
   std::map<std::string, syn::zone_ptr> user_zones;  // users with a zone of their own
   std::int64_t clock_offset_ms = 0;
   std::uint64_t reminders_made = 0, reminders_refused = 0, reminder_commands = 0;
+  // Understanding (docs/understanding.md): statements become facts, questions are answered from them.
+  syn::understanding_ptr und;
+  syn::understand_state_ptr und_state = syn::understand_state_new();
+  std::string und_error;
+  std::map<std::string, std::uint64_t> understood;  // thoughts by source: understood, facts, memory, unknown, forgot
   static inline const char* name = "synthesis";
 };
 
@@ -347,6 +355,41 @@ expected<void> load_words(synthesis_state& st) {
   return {};
 }
 
+expected<void> load_understanding(synthesis_state& st) {
+  auto dir = st.env.cfg.get_string("synthesis.understanding");
+  if (dir.empty()) {
+    st.und.reset();
+    return {};
+  }
+  auto u = syn::understanding_load_dir(dir);
+  if (!u) {
+    st.und_error = u.error().message;
+    return u.error();
+  }
+  st.und = std::move(*u);
+  st.und_error.clear();
+  return {};
+}
+
+// A user's percept understood without the model: a statement taken as facts,
+// a question answered from them (or from a recalled memory, or "not known
+// yet"), "forget that …". Nothing when understanding does not cover the text.
+std::optional<expected<syn::understood>> understand_words(synthesis_state& st, const percept_msg& p,
+                                                          std::span<const syn::memory_hit> hits) {
+  if (!st.und || !st.graph || p.source != "user") return std::nullopt;
+  syn::understand_input in;
+  in.user = p.user;
+  in.text = p.text;
+  in.memories = hits;
+  in.words = &st.words;
+  in.tz = &zone_for(st, p.user);
+  in.now_ms = now_of(st);
+  auto r = syn::understand(*st.graph, *st.und, *st.und_state, in);
+  if (!r) return expected<syn::understood>{r.error()};
+  if (!*r) return std::nullopt;
+  return expected<syn::understood>{std::move(**r)};
+}
+
 // A phrase of the reminder's language about r: {what}, {when} (its due time
 // in words), {period} (day or week, for a repeating one).
 std::string phrase(const syn::time_words& w, std::string_view key, const syn::reminder& r, const syn::zone& z) {
@@ -532,7 +575,12 @@ void publish_reminders(synthesis_state& st, std::int64_t now_ms) {
     if (auto u = f.attrs.find("user"); p.user.empty() && u != f.attrs.end() && u->is_string()) p.user = *u;
     p.t0_ns = kit::now_ns();
     ++st.reminders;
-    kit::publish_final(*st.env.thoughts, p, reminder_text(st, f), "reminder", {});
+    // a fact understanding took ("my physio session is on Wednesday at 11:15") is said in its words
+    std::string text;
+    if (st.und && f.attrs.is_object() && f.attrs.value("source", std::string{}) == "understanding")
+      text = syn::understand_say(*st.graph, *st.und, f.attrs.value("lang", std::string{}), f, f.user, &st.words,
+                                 &zone_for(st, f.user));
+    kit::publish_final(*st.env.thoughts, p, text.empty() ? reminder_text(st, f) : text, "reminder", {});
   }
 }
 
@@ -577,6 +625,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
   }
   [[maybe_unused]] auto loaded = load_templates(self);
   if (auto w = load_words(st0); !w) spdlog::error("synthesis: time words: {}", w.error().message);
+  if (auto u = load_understanding(st0); !u) spdlog::error("synthesis: understanding: {}", u.error().message);
   load_user_zones(st0);
   if (auto path = st0.env.cfg.get_string("inference.model"); !path.empty()) {
     inference::model_options mo;
@@ -610,6 +659,20 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         if (mems.is_array())
           for (const auto& m : mems)
             hits.push_back({m.value("id", std::int64_t{0}), m.value("text", std::string{}), m.value("score", 0.0f)});
+        if (auto u = understand_words(st, p, hits)) {  // understood without the model
+          p.stage_names.push_back("compose");
+          p.stage_ms.push_back(kit::ms_since(t0));
+          st.compose.latency.add(p.stage_ms.back());
+          if (!*u) {
+            ++st.compose.errors;
+            return kit::publish_final(*st.env.thoughts, p, "", "error", p.memory_ids, &u->error());
+          }
+          ++st.understood[(*u)->source];
+          syn::turns_add(*st.conversation, p.user, "user", p.text, kit::unix_ms());
+          syn::turns_add(*st.conversation, p.user, "assistant", (*u)->text, kit::unix_ms());
+          st.users_since_reflection.insert(p.user);
+          return kit::publish_final(*st.env.thoughts, p, (*u)->text, (*u)->source, p.memory_ids);
+        }
         syn::compose_env cenv;
         cenv.graph = st.graph.get();
         cenv.links = st.links.get();
@@ -675,7 +738,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
                   {"extractions", st.extractions}, {"learned_triples", st.learned_triples},
                   {"learn_errors", st.learn_errors}, {"reminders", st.reminders}, {"reflections", st.reflections},
                   {"reminders_made", st.reminders_made}, {"reminders_refused", st.reminders_refused},
-                  {"reminder_commands", st.reminder_commands},
+                  {"reminder_commands", st.reminder_commands}, {"understood", st.understood},
                   {"templates", st.templates ? syn::templates_count(*st.templates) : 0}};
         if (st.graph) {
           auto ks = syn::kg_stats_get(*st.graph);
@@ -689,6 +752,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         if (!st.graph) j["reason"] = st.down_reason;
         if (!st.templates_error.empty()) j["templates_error"] = st.templates_error;
         if (!st.words_error.empty()) j["time_words_error"] = st.words_error;
+        if (!st.und_error.empty()) j["understanding_error"] = st.und_error;
         return json_dump(j);
       },
       // The learning path's findings: facts into the graph, the model's answer as a turn.
@@ -697,6 +761,17 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         if (!m.answer.empty()) syn::turns_add(*st.conversation, m.user, "assistant", m.answer, kit::unix_ms());
         auto triples = triples_of(m);
         if (triples.empty() || !st.graph) return;
+        if (st.und) {  // the rules' vocabulary of relations; a single-valued fact the graph has stays
+          std::vector<syn::triple> kept;
+          for (auto& t : triples) {
+            if (auto rel = syn::understanding_relation(*st.und, t.relation); !rel.empty()) t.relation = rel;
+            auto known = syn::kg_facts(*st.graph, t.subject, t.relation, m.user);
+            if (known && !known->empty() && syn::understanding_single(*st.und, t.relation)) continue;
+            kept.push_back(std::move(t));
+          }
+          triples = std::move(kept);
+          if (triples.empty()) return;
+        }
         auto n = syn::kg_add(*st.graph, triples, m.user);  // into the percept's user's graph
         if (!n) {
           ++st.learn_errors;
@@ -714,6 +789,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         auto r = load_templates(self);
         if (!r) return kit::admin_error(r.error());
         if (auto w = load_words(self->state); !w) return kit::admin_error(w.error());
+        if (auto u = load_understanding(self->state); !u) return kit::admin_error(u.error());
         return json{{"ok", true}, {"templates", self->state.templates ? syn::templates_count(*self->state.templates) : 0}}.dump();
       },
       [=](tunables_msg& m) {
