@@ -27,6 +27,8 @@ struct understand_state {
   struct per_user {
     std::string last_person;  // entity name
     std::optional<fact> last_dated;
+    std::string group_role;   // "I have two sisters." — the next names are sisters
+    int group_left = 0;       // percepts it still holds for
   };
   std::map<std::string, per_user, std::less<>> users;
 };
@@ -205,7 +207,9 @@ std::vector<std::string> word_ids(const lang_rules& L, const std::string& w) {
 std::vector<std::string> key_of(const lang_rules& L, const toks& t, std::size_t b, std::size_t e) {
   std::vector<std::string> k;
   for (std::size_t i = b; i < e; ++i) {
-    if (t[i].time || is_punct(t[i]) || L.stop.count(t[i].w) || L.articles.count(t[i].w) || L.mine.count(t[i].w)) continue;
+    if (t[i].time || is_punct(t[i]) || L.stop.count(t[i].w) || L.articles.count(t[i].w) || L.mine.count(t[i].w) ||
+        L.self.count(t[i].w))
+      continue;
     // a role of several words ("best friend")
     bool multi = false;
     for (std::size_t j = std::min(e, i + 3); j > i + 1; --j) {
@@ -256,13 +260,15 @@ double key_score(const std::vector<std::string>& q, const std::vector<std::strin
 
 // The role the words t[b,e) name, with plural; nothing when they name none.
 std::optional<std::pair<std::string, bool>> role_of(const lang_rules& L, const toks& t, std::size_t b, std::size_t e) {
-  if (b >= e || e - b > 3) return std::nullopt;
-  std::string ws;
+  if (b >= e || e - b > 4) return std::nullopt;
+  std::string ws, content;  // content: without words a key leaves out ("my other close friend")
   for (std::size_t i = b; i < e; ++i) {
     if (t[i].time) return std::nullopt;
     ws += (ws.empty() ? "" : " ") + t[i].w;
+    if (!L.stop.count(t[i].w)) content += (content.empty() ? "" : " ") + t[i].w;
   }
   if (auto it = L.role_forms.find(ws); it != L.role_forms.end()) return it->second;
+  if (auto it = L.role_forms.find(content); it != L.role_forms.end()) return it->second;
   return std::nullopt;
 }
 
@@ -315,6 +321,7 @@ std::optional<np_info> np_parse(const lang_rules& L, std::string_view text, cons
     np.owned = true;
     ce = p;
     after_b = p + 1;
+    while (cb < ce && L.articles.count(t[cb].w)) ++cb;  // "the code for my gym locker"
   } else if (L.articles.count(t[b].w)) {
     cb = b + 1;
     np.article = true;
@@ -415,6 +422,8 @@ bool slot_shape_ok(const lang_rules& L, std::string_view text, const std::string
   if (slot == "np") return np_parse(L, text, t, b, e).has_value();
   if (slot == "thing") return len <= 5 && !L.self.count(t[b].w) && !L.mine.count(t[b].w) && !L.pronouns.count(t[b].w);
   if (slot == "loc") return len >= 2 && phrase_at(L.places, t, b, e) > 0 && phrase_at(L.places, t, b, e) < len;
+  for (std::size_t i = b; i < e; ++i)  // "bor i Bergen og jobber som lærer": two clauses, not one place
+    if (L.conjunctions.count(t[i].w) && slot != "name") return false;
   if (slot == "act") return len <= 8;
   return true;  // obj, obj2, x, y
 }
@@ -571,6 +580,30 @@ std::string when_words(const lang_rules& L, const fact& f, const std::vector<tim
   return date_only ? when_format_day(*w, ms, zone_or_utc(tz), a.value("year", false)) : when_format(*w, ms, zone_or_utc(tz));
 }
 
+// Words told in another language, said in L where both know them ("lærer" → "teacher").
+std::string translate(const understanding& u, const lang_rules& L, const fact& f, const std::string& text) {
+  const std::string from = f.attrs.is_object() ? f.attrs.value("lang", std::string{}) : std::string{};
+  if (from.empty() || from == L.lang) return text;
+  const lang_rules* S = lang_of(u, from);
+  if (!S || S == &L) return text;
+  auto t = tokenize(text);
+  std::string out;
+  std::size_t at = 0;
+  for (const auto& w : t) {
+    out.append(text.substr(at, w.b - at));
+    std::string said(text.substr(w.b, w.e - w.b));
+    if (auto c = S->concepts.find(w.w); c != S->concepts.end()) {
+      if (auto d = L.concept_say.find(c->second); d != L.concept_say.end()) said = d->second;
+    } else if (auto r = S->role_forms.find(w.w); r != S->role_forms.end()) {
+      if (auto d = L.roles.find(r->second.first); d != L.roles.end() && !d->second.one.empty()) said = d->second.one[0];
+    }
+    out += said;
+    at = w.e;
+  }
+  out.append(text.substr(at));
+  return out;
+}
+
 // A fact as a sentence of L; "" when it is not one understanding says.
 std::string say_fact(const kg& g, const understanding& u, const lang_rules& L, const fact& f, std::string_view user,
                      const std::vector<time_words_ptr>* words, const zone* tz, const std::string& what_override = {}) {
@@ -585,8 +618,9 @@ std::string say_fact(const kg& g, const understanding& u, const lang_rules& L, c
     std::string key = f.relation + (you ? "_you" : "");
     const std::string who = you ? std::string{} : who_of(g, L, u, user, f.subject);
     const std::string when = it->second.dated ? when_words(L, f, words, tz, true) : std::string{};
-    return fill(say(key), {{"Who", upper_first(who)}, {"who", who}, {"obj", f.object}, {"obj2", over}, {"when", when},
-                           {"a", a_or_an(L, f.object)}});
+    const std::string obj = translate(u, L, f, f.object);
+    return fill(say(key), {{"Who", upper_first(who)}, {"who", who}, {"obj", obj}, {"obj2", translate(u, L, f, over)},
+                           {"when", when}, {"a", a_or_an(L, obj)}});
   }
   const auto colon = f.relation.find(':');
   if (colon == npos) return {};
@@ -714,7 +748,10 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     const auto& meta = u.relations.at(r.fact);
     std::string obj = slot_text(c, "obj");
     if (obj.empty()) obj = slot_text(c, "name");
-    if (obj.empty()) obj = slot_text(c, "num");
+    if (obj.empty()) {  // "tolv år" → 12
+      obj = slot_text(c, "num");
+      if (auto it = c.L.numbers.find(detail::text_key(obj)); it != c.L.numbers.end()) obj = std::to_string(it->second);
+    }
     if (obj.empty()) obj = slot_text(c, "w");
     if (c.m.slots.count("time")) {
       if (!c.when) return std::nullopt;
@@ -824,6 +861,13 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
   if (!np) return std::nullopt;
   if (!np->role.empty()) return std::nullopt;  // a person is not a thing with a value or a place
   attrs["np"] = np_text;
+  if (auto w = c.m.slots.find("w"); w != c.m.slots.end() && r.fact == "value") {
+    auto extra = key_of(c.L, c.t, w->second.b, w->second.e);
+    np->key.insert(np->key.end(), extra.begin(), extra.end());
+    std::sort(np->key.begin(), np->key.end());
+    np->key.erase(std::unique(np->key.begin(), np->key.end()), np->key.end());
+    attrs["np"] = np_text + " " + slot_text(c, "w");
+  }
   const std::string key = key_str(np->key);
   if (r.fact == "when") {
     if (!c.when || c.when->past) return std::nullopt;
@@ -1044,7 +1088,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
   }
   if (f == "does") {
     auto it = m.slots.find("act");
-    auto key = key_of(L, t, it->second.b, it->second.e);
+    auto key = it == m.slots.end() ? std::vector<std::string>{} : key_of(L, t, it->second.b, it->second.e);
     const auto subjects = subjects_for_ask(u, L, g, in.user, st, text, t, m);
     if (auto w = m.slots.find("w"); w != m.slots.end()) {  // "når tar jeg vitaminer": the verb is apart
       auto k2 = key_of(L, t, w->second.b, w->second.e);
@@ -1068,22 +1112,52 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
   return a;
 }
 
-// A recalled memory that answers: it shares a word of substance with the question.
-std::optional<std::string> memory_answer(const lang_rules& L, const toks& q, std::string_view text,
+std::optional<std::vector<pending>> tell_sentence(const understanding& u, const lang_rules& L, const kg& g,
+                                                  const understand_input& in, understand_state::per_user& st,
+                                                  std::string_view s, const toks& t0,
+                                                  const std::optional<when_parsed>& when, const std::string& time_said);
+toks words_with_time(std::string_view s, const time_words* w, const understand_input& in, std::optional<when_parsed>& when,
+                     std::string& time_said);
+void trim_fillers(const lang_rules& L, toks& t);
+void expand_words(const lang_rules& L, toks& t);
+
+// A recalled memory that answers: it shares words of substance with the
+// question (a name counts twice), and it is not a sentence understanding takes
+// as facts (those answer from the graph; when the graph has them no more, they
+// were forgotten or replaced).
+std::optional<std::string> memory_answer(const understanding& u, const lang_rules& L, const kg& g, const understand_input& in,
+                                         const understand_state::per_user& st, const toks& q, std::string_view text,
                                          std::span<const memory_hit> memories) {
-  std::set<std::string> words;
-  for (const auto& w : q)
+  std::map<std::string, int> words;
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    const auto& w = q[i];
     if (!w.time && !is_punct(w) && w.w.size() >= 3 && !is_function_word(L, w.w) && !L.self.count(w.w))
-      for (auto& id : word_ids(L, w.w)) words.insert(id);
+      for (auto& id : word_ids(L, w.w)) words[id] = (w.cap && i > 0) ? 2 : 1;
+  }
   if (words.empty()) return std::nullopt;
   for (const auto& m : memories) {
     if (m.text.empty() || m.text == text || m.text.find('?') != npos) continue;
     const toks mt = tokenize(m.text);
     if (phrase_at(L.forget, mt, 0, mt.size()) || hedged(L, mt, std::vector<bool>(mt.size(), false))) continue;
-    std::size_t common = 0;
-    for (const auto& w : tokenize(m.text))
-      for (auto& id : word_ids(L, w.w)) common += words.count(id);
-    if (common >= 1) return say_key(L, "memory", {{"said", m.text}});
+    int common = 0;
+    std::set<std::string> seen;
+    for (const auto& w : mt)
+      for (auto& id : word_ids(L, w.w))
+        if (auto it = words.find(id); it != words.end() && seen.insert(id).second) common += it->second;
+    if (common < 2) continue;
+    bool facts = false;  // taken as facts when said?
+    for (const auto& S : u.langs) {
+      auto dry = st;
+      std::optional<when_parsed> when;
+      std::string time_said;
+      toks t = words_with_time(m.text, words_of_lang(in.words, S.lang), in, when, time_said);
+      expand_words(S, t);
+      trim_fillers(S, t);
+      if (t.empty()) continue;
+      if (tell_sentence(u, S, g, in, dry, m.text, t, when, time_said)) facts = true;
+    }
+    if (facts) continue;
+    return say_key(L, "memory", {{"said", m.text}});
   }
   return std::nullopt;
 }
@@ -1229,7 +1303,17 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
                                                   const understand_input& in, understand_state::per_user& st,
                                                   std::string_view s, const toks& t0,
                                                   const std::optional<when_parsed>& when, const std::string& time_said) {
-  std::string group;
+  std::string group = st.group_left > 0 ? st.group_role : std::string{};
+  struct keep_group {
+    understand_state::per_user& st;
+    std::string& g;
+    ~keep_group() {
+      if (!g.empty() && g != st.group_role) {
+        st.group_role = g;
+        st.group_left = 3;
+      }
+    }
+  } keep{st, group};
   auto try_clause = [&](const toks& t) -> std::optional<told_clause> {
     for (const auto& r : L.tell) {
       auto m = match(L, s, r, t);
@@ -1294,6 +1378,17 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
           c = try_clause(with);
         }
       }
+    }
+    if (!c && prev) {  // "I am allergic to nuts and shellfish": subject and verb before
+      toks with;
+      for (std::size_t i = 0; i < prev->t.size(); ++i) {
+        bool in_value = false;
+        for (const char* v : {"obj", "obj2", "time", "loc", "name"})
+          if (auto it = prev->m.slots.find(v); it != prev->m.slots.end() && i >= it->second.b && i < it->second.e) in_value = true;
+        if (!in_value) with.push_back(prev->t[i]);
+      }
+      with.insert(with.end(), part.begin(), part.end());
+      if (with.size() > part.size()) c = try_clause(with);
     }
     if (!c) continue;  // a clause not understood ("… and she sits in the Bergen office"): the others stand
     all.insert(all.end(), c->facts.begin(), c->facts.end());
@@ -1365,6 +1460,7 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
                                                const understand_input& in) {
   if (u.langs.empty() || in.user.empty()) return std::optional<understood>{};
   auto& st = s.users[std::string(in.user)];
+  if (st.group_left > 0) --st.group_left;
   const bool quoted = has_quotes(in.text);
   std::vector<std::string> told_said;
   std::vector<triple> told_facts;
@@ -1393,7 +1489,14 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
         toks rest(t.begin() + static_cast<std::ptrdiff_t>(n), t.end());
         trim_fillers(L, rest);
         auto facts = tell_sentence(u, L, g, in, st, sentence, rest, when, time_said);
-        if (!facts) continue;
+        if (!facts) {  // "forget that I have a dentist appointment": the thing by its words
+          auto key = key_of(L, rest, 0, rest.size());
+          std::vector<pending> found;
+          for (const auto& x : best_things(g, in.user, kSpeaker, {"when", "where", "value", "does"}, key))
+            found.push_back({triple_of(x), false, false});
+          if (found.empty()) continue;
+          facts = std::move(found);
+        }
         std::vector<std::string> gone;
         std::vector<triple> gone_facts;
         for (const auto& p : *facts) {
@@ -1441,12 +1544,18 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
         if (t.size() == 1 && t[0].time && when && st.last_dated) {
           fact f = *st.last_dated;
           std::int64_t due = when->due_ms;
-          bool has_clock = false;
-          for (char c : time_said) has_clock = has_clock || std::isdigit(static_cast<unsigned char>(c));
-          if (!has_clock && f.due_ms) {  // "no, Thursday": the day moves, the time of day stays
+          bool has_clock = false, has_day = false;  // "15:30" / "torsdag"
+          for (const auto& w : tokenize(time_said)) {
+            if (w.digit) has_clock = true;
+            else if (!L.stop.count(w.w) && w.w != "kl" && w.w != "klokka" && w.w != "klokken" && w.w != "at") has_day = true;
+          }
+          if (f.due_ms && (!has_clock || !has_day)) {
             const auto old_lt = zone_local(zone_or_utc(in.tz), *f.due_ms);
             const auto new_lt = zone_local(zone_or_utc(in.tz), due);
-            due = new_lt.day_start_ms + (static_cast<std::int64_t>(old_lt.hour) * 60 + old_lt.minute) * 60000;
+            if (!has_clock)  // "no, Thursday": the day moves, the time of day stays
+              due = new_lt.day_start_ms + (static_cast<std::int64_t>(old_lt.hour) * 60 + old_lt.minute) * 60000;
+            else  // "no, it's at 15:30": the time of day moves, the day stays
+              due = old_lt.day_start_ms + (static_cast<std::int64_t>(new_lt.hour) * 60 + new_lt.minute) * 60000;
           }
           triple tr{f.subject, f.relation, f.object, f.attrs};
           tr.attrs["date"] = due;
@@ -1478,7 +1587,7 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
             out.text = std::move(a->text);
             out.source = std::move(a->source);
             out.facts = std::move(a->facts);
-          } else if (auto mem = memory_answer(L, t, in.text, in.memories)) {
+          } else if (auto mem = memory_answer(u, L, g, in, st, t, in.text, in.memories)) {
             out.text = *mem;
             out.source = "memory";
           } else {

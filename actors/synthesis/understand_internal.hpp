@@ -62,6 +62,7 @@ struct lang_rules {
   std::map<std::string, role_words> roles;
   std::map<std::string, std::pair<std::string, bool>> role_forms;  // words → (role id, plural)
   std::map<std::string, std::string> concepts;                     // word → word id
+  std::map<std::string, std::string> concept_say;                  // word id → its first word (for translating)
   std::vector<std::pair<std::string, std::string>> compounds;      // prefix → word id
   std::set<std::string> neuter, plural, conjunctions;
   std::vector<std::string> suffixes;         // longest first as listed

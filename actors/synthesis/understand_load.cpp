@@ -277,7 +277,10 @@ expected<lang_rules> read_lang(const std::string& file, const toml::table& root,
   }
   if (const auto* words = root.get_as<toml::table>("words")) {
     for (auto&& [k, v] : *words)
-      for (const auto& f : r.strings(&v, "words." + std::string(k.str()))) L.concepts[join(words_of(f))] = std::string(k.str());
+      for (const auto& f : r.strings(&v, "words." + std::string(k.str()))) {
+        L.concepts[join(words_of(f))] = std::string(k.str());
+        L.concept_say.emplace(std::string(k.str()), f);
+      }
   }
   if (const auto* comp = root.get_as<toml::table>("compounds")) {
     for (auto&& [k, v] : *comp) {
