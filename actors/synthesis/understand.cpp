@@ -486,7 +486,7 @@ namespace {
 
 using namespace und;
 
-constexpr std::string_view kSpeaker = "user";  // the speaker's entity in their own graph
+// The speaker is the entity named by their user id in their own graph (as the learning path names it).
 
 const lang_rules* lang_of(const understanding& u, std::string_view lang) {
   for (const auto& L : u.langs)
@@ -555,7 +555,7 @@ std::vector<fact> facts_of(const kg& g, std::string_view subject, std::string_vi
 // How a person is named: "your brother Jonas", "Jonas", "your son".
 std::string who_of(const kg& g, const lang_rules& L, const understanding& u, std::string_view user, const std::string& name) {
   if (auto role = placeholder_role(name)) return your_role(L, *role);
-  for (const auto& f : facts_of(g, kSpeaker, "", user))
+  for (const auto& f : facts_of(g, user, "", user))
     if (f.object == name && u.roles.count(f.relation)) return your_role(L, f.relation) + " " + name;
   return name;
 }
@@ -609,12 +609,12 @@ std::string say_fact(const kg& g, const understanding& u, const lang_rules& L, c
                      const std::vector<time_words_ptr>* words, const zone* tz, const std::string& what_override = {}) {
   auto say = [&](const std::string& key) -> std::string { return L.say.count(key) ? L.say.at(key) : std::string{}; };
   const std::string over = f.attrs.is_object() ? f.attrs.value("over", std::string{}) : std::string{};
-  if (u.roles.count(f.relation) && f.subject == kSpeaker) {
+  if (u.roles.count(f.relation) && f.subject == user) {
     if (placeholder_role(f.object)) return {};
     return fill(say("named_role"), {{"Obj", upper_first(f.object)}, {"obj", f.object}, {"your_role", your_role(L, f.relation)}});
   }
   if (auto it = u.relations.find(f.relation); it != u.relations.end()) {
-    const bool you = f.subject == kSpeaker;
+    const bool you = f.subject == user;
     std::string key = f.relation + (you ? "_you" : "");
     const std::string who = you ? std::string{} : who_of(g, L, u, user, f.subject);
     const std::string when = it->second.dated ? when_words(L, f, words, tz, true) : std::string{};
@@ -640,7 +640,7 @@ std::string say_fact(const kg& g, const understanding& u, const lang_rules& L, c
   }
   if (kind == "does") {
     const std::string act = f.attrs.is_object() ? f.attrs.value("act", std::string{}) : std::string{};
-    const bool you = f.subject == kSpeaker;
+    const bool you = f.subject == user;
     const std::string who = you ? std::string{} : who_of(g, L, u, user, f.subject);
     return fill(say(you ? "does_you" : "does"),
                 {{"Who", upper_first(who)}, {"act", act}, {"when", when_words(L, f, words, tz, false)}});
@@ -696,33 +696,33 @@ std::string slot_text(const sentence_ctx& c, const std::string& slot) {
 // "my brother").
 std::optional<std::string> subject_for_tell(sentence_ctx& c, std::vector<pending>& out) {
   auto it = c.m.slots.find("subj");
-  if (it == c.m.slots.end()) return std::string(kSpeaker);
+  if (it == c.m.slots.end()) return std::string(c.user);
   auto s = subj_parse(c.L, c.text, c.t, it->second.b, it->second.e);
   if (!s) return std::nullopt;
   switch (s->kind) {
     case subj_kind::self:
-      return std::string(kSpeaker);
+      return std::string(c.user);
     case subj_kind::pronoun:
       if (c.st.last_person.empty()) return std::nullopt;
       return c.st.last_person;
     case subj_kind::name:
       if (!c.group_role.empty()) {
         json a = base_attrs(c);
-        out.push_back({{std::string(kSpeaker), c.group_role, s->name, a}, false, true});
+        out.push_back({{std::string(c.user), c.group_role, s->name, a}, false, true});
       }
       return s->name;
     case subj_kind::np: {
       const auto& role = s->np.role;
       if (!s->np.name.empty()) {
         const bool single = c.u.roles.count(role) && c.u.roles.at(role).single;
-        out.push_back({{std::string(kSpeaker), role, s->np.name, base_attrs(c)}, single, true});
+        out.push_back({{std::string(c.user), role, s->np.name, base_attrs(c)}, single, true});
         return s->np.name;
       }
-      auto known = facts_of(c.g, kSpeaker, role, c.user);
+      auto known = facts_of(c.g, c.user, role, c.user);
       if (known.size() == 1) return known.front().object;
       if (known.size() > 1) return std::nullopt;
       const std::string ph = placeholder_of(role);
-      out.push_back({{std::string(kSpeaker), role, ph, base_attrs(c)}, false, true});
+      out.push_back({{std::string(c.user), role, ph, base_attrs(c)}, false, true});
       return ph;
     }
   }
@@ -778,7 +778,7 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     out.push_back({{*subject, r.fact, obj, attrs}, meta.single, false});
     if (!r.fact2.empty() && c.m.slots.count("obj2"))
       out.push_back({{*subject, r.fact2, slot_text(c, "obj2"), attrs}, u.relations.at(r.fact2).single, false});
-    if (*subject != kSpeaker && !placeholder_role(*subject)) c.st.last_person = *subject;
+    if (*subject != c.user && !placeholder_role(*subject)) c.st.last_person = *subject;
     return out;
   }
   auto np_of = [&](const char* slot) -> std::optional<np_info> {
@@ -795,7 +795,7 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
   }
   if (r.fact == "name") {
     std::string role, name = slot_text(c, "name");
-    std::string owner(kSpeaker);
+    std::string owner(c.user);
     if (c.m.slots.count("subj")) {  // "Hanna has a cat called Tiger"
       auto o = subject_for_tell(c, out);
       if (!o) return std::nullopt;
@@ -804,9 +804,9 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     if (auto np = np_of("np")) {
       if (np->article || !np->name.empty()) return std::nullopt;
       if (np->role.empty()) {  // "vaktmesteren heter Rune": a thing of the user's with a name
-        if (owner != kSpeaker || name.empty()) return std::nullopt;
+        if (owner != c.user || name.empty()) return std::nullopt;
         attrs["np"] = slot_text(c, "np");
-        out.push_back({{std::string(kSpeaker), "value:" + key_str(np->key), name, attrs}, true, false});
+        out.push_back({{std::string(c.user), "value:" + key_str(np->key), name, attrs}, true, false});
         return out;
       }
       role = np->role;
@@ -855,7 +855,7 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
       attrs["date"] = c.when->due_ms;
     }
     out.push_back({{*subject, "does:" + key_str(key), c.time_said, attrs}, true, false});
-    if (*subject != kSpeaker && !placeholder_role(*subject)) c.st.last_person = *subject;
+    if (*subject != c.user && !placeholder_role(*subject)) c.st.last_person = *subject;
     return out;
   }
   if (!np) return std::nullopt;
@@ -878,13 +878,13 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
       attrs["due"] = c.when->due_ms;
       attrs["date"] = c.when->due_ms;
     }
-    out.push_back({{std::string(kSpeaker), "when:" + key, c.time_said, attrs}, true, false});
+    out.push_back({{std::string(c.user), "when:" + key, c.time_said, attrs}, true, false});
     return out;
   }
   if (r.fact == "where") {
     const std::string loc = slot_text(c, "loc");
     if (loc.empty()) return std::nullopt;
-    out.push_back({{std::string(kSpeaker), "where:" + key, loc, attrs}, true, false});
+    out.push_back({{std::string(c.user), "where:" + key, loc, attrs}, true, false});
     return out;
   }
   if (r.fact == "value") {
@@ -896,7 +896,7 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
       cap = cap || c.t[i].cap;
     }
     if (obj.empty() || (!np->owned && !digit)) return std::nullopt;
-    out.push_back({{std::string(kSpeaker), "value:" + key, obj, attrs}, true, false});
+    out.push_back({{std::string(c.user), "value:" + key, obj, attrs}, true, false});
     return out;
   }
   return std::nullopt;
@@ -920,17 +920,17 @@ std::vector<std::string> subjects_for_ask(const understanding& u, const lang_rul
                                           const understand_state::per_user& st, std::string_view text, const toks& t,
                                           const match_result& m) {
   auto it = m.slots.find("subj");
-  if (it == m.slots.end()) return {std::string(kSpeaker)};
+  if (it == m.slots.end()) return {std::string(user)};
   auto s = subj_parse(L, text, t, it->second.b, it->second.e);
   if (!s) return {};
   switch (s->kind) {
-    case subj_kind::self: return {std::string(kSpeaker)};
+    case subj_kind::self: return {std::string(user)};
     case subj_kind::pronoun: return st.last_person.empty() ? std::vector<std::string>{} : std::vector<std::string>{st.last_person};
     case subj_kind::name: return {s->name};
     case subj_kind::np: {
       if (!s->np.name.empty()) return {s->np.name};
       std::vector<std::string> out;
-      for (const auto& f : facts_of(g, kSpeaker, s->np.role, user)) out.push_back(f.object);
+      for (const auto& f : facts_of(g, user, s->np.role, user)) out.push_back(f.object);
       return out;
     }
   }
@@ -989,7 +989,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
   };
   const std::string& f = r.fact;
   if (f == "about") {
-    for (const auto& x : facts_of(g, kSpeaker, "", in.user)) {
+    for (const auto& x : facts_of(g, in.user, "", in.user)) {
       take(x);
       if (u.roles.count(x.relation))
         for (const auto& y : facts_of(g, x.object, "", in.user)) take(y);
@@ -1011,7 +1011,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
         }
       found.insert(found.end(), fs.begin(), fs.end());
     }
-    if (subjects.size() == 1 && subjects.front() != kSpeaker && !placeholder_role(subjects.front()))
+    if (subjects.size() == 1 && subjects.front() != in.user && !placeholder_role(subjects.front()))
       st.last_person = subjects.front();
     if (found.empty()) return std::nullopt;
     if (m.slots.count("x") && m.slots.count("y")) {  // either-or
@@ -1019,7 +1019,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
       for (const auto& fa : found) {
         const std::string pick = same_value(L, fa.object, x) ? x : same_value(L, fa.object, y) ? y : std::string{};
         if (pick.empty()) continue;
-        const bool you = fa.subject == kSpeaker;
+        const bool you = fa.subject == in.user;
         const std::string who = you ? std::string{} : who_of(g, L, u, in.user, fa.subject);
         a.text = say_key(L, you ? "prefers_one_you" : "prefers_one", {{"Who", upper_first(who)}, {"obj", fa.object}});
         a.facts.push_back(triple_of(fa));
@@ -1048,7 +1048,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
   }
   if (f == "who") {
     const std::string name = slot("name");
-    for (const auto& x : facts_of(g, kSpeaker, "", in.user))
+    for (const auto& x : facts_of(g, in.user, "", in.user))
       if (u.roles.count(x.relation) && detail::text_key(x.object) == detail::text_key(name)) take(x);
     for (const auto& y : facts_of(g, name, "", in.user)) take(y);
     if (sentences.empty()) return std::nullopt;
@@ -1072,7 +1072,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
   const std::string what = flip_text(L, slot("np"));
   if (f == "name" && np && !np->role.empty()) {
     std::vector<std::string> names;
-    for (const auto& x : facts_of(g, kSpeaker, np->role, in.user)) {
+    for (const auto& x : facts_of(g, in.user, np->role, in.user)) {
       if (placeholder_role(x.object)) continue;
       names.push_back(x.object);
       a.facts.push_back(triple_of(x));
@@ -1106,7 +1106,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
   std::vector<std::string> kinds{f};
   if (f == "value" || f == "name") kinds = {"value", "when", "where"};
   if (f == "when") kinds = {"when", "does"};
-  for (const auto& x : best_things(g, in.user, kSpeaker, kinds, np->key)) take(x, what);
+  for (const auto& x : best_things(g, in.user, in.user, kinds, np->key)) take(x, what);
   if (sentences.empty()) return std::nullopt;
   a.text = join_sentences(sentences);
   return a;
@@ -1492,7 +1492,7 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
         if (!facts) {  // "forget that I have a dentist appointment": the thing by its words
           auto key = key_of(L, rest, 0, rest.size());
           std::vector<pending> found;
-          for (const auto& x : best_things(g, in.user, kSpeaker, {"when", "where", "value", "does"}, key))
+          for (const auto& x : best_things(g, in.user, in.user, {"when", "where", "value", "does"}, key))
             found.push_back({triple_of(x), false, false});
           if (found.empty()) continue;
           facts = std::move(found);
