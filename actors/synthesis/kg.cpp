@@ -624,58 +624,81 @@ struct writer {
 
 }  // namespace
 
-expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples, std::string_view user) {
+namespace {
+
+struct write_counts {
+  std::int64_t added = 0, superseded = 0;
+};
+
+// One transaction: `add` as kg_add, then `replace` as kg_replace. Nothing is
+// applied on a failure. `what` names the op in errors.
+expected<write_counts> write_batch(kg& g, std::span<const triple> add, std::span<const triple> replace,
+                                   std::string_view user, const char* what) {
   if (auto u = user_check(user); !u) return u.error();
-  std::vector<checked_triple> checked;
-  checked.reserve(triples.size());
-  for (std::size_t i = 0; i < triples.size(); ++i) {
-    auto c = triple_check(triples[i], "triples[" + std::to_string(i) + "]", *g.naive);
+  std::vector<checked_triple> adds, repls;
+  adds.reserve(add.size());
+  for (std::size_t i = 0; i < add.size(); ++i) {
+    auto c = triple_check(add[i], "triples[" + std::to_string(i) + "]", *g.naive);
     if (!c) return c.error();
-    checked.push_back(std::move(*c));
+    adds.push_back(std::move(*c));
   }
-  if (checked.empty()) return std::int64_t{0};
-  std::int64_t added = 0;
+  for (std::size_t i = 0; i < replace.size(); ++i) {
+    auto c = triple_check(replace[i], replace.size() == 1 && add.empty() ? std::string("triple")
+                                                                       : "replace[" + std::to_string(i) + "]",
+                          *g.naive);
+    if (!c) return c.error();
+    if (c->alias) return error{errc::bad_request, "triple.relation: 'alias' is not a relation that can be replaced"};
+    repls.push_back(std::move(*c));
+  }
+  write_counts n;
+  if (adds.empty() && repls.empty()) return n;
   try {
     SQLite::Transaction tx(*g.db);
     writer w(g, user);
-    for (auto& c : checked) {
+    for (auto& c : adds) {
       const auto s = w.resolve(c.s, c.s_key, c.s_type);
       const auto o = c.alias ? s : w.resolve(c.o, c.o_key, c.o_type);
-      if (w.add(c, s, o)) ++added;
+      if (w.add(c, s, o)) ++n.added;
+    }
+    for (auto& c : repls) {
+      const auto s = w.resolve(c.s, c.s_key, c.s_type);
+      const auto o = w.resolve(c.o, c.o_key, c.o_type);
+      if (auto e = g.ents.find(s); e != g.ents.end()) {
+        std::vector<std::int64_t> old;
+        for (const rel_rec* r : e->second.rels)
+          if (r->s == s && r->relation == c.r && r->o != o) old.push_back(r->id);
+        for (auto id : old) w.supersede(id);
+        n.superseded += static_cast<std::int64_t>(old.size());
+      }
+      if (w.add(c, s, o)) ++n.added;
     }
     tx.commit();
     w.done();
   } catch (const std::exception& e) {
-    return error{errc::internal, std::string("kg.add: ") + e.what()};
+    return error{errc::internal, std::string(what) + ": " + e.what()};
   }
-  return added;
+  return n;
+}
+
+}  // namespace
+
+expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples, std::string_view user) {
+  auto n = write_batch(g, triples, {}, user, "kg.add");
+  if (!n) return n.error();
+  return n->added;
 }
 
 expected<std::int64_t> kg_replace(kg& g, const triple& t, std::string_view user) {
-  if (auto u = user_check(user); !u) return u.error();
-  auto c = triple_check(t, "triple", *g.naive);
-  if (!c) return c.error();
-  if (c->alias) return error{errc::bad_request, "triple.relation: 'alias' is not a relation that can be replaced"};
-  std::int64_t superseded = 0;
-  try {
-    SQLite::Transaction tx(*g.db);
-    writer w(g, user);
-    const auto s = w.resolve(c->s, c->s_key, c->s_type);
-    const auto o = w.resolve(c->o, c->o_key, c->o_type);
-    if (auto e = g.ents.find(s); e != g.ents.end()) {
-      std::vector<std::int64_t> old;
-      for (const rel_rec* r : e->second.rels)
-        if (r->s == s && r->relation == c->r && r->o != o) old.push_back(r->id);
-      for (auto id : old) w.supersede(id);
-      superseded = static_cast<std::int64_t>(old.size());
-    }
-    w.add(*c, s, o);
-    tx.commit();
-    w.done();
-  } catch (const std::exception& e) {
-    return error{errc::internal, std::string("kg.replace: ") + e.what()};
-  }
-  return superseded;
+  auto n = write_batch(g, {}, std::span<const triple>(&t, 1), user, "kg.replace");
+  if (!n) return n.error();
+  return n->superseded;
+}
+
+expected<std::int64_t> kg_write(kg& g, std::span<const triple> add, std::span<const triple> replace,
+                                std::string_view user) {
+  auto n = write_batch(g, add, replace, user, "kg.write");
+  if (!n) return n.error();
+  return n->added;
 }
 
 // ---- query -------------------------------------------------------------------

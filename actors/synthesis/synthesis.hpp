@@ -4,7 +4,7 @@
 // model when no template fits (a prompt within the context budget).
 //
 // Table of contents
-//   1. knowledge graph   kg_open, kg_add, kg_replace, kg_query, kg_facts, kg_history, kg_delete_*,
+//   1. knowledge graph   kg_open, kg_add, kg_replace, kg_write, kg_query, kg_facts, kg_history, kg_delete_*,
 //                        kg_delete_user, kg_entities, kg_find, kg_due, kg_due_take (scoped by user)
 //   2. entity linker     linker_build, linker_find
 //   3. time zone         zone_open, zone_now
@@ -132,6 +132,12 @@ expected<std::int64_t> kg_add(kg& g, std::span<const triple> triples, std::strin
 /// added again (it becomes current in a new row; the old row stays history).
 /// Fails: bad_request (as kg_add, "triple.…"; relation "alias"), internal.
 expected<std::int64_t> kg_replace(kg& g, const triple& t, std::string_view user);
+
+/// `add` as kg_add and `replace` as kg_replace, in one transaction (one sync):
+/// what one sentence says. Returns the relations new. Fails as kg_add and
+/// kg_replace; nothing is applied then.
+expected<std::int64_t> kg_write(kg& g, std::span<const triple> add, std::span<const triple> replace,
+                                std::string_view user);
 
 /// The current facts around `entity` (name or alias) to `depth` (1–3),
 /// breadth first, each relation once, ordered by depth then id. The walk

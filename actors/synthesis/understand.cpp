@@ -1404,10 +1404,9 @@ bool starts_like_question(const lang_rules& L, const toks& t) { return !t.empty(
 expected<std::vector<std::string>> store(kg& g, const understanding& u, const lang_rules& L, const understand_input& in,
                                          understand_state::per_user& st, const std::vector<pending>& facts) {
   std::vector<std::string> said;
-  for (const auto& p : facts) {
-    auto r = p.single ? kg_replace(g, p.t, in.user) : kg_add(g, std::span<const triple>(&p.t, 1), in.user);
-    if (!r) return r.error();
-  }
+  std::vector<triple> add, replace;  // one transaction, one sync
+  for (const auto& p : facts) (p.single ? replace : add).push_back(p.t);
+  if (auto r = kg_write(g, add, replace, in.user); !r) return r.error();
   for (const auto& p : facts) {
     fact f;
     f.subject = p.t.subject;
