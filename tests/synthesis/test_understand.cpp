@@ -205,8 +205,11 @@ BOOST_AUTO_TEST_CASE(born_in_and_born_on) {
   ask(c, "nb", "Når er jeg født?", "Du er født 4. juni 1990.");
 }
 
-BOOST_AUTO_TEST_CASE(birthday_nb) {
+BOOST_AUTO_TEST_CASE(birthday) {
   chat c;
+  tell(c, "en", "My father's birthday is on 9 October.", "Got it. Your father's birthday is on 9 October.");
+  ask(c, "en", "When is my father's birthday?", "Your father's birthday is on 9 October.");
+
   tell(c, "nb", "Mora mi har bursdag 3. mars.", "Notert. Moren din har bursdag 3. mars.");
   ask(c, "nb", "Når har moren min bursdag?", "Moren din har bursdag 3. mars.");
   ask(c, "nb", "Når har mora mi bursdag?", "Moren din har bursdag 3. mars.");
@@ -285,6 +288,9 @@ BOOST_AUTO_TEST_CASE(appointment_with_a_time) {
   tell(c, "en", "I have a meeting on Tuesday at 9.", "Got it. Your meeting is on Tuesday 8 December at 09:00.");
   BOOST_TEST(c.facts("en") == (lines{"en | when:meeting | on Tuesday at 9"}), boost::test_tools::per_element());
   ask(c, "en", "When is my meeting?", "Your meeting is on Tuesday 8 December at 09:00.");
+  tell(c, "en2", "I have a dentist appointment on Friday at 14:30.",
+       "Got it. Your dentist appointment is on Friday 11 December at 14:30.");
+  ask(c, "en2", "When is my dentist appointment?", "Your dentist appointment is on Friday 11 December at 14:30.");
 
   tell(c, "nb", "Jeg har tannlegetime på fredag klokka 14:30.", "Notert. Tannlegetime er fredag 11. desember kl. 14:30.");
   BOOST_TEST(c.facts("nb") == (lines{"nb | when:appointment dentist | på fredag klokka 14:30"}),
