@@ -424,7 +424,7 @@ bool slot_shape_ok(const lang_rules& L, std::string_view text, const std::string
   if (slot == "loc") return len >= 2 && phrase_at(L.places, t, b, e) > 0 && phrase_at(L.places, t, b, e) < len;
   for (std::size_t i = b; i < e; ++i)  // "bor i Bergen og jobber som lærer": two clauses, not one place
     if (L.conjunctions.count(t[i].w) && slot != "name") return false;
-  if (slot == "act") return len <= 8;
+  if (slot == "act") return len <= 8 && t[b].w != "'s" && !L.mine.count(t[b].w);
   return true;  // obj, obj2, x, y
 }
 
@@ -525,6 +525,14 @@ std::string your_role(const lang_rules& L, const std::string& role, bool plural 
   return your + " " + rw.one[0];
 }
 
+// A role as a noun alone: "cat" / "katten".
+std::string role_word(const lang_rules& L, const std::string& role) {
+  auto it = L.roles.find(role);
+  if (it == L.roles.end() || it->second.one.empty()) return role;
+  const bool after = L.flip.count("min") != 0;
+  return after && it->second.one.size() > 1 ? it->second.one[1] : it->second.one[0];
+}
+
 // The words of a phrase with my → your.
 std::string flip_text(const lang_rules& L, std::string_view text) {
   auto t = tokenize(text);
@@ -612,6 +620,11 @@ std::string say_fact(const kg& g, const understanding& u, const lang_rules& L, c
   if (u.roles.count(f.relation) && f.subject == user) {
     if (placeholder_role(f.object)) return {};
     return fill(say("named_role"), {{"Obj", upper_first(f.object)}, {"obj", f.object}, {"your_role", your_role(L, f.relation)}});
+  }
+  if (u.roles.count(f.relation)) {  // "Hanna has a cat called Tiger"
+    const std::string owner = who_of(g, L, u, user, f.subject);
+    return fill(say("owned_role"), {{"Owner", upper_first(owner)}, {"owner", owner}, {"Role", upper_first(role_word(L, f.relation))},
+                                    {"role", role_word(L, f.relation)}, {"obj", f.object}});
   }
   if (auto it = u.relations.find(f.relation); it != u.relations.end()) {
     const bool you = f.subject == user;
@@ -738,7 +751,7 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     auto it = c.m.slots.find(slot);
     if (it == c.m.slots.end()) return false;
     const auto& first = c.t[it->second.b].w;
-    if (c.L.act_not.count(first)) return true;
+    if (c.L.act_not.count(first) || c.L.mine.count(first) || c.L.articles.count(first) || first == "'s") return true;
     return r.ing && (first.size() < 5 || first.compare(first.size() - 3, 3, "ing") != 0);
   };
   if (u.relations.count(r.fact)) {
@@ -829,6 +842,12 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     np_info th;
     th.key = key_of(c.L, c.t, it.b, it.e);
     if (th.key.empty()) return std::nullopt;
+    bool known = false;  // "jeg har vondt i hodet i dag" is no appointment
+    for (std::size_t i = it.b; i < it.e; ++i) {
+      const auto ids = word_ids(c.L, c.t[i].w);
+      for (const auto& id : ids) known = known || c.L.concept_say.count(id) || c.u.roles.count(id);
+    }
+    if (!known) return std::nullopt;
     np = th;
     // "a meeting" → "my meeting": said back as the user's
     std::size_t b = it.b;
@@ -1061,7 +1080,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
     if (!ro) return std::nullopt;
     for (const auto& s : subjects_for_ask(u, L, g, in.user, st, text, t, m))
       for (const auto& x : facts_of(g, s, ro->first, in.user)) {
-        sentences.push_back(say_key(L, "name", {{"What", upper_first(slot("subj") + (L.flip.count("min") ? " sin " : "'s ") + slot("role"))}, {"obj", x.object}}));
+        sentences.push_back(say_key(L, "name", {{"What", upper_first(say_key(L, "owned_what", {{"owner", flip_text(L, slot("subj"))}, {"role", role_word(L, ro->first)}}))}, {"obj", x.object}}));
         a.facts.push_back(triple_of(x));
       }
     if (sentences.empty()) return std::nullopt;
@@ -1103,6 +1122,22 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
     return a;
   }
   if (!np) return std::nullopt;
+  if (f == "when" && !np->role.empty()) {  // "når kommer svigermora mi": a person's plans, by the verb asked
+    std::vector<std::string> people;
+    if (!np->name.empty()) people.push_back(np->name);
+    else
+      for (const auto& x : facts_of(g, in.user, np->role, in.user)) people.push_back(x.object);
+    std::vector<std::string> key;
+    for (std::size_t i = 0; i < t.size(); ++i)
+      if (m.literal[i] && !L.questions.count(t[i].w))
+        for (auto& id : word_ids(L, t[i].w)) key.push_back(id);
+    std::sort(key.begin(), key.end());
+    for (const auto& p : people)
+      for (const auto& x : best_things(g, in.user, p, {"does", "when"}, key)) take(x);
+    if (sentences.empty()) return std::nullopt;
+    a.text = join_sentences(sentences);
+    return a;
+  }
   std::vector<std::string> kinds{f};
   if (f == "value" || f == "name") kinds = {"value", "when", "where"};
   if (f == "when") kinds = {"when", "does"};

@@ -114,6 +114,10 @@ class result:
     dialogues: int = 0
     questions: List[question] = field(default_factory=list)
     statement_ms: List[float] = field(default_factory=list)
+    understood_ms: List[float] = field(default_factory=list)  # every percept understanding answered
+
+
+UNDERSTANDING = {"understood", "facts", "memory", "unknown", "forgot"}
 
 
 def load(path: pathlib.Path) -> List[dict]:
@@ -146,13 +150,17 @@ def run_set(d, name: str, lines: List[dict], prefix: str, timeout: float, progre
         for i, line in enumerate(lines):
             user = f"{prefix}{i}"
             for s in line["said"]:
-                _, _, ms = say(c, sub, wait_final, user, s, timeout)
+                _, src, ms = say(c, sub, wait_final, user, s, timeout)
                 res.statement_ms.append(ms)
+                if src in UNDERSTANDING:
+                    res.understood_ms.append(ms)
             for a in asks_of(line):
                 lang = line["lang"] if line["lang"] in ("en", "nb") else (language(a["ask"]) or "en")
                 q = question(user, line["said"], a["ask"], a["answer_has"], a.get("answer_not", []), lang)
                 q.answer, q.source, q.ms = say(c, sub, wait_final, user, a["ask"], timeout)
                 res.questions.append(q)
+                if q.source in UNDERSTANDING:
+                    res.understood_ms.append(q.ms)
             res.dialogues = i + 1
             progress(f"{name} {i + 1}/{len(lines)}: {sum(q.ok for q in res.questions)} of "
                      f"{len(res.questions)} right so far")
@@ -173,8 +181,8 @@ def quantile(xs: List[float], q: float) -> str:
 
 def table(results: List[result]) -> str:
     rows = ["| set | dialogues | questions | right | in asker's language | facts | memory | model | other "
-            "| statement p50 / p99 ms | question p50 / p99 ms |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| statement p50 / p99 ms | question p50 / p99 ms | understanding's percepts p50 / p99 ms |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         qs, n = r.questions, len(r.questions)
         kinds = Counter(source_class(q.source) for q in qs)
@@ -183,7 +191,8 @@ def table(results: List[result]) -> str:
             f"| {pct(sum(q.lang_ok for q in qs), n)} "
             + " ".join(f"| {pct(kinds[k], n)}" for k in ("facts", "memory", "model", "other"))
             + f" | {quantile(r.statement_ms, .5)} / {quantile(r.statement_ms, .99)} "
-            f"| {quantile([q.ms for q in qs], .5)} / {quantile([q.ms for q in qs], .99)} |")
+            f"| {quantile([q.ms for q in qs], .5)} / {quantile([q.ms for q in qs], .99)} "
+            f"| {quantile(r.understood_ms, .5)} / {quantile(r.understood_ms, .99)} ({len(r.understood_ms)}) |")
     others = Counter(q.source for r in results for q in r.questions if source_class(q.source) == "other")
     text = "\n".join(rows) + "\n"
     if others:
@@ -251,7 +260,7 @@ def main() -> int:
             "Right: the answer holds a word of every `answer_has` group and none of `answer_not`. "
             "In the asker's language: not classified as the other language (function words, æøå; "
             "an answer too short to tell counts as in it). Sources: `facts` (the graph), `memory`, "
-            "model (`llm`), other. Latency: perceive sent → its thought.final.\n\n")
+            "model (`llm`), other. Latency: perceive sent → its thought.final; the last column only the percepts understanding answered (understood, facts, memory, unknown, forgot; their count in brackets), while the model answers the others on the same two cores.\n\n")
     text = head + interrupted + table(results)
     print(text)
     if a.verbose:
