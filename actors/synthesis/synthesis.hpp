@@ -577,9 +577,11 @@ std::int64_t repeat_next(const repeat_rule& r, std::int64_t after_ms, const zone
 /// when it is not the current year by the system clock). Never fails.
 std::string when_format(const time_words& w, std::int64_t ms, const zone& z);
 
-/// The day of ms in words, without the time: en "4 July" / "4 July 2015", nb
-/// "4. juli" (the file's optional [format] day / day_year). Never fails.
-std::string when_format_day(const time_words& w, std::int64_t ms, const zone& z, bool with_year);
+/// The day of ms in words, without the time: en "4 July" / "4 July 2015" /
+/// "Wednesday 9 December", nb "4. juli" / "onsdag 9. desember" (the file's
+/// optional [format] day / day_year / weekday_day). Never fails.
+std::string when_format_day(const time_words& w, std::int64_t ms, const zone& z, bool with_year,
+                            bool with_weekday = false);
 
 /// A phrase of the data file with {name} fields filled from vars (unknown
 /// names stay as they are; values are not scanned again). Keys every file

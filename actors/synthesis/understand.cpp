@@ -584,8 +584,11 @@ std::string when_words(const lang_rules& L, const fact& f, const std::vector<tim
                           : f.due_ms.value_or(0);
   if ((repeats || !ms) && !said.empty() && (lang == L.lang || !ms)) return said;
   const time_words* w = words_of_lang(words, L.lang);
+  if (!date_only && a.is_object() && a.value("day_only", false))  // "on Wednesday" (a plan): the day with its weekday
+    return when_format_day(*w, ms, zone_or_utc(tz), false, true);
   if (!w || !ms) return said.empty() ? f.object : said;
-  return date_only ? when_format_day(*w, ms, zone_or_utc(tz), a.value("year", false)) : when_format(*w, ms, zone_or_utc(tz));
+  return date_only ? when_format_day(*w, ms, zone_or_utc(tz), a.value("year", false), false)
+                   : when_format(*w, ms, zone_or_utc(tz));
 }
 
 // Words told in another language, said in L where both know them ("lærer" → "teacher").
@@ -752,6 +755,9 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     if (it == c.m.slots.end()) return false;
     const auto& first = c.t[it->second.b].w;
     if (c.L.act_not.count(first) || c.L.mine.count(first) || c.L.articles.count(first) || first == "'s") return true;
+    if (std::string_view(slot) == "act")
+      for (const auto& e : c.L.past_endings)
+        if (first.size() > e.size() + 2 && first.compare(first.size() - e.size(), e.size(), e) == 0) return true;
     return r.ing && (first.size() < 5 || first.compare(first.size() - 3, 3, "ing") != 0);
   };
   if (u.relations.count(r.fact)) {
@@ -854,6 +860,11 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     while (b < it.e && c.L.articles.count(c.t[b].w)) ++b;
     np_text = (c.L.mine.empty() ? std::string{} : *c.L.mine.begin()) + " " + span_text(c.text, c.t, b, it.e);
     if (c.L.flip.count("min")) np_text = span_text(c.text, c.t, b, it.e);
+  }
+  if (c.when) {  // a day said without a time of day is said back without one
+    bool clock = false;
+    for (char ch : c.time_said) clock = clock || std::isdigit(static_cast<unsigned char>(ch));
+    if (!clock) attrs["day_only"] = true;
   }
   if (r.fact == "does") {  // a habit ("I go swimming every Thursday") or a plan ("Erik is coming over on Saturday")
     if (!c.when || c.when->past || begins_badly("act")) return std::nullopt;
@@ -1102,7 +1113,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
       list += (i == 0 ? "" : i + 1 == names.size() ? " " + say_key(L, "and") + " " : ", ") + names[i];
     if (names.size() == 1) st.last_person = names.front();
     const std::string who = np->owned ? what : your_role(L, np->role, np->plural);
-    a.text = say_key(L, "name", {{"What", upper_first(who)}, {"obj", list}});
+    a.text = say_key(L, names.size() > 1 || np->plural ? "name_many" : "name", {{"What", upper_first(who)}, {"obj", list}});
     return a;
   }
   if (f == "does") {
@@ -1122,11 +1133,14 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
     return a;
   }
   if (!np) return std::nullopt;
-  if (f == "when" && !np->role.empty()) {  // "når kommer svigermora mi": a person's plans, by the verb asked
+  if (f == "when" && (!np->role.empty() || best_things(g, in.user, in.user, {"when", "does"}, np->key).empty())) {
+    // "når kommer svigermora mi", "når kommer rørleggeren": a person's plans, by the verb asked
     std::vector<std::string> people;
     if (!np->name.empty()) people.push_back(np->name);
-    else
+    else if (!np->role.empty())
       for (const auto& x : facts_of(g, in.user, np->role, in.user)) people.push_back(x.object);
+    else
+      people.push_back(slot("np"));
     std::vector<std::string> key;
     for (std::size_t i = 0; i < t.size(); ++i)
       if (m.literal[i] && !L.questions.count(t[i].w))
@@ -1195,6 +1209,20 @@ std::optional<std::string> memory_answer(const understanding& u, const lang_rule
     return say_key(L, "memory", {{"said", m.text}});
   }
   return std::nullopt;
+}
+
+// Is a question about the user's life? It names them or theirs, a role, a
+// thing the word lists know, or someone in their graph.
+bool about_user(const understanding& u, const lang_rules& L, const kg& g, std::string_view user, const toks& t) {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const auto& w = t[i].w;
+    if (L.self.count(w) || L.mine.count(w) || L.pronouns.count(w) || L.role_forms.count(w)) return true;
+    for (const auto& id : word_ids(L, w))
+      if (L.concept_say.count(id) || u.roles.count(id)) return true;
+    if (t[i].cap && i > 0 && kg_find(g, w, user)) return true;
+  }
+  (void)u;
+  return false;
 }
 
 // ---- 7. understand ------------------------------------------------------------------------------
@@ -1388,7 +1416,7 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
     if (part.empty()) continue;
     auto c = try_clause(part);
     const char* carried = prev && prev->m.slots.count("subj") ? "subj"
-                          : prev && prev->r->fact == "name" && prev->m.slots.count("name") ? "name" : nullptr;
+                          : prev && prev->r && prev->r->fact == "name" && prev->m.slots.count("name") ? "name" : nullptr;
     if (!c && prev && !carried && !prev->t.empty() && L.self.count(prev->t.front().w)) {  // "Jeg heter Sigrid og er 34 år"
       toks with(prev->t.begin(), prev->t.begin() + 1);
       with.insert(with.end(), part.begin(), part.end());
@@ -1405,7 +1433,7 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
       for (std::size_t i = 0; i < prev->t.size(); ++i)
         if (prev->m.literal[i]) verb.push_back(prev->t[i]);
       for (std::size_t p = 1; p < part.size() && !c && !verb.empty(); ++p) {
-        for (int drop = 0; drop < 2 && !c; ++drop) {
+        for (int drop = 1; drop >= 0 && !c; --drop) {  // "Eli in Kristiansand": "lives" + "in Kristiansand"
           if (drop && (verb.size() < 2 || part[p].w != verb.back().w)) continue;
           toks with(part.begin(), part.begin() + static_cast<std::ptrdiff_t>(p));
           with.insert(with.end(), verb.begin(), verb.end() - drop);
@@ -1424,6 +1452,15 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
       }
       with.insert(with.end(), part.begin(), part.end());
       if (with.size() > part.size()) c = try_clause(with);
+    }
+    if (!c && !group.empty() && name_ok(L, part, 0, part.size())) {  // "I have two brothers: Even and Tord."
+      told_clause named;
+      json a{{"source", "understanding"}, {"lang", L.lang}, {"said", std::string(s)}};
+      named.facts.push_back({{std::string(in.user), group, span_text(s, part, 0, part.size()), a}, false, false});
+      named.t = part;
+      named.m.literal.assign(part.size(), false);
+      named.m.slots["name"] = {0, part.size()};
+      c = std::move(named);
     }
     if (!c) continue;  // a clause not understood ("… and she sits in the Bergen office"): the others stand
     all.insert(all.end(), c->facts.begin(), c->facts.end());
@@ -1595,7 +1632,8 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
           tr.attrs["date"] = due;
           if (tr.attrs.contains("due")) tr.attrs["due"] = due;
           tr.attrs["time_said"] = time_said;
-          tr.attrs["lang"] = L.lang;
+          if (!has_clock) tr.attrs["day_only"] = f.attrs.value("day_only", false);
+          else tr.attrs.erase("day_only");
           if (f.relation.rfind("when:", 0) == 0) tr.object = time_said;
           auto r = kg_replace(g, tr, in.user);
           if (!r) return r.error();
@@ -1603,9 +1641,10 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
           f.object = tr.object;
           f.due_ms = due;
           st.last_dated = f;
-          told_said.push_back(say_fact(g, u, L, f, in.user, in.words, in.tz));
+          const lang_rules* fact_lang = lang_of(u, f.attrs.value("lang", L.lang));  // said back as it was told
+          told_said.push_back(say_fact(g, u, *fact_lang, f, in.user, in.words, in.tz));
           told_facts.push_back(tr);
-          told_lang = &L;
+          told_lang = fact_lang;
           break;
         }
       }
@@ -1624,6 +1663,9 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
           } else if (auto mem = memory_answer(u, L, g, in, st, t, in.text, in.memories)) {
             out.text = *mem;
             out.source = "memory";
+          } else if ((r.fact == "value" || r.fact == "name" || r.fact == "when" || r.fact == "where") &&
+                     !about_user(u, L, g, in.user, t)) {
+            continue;  // "What is the capital of Norway?": not about the user's life, the model answers
           } else {
             out.text = say_key(L, r.fact == "who" ? "dont_know_who" : "dont_know");
             out.source = "unknown";

@@ -71,6 +71,7 @@ struct lang_rules {
   std::set<std::string> act_not;             // words a plan or an "is a" never begins with
   std::vector<std::string> definite;         // endings of a noun that needs no "my"
   phrases it_is;                             // "it is" before a time in a correction
+  std::vector<std::string> past_endings;     // a plan's first word never ends so ("borrowed")
   std::vector<rule> tell, ask;
   std::map<std::string, std::string> say;
 };

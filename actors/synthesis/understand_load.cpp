@@ -198,7 +198,7 @@ expected<lang_rules> read_lang(const std::string& file, const toml::table& root,
   reader r{file, std::nullopt};
   r.only(root, "", {"lang", "self", "mine", "pronouns", "articles", "stop", "places", "fillers", "negations",
                     "hypotheticals", "reported", "questions", "corrections", "forget", "markers", "numbers", "roles",
-                    "suffixes", "conjunctions", "flip", "expand", "act_not", "definite", "it_is",
+                    "suffixes", "conjunctions", "flip", "expand", "act_not", "definite", "it_is", "past_endings",
                     "words", "compounds", "genders", "tell", "ask", "say"});
   lang_rules L;
   L.file = file;
@@ -226,6 +226,7 @@ expected<lang_rules> read_lang(const std::string& file, const toml::table& root,
   L.act_not = set_of("act_not", true);
   L.it_is = r.phrase_list(root, "it_is", true);
   for (const auto& w : r.strings(root.get("definite"), "definite")) L.definite.push_back(join(words_of(w)));
+  for (const auto& w : r.strings(root.get("past_endings"), "past_endings")) L.past_endings.push_back(join(words_of(w)));
   if (const auto* ex = root.get_as<toml::table>("expand")) {
     for (auto&& [k, v] : *ex) {
       if (!v.is_string()) r.fail(reader::line_of(v), "expand." + std::string(k.str()) + ": expected a string");

@@ -177,6 +177,7 @@ struct time_words {
   int default_hour = 9;
   std::string fmt_date, fmt_date_year;
   std::string fmt_day = "{day} {month}", fmt_day_year = "{day} {month} {year}";  // [format] day, day_year (optional)
+  std::string fmt_weekday_day = "{weekday} {day} {month}";                         // [format] weekday_day (optional)
   plist numbers;
   plist at, oclock, am, pm, half_before, offsets, directions, named;  // named: minutes of day
   bool h_mm_24h = false;
@@ -431,11 +432,12 @@ constexpr std::string_view kPhraseKeys[] = {"ack",     "ack_repeat", "fire",    
 
 void read_texts(reader& r, const toml::table& root, time_words& w) {
   if (const toml::table* f = r.table(root, "format", "", true)) {
-    r.only(*f, "format", {"date", "date_year", "day", "day_year"});
+    r.only(*f, "format", {"date", "date_year", "day", "day_year", "weekday_day"});
     w.fmt_date = r.string(*f, "date", "format");
     w.fmt_date_year = r.string(*f, "date_year", "format");
     if (f->get("day")) w.fmt_day = r.string(*f, "day", "format");
     if (f->get("day_year")) w.fmt_day_year = r.string(*f, "day_year", "format");
+    if (f->get("weekday_day")) w.fmt_weekday_day = r.string(*f, "weekday_day", "format");
   }
   const toml::table* p = r.table(root, "phrases", "", true);
   if (!p) return;
@@ -1178,9 +1180,9 @@ std::string when_format(const time_words& w, std::int64_t ms, const zone& z) {
                {"time", hm}});
 }
 
-std::string when_format_day(const time_words& w, std::int64_t ms, const zone& z, bool with_year) {
+std::string when_format_day(const time_words& w, std::int64_t ms, const zone& z, bool with_year, bool with_weekday) {
   const local_time lt = detail::zone_fields(z, ms);
-  return fill(with_year ? w.fmt_day_year : w.fmt_day,
+  return fill(with_year ? w.fmt_day_year : with_weekday ? w.fmt_weekday_day : w.fmt_day,
               {{"weekday", w.weekday_names.at(static_cast<std::size_t>(lt.weekday))},
                {"day", std::to_string(lt.day)},
                {"month", w.month_names.at(static_cast<std::size_t>(lt.month - 1))},
