@@ -302,7 +302,7 @@ struct np_info {
 std::optional<np_info> np_parse(const lang_rules& L, std::string_view text, const toks& t, std::size_t b, std::size_t e) {
   if (b >= e || e - b > 8) return std::nullopt;
   for (std::size_t i = b; i < e; ++i)
-    if (t[i].time || is_punct(t[i]) || t[i].w == "'s") return std::nullopt;
+    if (t[i].time || is_punct(t[i]) || (t[i].w == "'s" && (i == b || i + 1 == e))) return std::nullopt;
   np_info np;
   np.b = b;
   np.e = e;
@@ -325,7 +325,11 @@ std::optional<np_info> np_parse(const lang_rules& L, std::string_view text, cons
   } else if (L.articles.count(t[b].w)) {
     cb = b + 1;
     np.article = true;
-  } else {
+  }
+  if (p == b || np.article) {  // "my other close friend": the words a key leaves out, before the noun
+    while (cb + 1 < ce && L.stop.count(t[cb].w) && !L.role_forms.count(t[cb].w)) ++cb;
+  }
+  if (p == npos && !np.article) {
     // a bare phrase begins with a word of a thing or a role ("Koden til postkassen"),
     // or a noun in bestemt form ("Foreldremøtet")
     const auto ids = word_ids(L, t[b].w);
@@ -424,7 +428,8 @@ bool slot_shape_ok(const lang_rules& L, std::string_view text, const std::string
   if (slot == "loc") return len >= 2 && phrase_at(L.places, t, b, e) > 0 && phrase_at(L.places, t, b, e) < len;
   for (std::size_t i = b; i < e; ++i)  // "bor i Bergen og jobber som lærer": two clauses, not one place
     if (L.conjunctions.count(t[i].w) && slot != "name") return false;
-  if (slot == "act") return len <= 8 && t[b].w != "'s" && !L.mine.count(t[b].w);
+  // a plan begins with its verb: "My son Tobias plays …" gives the name to the subject
+  if (slot == "act") return len <= 8 && t[b].w != "'s" && !L.mine.count(t[b].w) && !(t[b].cap && b > 0);
   return true;  // obj, obj2, x, y
 }
 
