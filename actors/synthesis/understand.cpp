@@ -418,6 +418,8 @@ bool slot_shape_ok(const lang_rules& L, std::string_view text, const std::string
   if (slot == "time") return len == 1 && t[b].time;
   for (std::size_t i = b; i < e; ++i)
     if (t[i].time || is_punct(t[i])) return false;
+  for (std::size_t i = b; i < e; ++i)  // "bor i Bergen og jobber som lærer": two clauses, not one place
+    if (L.conjunctions.count(t[i].w)) return false;
   if (slot == "w") return len == 1;
   if (slot == "num") return len == 1 && (L.numbers.count(t[b].w) || t[b].digit);
   if (slot == "role") return role_of(L, t, b, e).has_value();
@@ -426,8 +428,6 @@ bool slot_shape_ok(const lang_rules& L, std::string_view text, const std::string
   if (slot == "np") return np_parse(L, text, t, b, e).has_value();
   if (slot == "thing") return len <= 5 && !L.self.count(t[b].w) && !L.mine.count(t[b].w) && !L.pronouns.count(t[b].w);
   if (slot == "loc") return len >= 2 && phrase_at(L.places, t, b, e) > 0 && phrase_at(L.places, t, b, e) < len;
-  for (std::size_t i = b; i < e; ++i)  // "bor i Bergen og jobber som lærer": two clauses, not one place
-    if (L.conjunctions.count(t[i].w) && slot != "name") return false;
   // a plan begins with its verb: "My son Tobias plays …" gives the name to the subject
   if (slot == "act") return len <= 8 && t[b].w != "'s" && !L.mine.count(t[b].w) && !(t[b].cap && b > 0);
   return true;  // obj, obj2, x, y
