@@ -24,6 +24,8 @@ expected<composition> synthesis_compose(const compose_env& env, const compose_re
       auto facts = kg_query(*env.graph, l.name, std::clamp(st.fact_depth, 1, 3), req.user);
       linked_entity le{std::move(*e), facts ? std::move(*facts) : std::vector<fact>{}};
       if (le.facts.size() > st.max_facts_per_entity) le.facts.resize(st.max_facts_per_entity);
+      if (env.say)
+        for (auto& f : le.facts) f.said = env.say(f);
       linked.push_back(std::move(le));
     }
   }
@@ -32,6 +34,8 @@ expected<composition> synthesis_compose(const compose_env& env, const compose_re
   if (env.graph && env.tz) {
     auto lt = zone_local(*env.tz, req.now_ms);
     due = kg_due(*env.graph, lt.day_start_ms, lt.day_end_ms, req.user);
+    if (env.say)
+      for (auto& f : due) f.said = env.say(f);
   }
   std::vector<turn> recent;
   if (env.conversation) recent = turns_recent(*env.conversation, req.user);

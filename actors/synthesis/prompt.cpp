@@ -35,6 +35,7 @@ constexpr std::size_t kMemoryChars = 200;  // a memory longer than this is cut (
 // "Kari lives in Bergen." — a plain sentence: relation's '_' as spaces, the
 // first letter capitalised (ASCII), one full stop.
 std::string fact_line(const fact& f) {
+  if (!f.said.empty()) return f.said;  // understanding's sentence ("Your brother Jonas lives in Stavanger.")
   std::string r = f.relation;
   std::replace(r.begin(), r.end(), '_', ' ');
   std::string line = f.subject + " " + r + " " + f.object;

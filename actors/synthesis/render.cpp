@@ -147,7 +147,9 @@ mstch::map fact_map(const fact& f, const zone& z, std::uint32_t mask) {
   if (has(mask, f_subject)) m.emplace("subject", f.subject);
   if (has(mask, f_relation)) m.emplace("relation", relation_words(f.relation));
   if (has(mask, f_object)) m.emplace("object", f.object);
-  if (has(mask, f_text)) {
+  if (has(mask, f_text) && !f.said.empty()) {  // understanding's own sentence for it
+    m.emplace("text", f.said);
+  } else if (has(mask, f_text)) {
     std::string t;
     t.reserve(f.subject.size() + f.relation.size() + f.object.size() + 2);
     t.append(f.subject).append(1, ' ');
@@ -159,7 +161,7 @@ mstch::map fact_map(const fact& f, const zone& z, std::uint32_t mask) {
   if (has(mask, f_due) || has(mask, f_due_time)) {
     // Always present when read: a missing key would resolve to the root's `due` list.
     std::string due, due_time;
-    if (f.due_ms) {
+    if (f.due_ms && f.said.empty()) {  // a sentence says its own time
       const auto lt = detail::zone_fields(z, *f.due_ms);
       due_time.append(two(lt.hour)).append(1, ':').append(two(lt.minute));
       due.append(std::to_string(lt.year)).append(1, '-').append(two(lt.month)).append(1, '-').append(two(lt.day));

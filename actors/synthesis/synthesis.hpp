@@ -97,6 +97,7 @@ struct fact {
   int depth = 1;
   std::string user;                           // the scope of its subject (and object): "" = shared
   std::optional<std::int64_t> superseded_ms;  // when kg_replace superseded it; nullopt = current
+  std::string said;  // the fact as a sentence when understanding says it (compose_env::say); "" otherwise
 };
 
 struct kg_options {
@@ -487,6 +488,10 @@ struct compose_env {
   const turns* conversation = nullptr;      // may be null
   const zone* tz = nullptr;
   count_tokens_fn count_tokens;
+  // A fact as a sentence of the user's ("Your physiotherapy session is on Wednesday 9 December
+  // at 11:15."), or "" (understanding's facts; may be empty): fills fact::said for templates
+  // (facts[].text, due[].text) and the prompt.
+  std::function<std::string(const fact&)> say;
 };
 
 struct compose_request {

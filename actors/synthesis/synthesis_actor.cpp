@@ -679,6 +679,12 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         cenv.templates = st.templates.get();
         cenv.conversation = st.conversation.get();
         cenv.tz = st.tz.get();
+        if (st.und)  // understanding's facts said as sentences, in the language they were told in
+          cenv.say = [&st, user = p.user](const syn::fact& f) {
+            if (!f.attrs.is_object() || f.attrs.value("source", std::string{}) != "understanding") return std::string{};
+            return syn::understand_say(*st.graph, *st.und, f.attrs.value("lang", std::string{}), f, user, &st.words,
+                                       &zone_for(st, user));
+          };
         if (st.tokenizer)
           cenv.count_tokens = [m = st.tokenizer.get()](std::string_view s) { return static_cast<int>(m->tokenize(s).size()); };
         else

@@ -1133,6 +1133,13 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
     }
     for (const auto& s : subjects)
       for (const auto& x : best_things(g, in.user, s, {"does", "when"}, key)) take(x);
+    if (sentences.empty() && m.slots.count("subj")) {  // "Svømmetreningen til Jakob er …": a thing of the user's named with them
+      auto sk = key_of(L, t, m.slots.at("subj").b, m.slots.at("subj").e);
+      sk.insert(sk.end(), key.begin(), key.end());
+      std::sort(sk.begin(), sk.end());
+      sk.erase(std::unique(sk.begin(), sk.end()), sk.end());
+      for (const auto& x : best_things(g, in.user, in.user, {"when", "does"}, sk)) take(x);
+    }
     if (sentences.empty()) return std::nullopt;
     a.text = join_sentences(sentences);
     return a;
@@ -1194,11 +1201,15 @@ std::optional<std::string> memory_answer(const understanding& u, const lang_rule
     const toks mt = tokenize(m.text);
     if (phrase_at(L.forget, mt, 0, mt.size()) || hedged(L, mt, std::vector<bool>(mt.size(), false))) continue;
     int common = 0;
+    bool plain_common = false;
     std::set<std::string> seen;
     for (const auto& w : mt)
       for (auto& id : word_ids(L, w.w))
-        if (auto it = words.find(id); it != words.end() && seen.insert(id).second) common += it->second;
-    if (common < 2) continue;
+        if (auto it = words.find(id); it != words.end() && seen.insert(id).second) {
+          common += it->second;
+          plain_common = plain_common || it->second == 1;
+        }
+    if (common < 2 || !plain_common) continue;  // a name alone ("Per") does not make a memory an answer
     bool facts = false;  // taken as facts when said?
     for (const auto& S : u.langs) {
       auto dry = st;
@@ -1372,6 +1383,7 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
                                                   std::string_view s, const toks& t0,
                                                   const std::optional<when_parsed>& when, const std::string& time_said) {
   std::string group = st.group_left > 0 ? st.group_role : std::string{};
+  const std::string carried_group = group;
   struct keep_group {
     understand_state::per_user& st;
     std::string& g;
@@ -1458,7 +1470,8 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
       with.insert(with.end(), part.begin(), part.end());
       if (with.size() > part.size()) c = try_clause(with);
     }
-    if (!c && !group.empty() && name_ok(L, part, 0, part.size())) {  // "I have two brothers: Even and Tord."
+    if (!c && !group.empty() && group != carried_group && name_ok(L, part, 0, part.size())) {
+      // "I have two brothers: Even and Tord." (only after the group in this sentence)
       told_clause named;
       json a{{"source", "understanding"}, {"lang", L.lang}, {"said", std::string(s)}};
       named.facts.push_back({{std::string(in.user), group, span_text(s, part, 0, part.size()), a}, false, false});
@@ -1698,7 +1711,7 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
   out.lang = told_lang->lang;
   out.source = "understood";
   out.facts = std::move(told_facts);
-  out.text = say_key(*told_lang, "told", {{"facts", join_sentences(told_said)}});
+  out.text = detail::text_trim(say_key(*told_lang, "told", {{"facts", join_sentences(told_said)}}));
   return std::optional<understood>{std::move(out)};
 }
 
