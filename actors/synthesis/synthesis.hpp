@@ -17,8 +17,8 @@
 //                        time_words_load_dir, when_find, repeat_next, when_format,
 //                        time_words_phrase, reminder_parse, reminder_command_parse
 //   9. stored reminders  reminder_add, reminder_list, reminder_due_take, …; user_setting_*
-//  10. learning guard    learn_skip_reason
-//  11. understanding     understanding_load_dir, understand, understand_say, understanding_relation
+//  10. understanding     understanding_load_dir, understand, understand_say, understanding_relation,
+//                        understand_skip_reason (the learning path's guard)
 //
 // Threading: every object here is owned by one thread (the synthesis actor).
 // A template_set is immutable once built and may be shared (shared_ptr) —
@@ -692,19 +692,7 @@ expected<std::vector<std::pair<std::string, std::string>>> user_settings_with(kg
 expected<void> user_setting_set(kg& g, std::string_view user, std::string_view key, std::string_view value);
 
 // ============================================================================
-// 10. Learning guard — what is not sent to the model for fact extraction:
-//     a question (ends with '?', or starts with a wh-word, en/nb), a negation
-//     ("Jeg bor ikke i Oslo") or a hypothetical ("If my sister lived in
-//     Bergen…"). The small model turns these into false facts. The word lists
-//     are in learn_guard.cpp (TODO: the understanding data files own them).
-// ============================================================================
-
-/// "" when `text` may be sent for extraction, else why not: "question",
-/// "negation" or "hypothetical".
-std::string_view learn_skip_reason(std::string_view text);
-
-// ============================================================================
-// 11. Understanding — what a person says about their own life becomes facts
+// 10. Understanding — what a person says about their own life becomes facts
 //     in their part of the graph, and questions about it are answered from
 //     the graph in the asker's language, without the model. The words, the
 //     sentence patterns and the phrases are data: config/understand/
@@ -725,6 +713,13 @@ expected<understanding_ptr> understanding_load_dir(const std::filesystem::path& 
 /// The relation id for the model's relation words ("lives in" → "lives_in",
 /// "has sister" → "sister"), or "" when the vocabulary has none. Never fails.
 std::string understanding_relation(const understanding& u, std::string_view model_relation);
+/// "" when the model may extract facts from `text` (the learning path), else
+/// why not: "question" (ends with '?', or begins with a question word of a
+/// language), "negation", "hypothetical" or "reported" (a word of those lists
+/// in any language, contractions read long: "I don't", "Jeg bor ikke",
+/// "If my sister lived…", "Kari says…"). The small model turns these into
+/// false facts. Never fails.
+std::string understand_skip_reason(const understanding& u, std::string_view text);
 /// Whether a relation (or role) id holds one value at a time (relations.toml `single`).
 bool understanding_single(const understanding& u, std::string_view relation);
 

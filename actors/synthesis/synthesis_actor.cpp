@@ -265,7 +265,7 @@ constexpr const char* kFactsSchema =
 // a question, a negation and a hypothetical were added after it made "user
 // lives in Oslo" of "Jeg bor ikke i Oslo". The prefix is cached in its own
 // slot. Questions, negations and hypotheticals are also kept from extraction
-// in code: syn::learn_skip_reason.)
+// in code: syn::understand_skip_reason, over understanding's word lists.)
 json extraction_messages(const std::string& text) {
   const char* sys =
       "You extract facts from what the user says, as JSON. A fact is a subject, a relation and an object. "
@@ -711,7 +711,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         // Learning path: facts from what the user said, queued behind the answer.
         if (p.source == "user" && st.env.cfg.get_bool("synthesis.learn") &&
             (!c->answered || st.env.cfg.get_bool("synthesis.learn_from_templates")) &&
-            syn::learn_skip_reason(p.text).empty()) {  // no questions, negations, hypotheticals
+            (!st.und || syn::understand_skip_reason(*st.und, p.text).empty())) {  // no questions, negations, hypotheticals
           percept_msg q;
           q.percept_id = p.percept_id;
           q.user = p.user;

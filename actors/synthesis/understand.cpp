@@ -1531,6 +1531,26 @@ std::string understanding_relation(const understanding& u, std::string_view mode
   return {};
 }
 
+std::string understand_skip_reason(const understanding& u, std::string_view text) {
+  const std::string trimmed = detail::text_trim(text);
+  if (!trimmed.empty() && trimmed.back() == '?') return "question";
+  for (const auto& L : u.langs) {
+    toks t = tokenize(trimmed);
+    expand_words(L, t);
+    trim_fillers(L, t);
+    if (t.empty()) continue;
+    if (L.questions.count(t.front().w) && t.front().w != "er" && t.front().w != "har" && t.front().w != "is" &&
+        t.front().w != "have" && t.front().w != "has")
+      return "question";
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      if (phrase_at(L.negations, t, i, t.size())) return "negation";
+      if (phrase_at(L.hypotheticals, t, i, t.size())) return "hypothetical";
+      if (phrase_at(L.reported, t, i, t.size())) return "reported";
+    }
+  }
+  return {};
+}
+
 bool understanding_single(const understanding& u, std::string_view relation) {
   const std::string r(relation);
   if (auto it = u.relations.find(r); it != u.relations.end()) return it->second.single;

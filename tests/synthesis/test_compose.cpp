@@ -122,21 +122,3 @@ BOOST_AUTO_TEST_CASE(answer_or_prompt) {
   std::filesystem::remove_all(dir);
 }
 
-// The learning guard: questions, negations and hypotheticals are not sent for
-// extraction; plain statements are (en and nb).
-BOOST_AUTO_TEST_CASE(learn_guard_keeps_questions_negations_and_hypotheticals_from_extraction) {
-  BOOST_TEST(syn::learn_skip_reason("My sister Kari lives in Bergen.").empty());
-  BOOST_TEST(syn::learn_skip_reason("Søstera mi Kari bor i Bergen").empty());
-  BOOST_TEST(syn::learn_skip_reason("I know Anna from work") == "");  // "know" is not "no"
-  BOOST_TEST(syn::learn_skip_reason("What is the capital of Norway?") == "question");
-  BOOST_TEST(syn::learn_skip_reason("where does Kari live") == "question");
-  BOOST_TEST(syn::learn_skip_reason("Når kommer bussen") == "question");
-  BOOST_TEST(syn::learn_skip_reason("Kari lives in Bergen?  ") == "question");
-  BOOST_TEST(syn::learn_skip_reason("Jeg bor ikke i Oslo") == "negation");
-  BOOST_TEST(syn::learn_skip_reason("I don't live in Oslo") == "negation");
-  BOOST_TEST(syn::learn_skip_reason("I DON’T have a dog") == "negation");
-  BOOST_TEST(syn::learn_skip_reason("Kari has never been to Bergen") == "negation");
-  BOOST_TEST(syn::learn_skip_reason("If my sister lived in Bergen, I would visit her") == "hypothetical");
-  BOOST_TEST(syn::learn_skip_reason("Hvis jeg hadde en hund, skulle den hete Bamse") == "hypothetical");
-  BOOST_TEST(syn::learn_skip_reason("").empty());
-}

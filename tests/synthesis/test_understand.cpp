@@ -680,3 +680,24 @@ BOOST_AUTO_TEST_CASE(load_unavailable) {
     BOOST_TEST(r.error().message.find("relations.toml") != std::string::npos, r.error().message);
   }
 }
+
+// The learning path's guard (moved here from test_compose.cpp with learn_guard.cpp):
+// questions, negations, hypotheticals and reported speech are not sent for
+// extraction; plain statements are (en and nb).
+BOOST_AUTO_TEST_CASE(skip_reason_keeps_questions_negations_and_hypotheticals_from_extraction) {
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "My sister Kari lives in Bergen.").empty());
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "Søstera mi Kari bor i Bergen").empty());
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "I know Anna from work") == "");  // "know" is not "no"
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "What is the capital of Norway?") == "question");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "where does Kari live") == "question");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "Når kommer bussen") == "question");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "Kari lives in Bergen?  ") == "question");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "Jeg bor ikke i Oslo") == "negation");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "I don't live in Oslo") == "negation");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "I DON’T have a dog") == "negation");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "Kari has never been to Bergen") == "negation");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "If my sister lived in Bergen, I would visit her") == "hypothetical");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "Hvis jeg hadde en hund, skulle den hete Bamse") == "hypothetical");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "Kari says she lives in Molde") == "reported");
+  BOOST_TEST(syn::understand_skip_reason(*D().u, "").empty());
+}
