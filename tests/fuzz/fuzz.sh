@@ -5,7 +5,7 @@
 #   tests/fuzz/fuzz.sh NAME BUILD_DIR [SECONDS] [libFuzzer options…]
 #   tests/fuzz/fuzz.sh --list
 #
-#   NAME       gguf | safetensors | wire | admin | config | templates
+#   NAME       gguf | safetensors | wire | admin | config | templates | understand
 #              (the target is tests/fuzz/NAME_fuzz.cpp, its seeds tests/fuzz/corpus/NAME/)
 #   BUILD_DIR  where the objects, the binary (NAME_fuzz), the working corpus
 #              (NAME_corpus/) and crash files (NAME_artifacts/) go; created if absent
@@ -36,7 +36,7 @@ set -euo pipefail
 main() {
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-targets="gguf safetensors wire admin config templates"
+targets="gguf safetensors wire admin config templates understand"
 
 if [ "${1:-}" = "--list" ]; then echo "$targets"; exit 0; fi
 if [ $# -lt 2 ]; then sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; fi
@@ -91,6 +91,13 @@ case "$name" in
     defs=("${TOML[@]}" -DONLY_C_LOCALE=1 -DHAS_STRING_VIEW=1 -DUSE_OS_TZDB=1)  # as date::date-tz
     libs=(-lfaiss -lgomp -lblas -llapack -lutf8proc -lmstch -ldate-tz -ltomlplusplus -pthread)
     max_len=16384 ;;
+  understand)
+    srcs=(tests/fuzz/understand_fuzz.cpp actors/synthesis/understand.cpp actors/synthesis/understand_load.cpp
+      actors/synthesis/when.cpp actors/synthesis/kg.cpp actors/synthesis/reminders.cpp actors/synthesis/time.cpp
+      actors/synthesis/text.cpp)
+    defs=("${TOML[@]}" -DONLY_C_LOCALE=1 -DHAS_STRING_VIEW=1 -DUSE_OS_TZDB=1 -DAIKID_SOURCE_DIR="\"$root\"")
+    libs=(-lSQLiteCpp -lsqlite3 -lutf8proc -ldate-tz -ltomlplusplus -pthread)
+    max_len=2048 ;;  # six percepts of a sentence or a few
   *) echo "fuzz.sh: unknown target '$name' (one of: $targets)" >&2; exit 2 ;;
 esac
 
