@@ -79,8 +79,8 @@ expected<composition> synthesis_compose(const compose_env& env, const compose_re
   // Only memories relevant enough, and only the most recent turns: the small
   // model copies whatever earlier answers and stray memories it is shown.
   std::vector<memory_hit> mems;
-  for (const auto& m : req.memories)
-    if (m.score >= st.memory_min_score) mems.push_back(m);
+  for (const auto& m : req.memories)  // a question the user asked before tells the model nothing (it repeats it)
+    if (m.score >= st.memory_min_score && m.text.find('?') == std::string::npos) mems.push_back(m);
   std::span<const turn> turns_in(recent);
   if (turns_in.size() > st.prompt_turns) turns_in = turns_in.last(st.prompt_turns);
   pin.memories = mems;

@@ -742,7 +742,8 @@ struct understood {
   std::string text;    // what AIKI says
   std::string lang;    // the language it is said in ("en", "nb")
   std::string source;  // "understood" (facts taken), "facts" (answered from the graph),
-                       // "memory" (from a recalled memory), "unknown" (not known yet), "forgot"
+                       // "memory" (from a recalled memory), "unknown" (not known yet), "forgot",
+                       // "noted" (a statement that only looks like a fact: acknowledged, nothing stored)
   std::vector<triple> facts;  // taken (understood), answered from (facts) or forgotten (forgot)
 };
 

@@ -101,7 +101,7 @@ struct synthesis_state {
   syn::understanding_ptr und;
   syn::understand_state_ptr und_state = syn::understand_state_new();
   std::string und_error;
-  std::map<std::string, std::uint64_t> understood;  // thoughts by source: understood, facts, memory, unknown, forgot
+  std::map<std::string, std::uint64_t> understood;  // thoughts by source: understood, facts, memory, unknown, forgot, noted
   static inline const char* name = "synthesis";
 };
 
@@ -694,7 +694,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         req.user = p.user;
         req.vector = p.vec;
         req.memories = hits;
-        req.now_ms = kit::unix_ms();
+        req.now_ms = now_of(st);  // the debug clock moves "today" too
         expected<syn::composition> c = st.graph
                                            ? syn::synthesis_compose(cenv, req, settings_of(st.env.cfg))
                                            : expected<syn::composition>{errc::unavailable, "knowledge graph is down: " + st.down_reason};

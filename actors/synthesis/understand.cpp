@@ -18,6 +18,7 @@
 
 #include "actors/synthesis/internal.hpp"
 #include "actors/synthesis/understand_internal.hpp"
+#include "common/utf8.hpp"
 
 namespace aikid::synthesis {
 
@@ -26,6 +27,8 @@ using json = nlohmann::json;
 struct understand_state {
   struct per_user {
     std::string last_person;  // entity name
+    std::map<std::string, std::string> last_of_sex;  // "f"/"m" → the last woman/man named
+    std::map<std::string, std::string> sex_of;       // person → "f"/"m", from a role said of them
     std::optional<fact> last_dated;
     std::string group_role;   // "I have two sisters." — the next names are sisters
     int group_left = 0;       // percepts it still holds for
@@ -128,6 +131,12 @@ namespace {
 
 using toks = std::vector<tok>;
 constexpr std::size_t npos = std::string::npos;
+// Bounds: a sentence of more words than this is no fact of anyone's life (it
+// goes on to the model); a value longer than this is none either. They keep a
+// hostile 20 KB percept from costing the matcher seconds.
+constexpr std::size_t kMaxWords = 48;
+constexpr std::size_t kMaxValueBytes = 200;
+constexpr std::size_t kMaxSentences = 16;
 
 bool is_punct(const tok& t) { return t.w == "," || t.w == ";" || t.w == ":"; }
 
@@ -143,9 +152,11 @@ std::size_t phrase_at(const phrases& list, const toks& t, std::size_t i, std::si
   return best;
 }
 
+// The text of words b..e as said; bytes that are not UTF-8 become U+FFFD, as
+// the words read them (a value never carries them into the graph or a reply).
 std::string span_text(std::string_view text, const toks& t, std::size_t b, std::size_t e) {
   if (b >= e) return {};
-  return std::string(text.substr(t[b].b, t[e - 1].e - t[b].b));
+  return utf8_repaired(text.substr(t[b].b, t[e - 1].e - t[b].b));
 }
 
 std::string upper_first(std::string s) {
@@ -450,7 +461,17 @@ bool match_from(const lang_rules& L, std::string_view text, const std::vector<it
     return it.optional && match_from(L, text, items, ii + 1, t, ti, m);
   }
   const bool last = ii + 1 == items.size();
-  for (std::size_t e = last ? t.size() : ti + 1; e <= t.size(); ++e) {
+  // a slot never spans a time, punctuation or "and": no end past the first one is tried
+  // (the scan in slot_shape_ok made long texts quadratic)
+  std::size_t limit = t.size();
+  if (it.slot != "time")
+    for (std::size_t i = ti; i < t.size(); ++i)
+      if (t[i].time || is_punct(t[i]) || L.conjunctions.count(t[i].w)) {
+        limit = i;
+        break;
+      }
+  if (last && limit < t.size()) return false;
+  for (std::size_t e = last ? t.size() : ti + 1; e <= limit; ++e) {
     if (!slot_shape_ok(L, text, it.slot, t, ti, e)) continue;
     m.slots[it.slot] = {ti, e};
     if (match_from(L, text, items, ii + 1, t, e, m)) return true;
@@ -509,6 +530,25 @@ const time_words* words_of_lang(const std::vector<time_words_ptr>* words, std::s
 const zone& zone_or_utc(const zone* z) {
   static const zone_ptr utc = *zone_open("UTC");
   return z ? *z : *utc;
+}
+
+// A person named (told or asked about): the one he/she/han/hun means next.
+// Their sex comes from a role said of them (relations.toml `sex`), now or before.
+void named(understand_state::per_user& st, const understanding& u, const std::string& person, const std::string& role = {}) {
+  st.last_person = person;
+  if (auto it = u.roles.find(role); it != u.roles.end() && !it->second.sex.empty()) st.sex_of[person] = it->second.sex;
+  if (auto it = st.sex_of.find(person); it != st.sex_of.end()) st.last_of_sex[it->second] = person;
+}
+
+// Who a pronoun means: the last person named when they can be that one (of
+// that sex, or of none known), else the last woman/man named; "" when no one fits.
+std::string pronoun_person(const lang_rules& L, const understand_state::per_user& st, const std::string& word) {
+  const std::string sex = L.she.count(word) ? "f" : L.he.count(word) ? "m" : "";
+  if (sex.empty() || st.last_person.empty()) return st.last_person;
+  auto last = st.sex_of.find(st.last_person);
+  if (last == st.sex_of.end() || last->second == sex) return st.last_person;
+  auto it = st.last_of_sex.find(sex);
+  return it == st.last_of_sex.end() ? std::string{} : it->second;
 }
 
 // "your brother" / "broren din"
@@ -709,7 +749,7 @@ std::string slot_text(const sentence_ctx& c, const std::string& slot) {
   if (it == c.m.slots.end()) return {};
   std::string s = span_text(c.text, c.t, it->second.b, it->second.e);
   while (!s.empty() && (s.back() == '.' || s.back() == '!' || s.back() == ',')) s.pop_back();
-  return s;
+  return s.size() > kMaxValueBytes ? std::string{} : s;  // no value is that long: no fact
 }
 
 // The subject's entity for a statement (role links into `out`); nothing when
@@ -723,24 +763,31 @@ std::optional<std::string> subject_for_tell(sentence_ctx& c, std::vector<pending
   switch (s->kind) {
     case subj_kind::self:
       return std::string(c.user);
-    case subj_kind::pronoun:
-      if (c.st.last_person.empty()) return std::nullopt;
-      return c.st.last_person;
+    case subj_kind::pronoun: {
+      auto who = pronoun_person(c.L, c.st, c.t[s->b].w);
+      if (who.empty()) return std::nullopt;
+      return who;
+    }
     case subj_kind::name:
       if (!c.group_role.empty()) {
         json a = base_attrs(c);
         out.push_back({{std::string(c.user), c.group_role, s->name, a}, false, true});
       }
+      named(c.st, c.u, s->name, c.group_role);
       return s->name;
     case subj_kind::np: {
       const auto& role = s->np.role;
       if (!s->np.name.empty()) {
         const bool single = c.u.roles.count(role) && c.u.roles.at(role).single;
         out.push_back({{std::string(c.user), role, s->np.name, base_attrs(c)}, single, true});
+        named(c.st, c.u, s->np.name, role);
         return s->np.name;
       }
       auto known = facts_of(c.g, c.user, role, c.user);
-      if (known.size() == 1) return known.front().object;
+      if (known.size() == 1) {
+        named(c.st, c.u, known.front().object, role);
+        return known.front().object;
+      }
       if (known.size() > 1) return std::nullopt;
       const std::string ph = placeholder_of(role);
       out.push_back({{std::string(c.user), role, ph, base_attrs(c)}, false, true});
@@ -802,7 +849,7 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     out.push_back({{*subject, r.fact, obj, attrs}, meta.single, false});
     if (!r.fact2.empty() && c.m.slots.count("obj2"))
       out.push_back({{*subject, r.fact2, slot_text(c, "obj2"), attrs}, u.relations.at(r.fact2).single, false});
-    if (*subject != c.user && !placeholder_role(*subject)) c.st.last_person = *subject;
+    if (*subject != c.user && !placeholder_role(*subject)) named(c.st, c.u, *subject);
     return out;
   }
   auto np_of = [&](const char* slot) -> std::optional<np_info> {
@@ -842,7 +889,7 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     if (role.empty() || name.empty()) return std::nullopt;
     const bool single = u.roles.count(role) && u.roles.at(role).single;
     out.push_back({{owner, role, name, attrs}, single, false});
-    c.st.last_person = name;
+    named(c.st, c.u, name, owner == c.user ? role : std::string{});
     return out;
   }
   // things of the user's: when / where / value / does
@@ -890,7 +937,7 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
       attrs["date"] = c.when->due_ms;
     }
     out.push_back({{*subject, "does:" + key_str(key), c.time_said, attrs}, true, false});
-    if (*subject != c.user && !placeholder_role(*subject)) c.st.last_person = *subject;
+    if (*subject != c.user && !placeholder_role(*subject)) named(c.st, c.u, *subject);
     return out;
   }
   if (!np) return std::nullopt;
@@ -960,7 +1007,10 @@ std::vector<std::string> subjects_for_ask(const understanding& u, const lang_rul
   if (!s) return {};
   switch (s->kind) {
     case subj_kind::self: return {std::string(user)};
-    case subj_kind::pronoun: return st.last_person.empty() ? std::vector<std::string>{} : std::vector<std::string>{st.last_person};
+    case subj_kind::pronoun: {
+      auto who = pronoun_person(L, st, t[s->b].w);
+      return who.empty() ? std::vector<std::string>{} : std::vector<std::string>{who};
+    }
     case subj_kind::name: return {s->name};
     case subj_kind::np: {
       if (!s->np.name.empty()) return {s->np.name};
@@ -1047,7 +1097,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
       found.insert(found.end(), fs.begin(), fs.end());
     }
     if (subjects.size() == 1 && subjects.front() != in.user && !placeholder_role(subjects.front()))
-      st.last_person = subjects.front();
+      named(st, u, subjects.front());
     if (found.empty()) return std::nullopt;
     if (m.slots.count("x") && m.slots.count("y")) {  // either-or
       const std::string x = slot("x"), y = slot("y");
@@ -1087,7 +1137,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
       if (u.roles.count(x.relation) && detail::text_key(x.object) == detail::text_key(name)) take(x);
     for (const auto& y : facts_of(g, name, "", in.user)) take(y);
     if (sentences.empty()) return std::nullopt;
-    st.last_person = name;
+    named(st, u, name);
     a.text = join_sentences(sentences);
     return a;
   }
@@ -1116,7 +1166,7 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
     std::string list;
     for (std::size_t i = 0; i < names.size(); ++i)
       list += (i == 0 ? "" : i + 1 == names.size() ? " " + say_key(L, "and") + " " : ", ") + names[i];
-    if (names.size() == 1) st.last_person = names.front();
+    if (names.size() == 1) named(st, u, names.front(), np->role);
     const std::string who = np->owned ? what : your_role(L, np->role, np->plural);
     a.text = say_key(L, names.size() > 1 || np->plural ? "name_many" : "name", {{"What", upper_first(who)}, {"obj", list}});
     return a;
@@ -1176,7 +1226,8 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
 std::optional<std::vector<pending>> tell_sentence(const understanding& u, const lang_rules& L, const kg& g,
                                                   const understand_input& in, understand_state::per_user& st,
                                                   std::string_view s, const toks& t0,
-                                                  const std::optional<when_parsed>& when, const std::string& time_said);
+                                                  const std::optional<when_parsed>& when, const std::string& time_said,
+                                                  bool* hedged_out = nullptr, bool whole_only = false);
 toks words_with_time(std::string_view s, const time_words* w, const understand_input& in, std::optional<when_parsed>& when,
                      std::string& time_said);
 void trim_fillers(const lang_rules& L, toks& t);
@@ -1199,6 +1250,7 @@ std::optional<std::string> memory_answer(const understanding& u, const lang_rule
   for (const auto& m : memories) {
     if (m.text.empty() || m.text == text || m.text.find('?') != npos) continue;
     const toks mt = tokenize(m.text);
+    if (mt.size() > kMaxWords) continue;
     if (phrase_at(L.forget, mt, 0, mt.size()) || hedged(L, mt, std::vector<bool>(mt.size(), false))) continue;
     int common = 0;
     bool plain_common = false;
@@ -1222,7 +1274,7 @@ std::optional<std::string> memory_answer(const understanding& u, const lang_rule
       if (tell_sentence(u, S, g, in, dry, m.text, t, when, time_said)) facts = true;
     }
     if (facts) continue;
-    return say_key(L, "memory", {{"said", m.text}});
+    return say_key(L, "memory", {{"said", utf8_repaired(m.text)}});
   }
   return std::nullopt;
 }
@@ -1381,7 +1433,8 @@ struct told_clause {
 std::optional<std::vector<pending>> tell_sentence(const understanding& u, const lang_rules& L, const kg& g,
                                                   const understand_input& in, understand_state::per_user& st,
                                                   std::string_view s, const toks& t0,
-                                                  const std::optional<when_parsed>& when, const std::string& time_said) {
+                                                  const std::optional<when_parsed>& when, const std::string& time_said,
+                                                  bool* hedged_out, bool whole_only) {
   std::string group = st.group_left > 0 ? st.group_role : std::string{};
   const std::string carried_group = group;
   struct keep_group {
@@ -1398,7 +1451,10 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
     for (const auto& r : L.tell) {
       auto m = match(L, s, r, t);
       if (!m) continue;
-      if (hedged(L, t, m->literal)) return std::nullopt;
+      if (hedged(L, t, m->literal)) {  // it only looks like a fact
+        if (hedged_out) *hedged_out = true;
+        return std::nullopt;
+      }
       sentence_ctx c{u, L, g, in.user, s, t, *m, when, time_said, st, group, in.tz, in.now_ms};
       auto facts = tell_facts(c, r);
       if (!facts) continue;
@@ -1408,6 +1464,7 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
     return std::nullopt;
   };
   if (auto whole = try_clause(t0)) return whole->facts;
+  if (whole_only) return std::nullopt;
   {  // "Broren min, Jonas, bor i Steinkjer": the commas of an apposition
     toks bare;
     for (const auto& x : t0)
@@ -1425,7 +1482,8 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
     parts.back().push_back(x);
   }
   if (parts.back().empty()) parts.pop_back();
-  if (parts.size() < 2 || hedged(L, t0, std::vector<bool>(t0.size(), false))) return std::nullopt;
+  if (parts.size() < 2) return std::nullopt;
+  if (hedged(L, t0, std::vector<bool>(t0.size(), false))) return std::nullopt;  // no clause of it is a fact
   std::vector<pending> all;
   std::optional<told_clause> prev;
   for (auto& part : parts) {
@@ -1565,9 +1623,27 @@ std::string understand_say(const kg& g, const understanding& u, std::string_view
   return say_fact(g, u, *L, f, user, words, tz);
 }
 
+namespace {
+expected<std::optional<understood>> understand_text(kg& g, const understanding& u, understand_state& s,
+                                                    const understand_input& in);
+}  // namespace
+
 expected<std::optional<understood>> understand(kg& g, const understanding& u, understand_state& s,
                                                const understand_input& in) {
   if (u.langs.empty() || in.user.empty()) return std::optional<understood>{};
+  // bytes that are not UTF-8 read as U+FFFD everywhere (the graph and the replies take only UTF-8)
+  const std::string repaired_text = utf8_repaired(in.text);
+  const std::string repaired_user = utf8_repaired(in.user);
+  understand_input in_ok = in;
+  in_ok.text = repaired_text;
+  in_ok.user = repaired_user;
+  return understand_text(g, u, s, in_ok);
+}
+
+namespace {
+
+expected<std::optional<understood>> understand_text(kg& g, const understanding& u, understand_state& s,
+                                                    const understand_input& in) {
   auto& st = s.users[std::string(in.user)];
   if (st.group_left > 0) --st.group_left;
   const bool quoted = has_quotes(in.text);
@@ -1575,7 +1651,10 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
   std::vector<triple> told_facts;
   const lang_rules* told_lang = nullptr;
   std::optional<understood> answer;
-  for (const auto& [sentence, question_mark] : sentences_of(in.text)) {
+  const lang_rules* noted_lang = nullptr;
+  auto sentences = sentences_of(in.text);
+  if (sentences.size() > kMaxSentences) sentences.resize(kMaxSentences);
+  for (const auto& [sentence, question_mark] : sentences) {
     // the language with the most of its marker words goes first
     std::vector<std::pair<int, const lang_rules*>> order;
     const toks plain = tokenize(sentence);
@@ -1592,7 +1671,7 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
       toks t = words_with_time(sentence, words_of_lang(in.words, L.lang), in, when, time_said);
       expand_words(L, t);
       trim_fillers(L, t);
-      if (t.empty()) continue;
+      if (t.empty() || t.size() > kMaxWords) continue;
       // "forget that …"
       if (auto n = phrase_at(L.forget, t, 0, t.size()); n > 0 && !question_mark) {
         toks rest(t.begin() + static_cast<std::ptrdiff_t>(n), t.end());
@@ -1715,7 +1794,25 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
         continue;
       }
       if (quoted) continue;
-      auto facts = tell_sentence(u, L, g, in, st, sentence, t, when, time_said);
+      bool only_looks = false;
+      auto facts = tell_sentence(u, L, g, in, st, sentence, t, when, time_said, &only_looks);
+      if (!facts && !only_looks) {  // "Jeg bor ikke i Oslo": a fact's pattern once the hedge is out
+        toks plain_t;
+        for (std::size_t i = 0; i < t.size();) {
+          std::size_t n = 0;
+          for (const auto* list : {&L.negations, &L.hypotheticals, &L.reported}) n = std::max(n, phrase_at(*list, t, i, t.size()));
+          if (n == 0) plain_t.push_back(t[i]);
+          i += std::max<std::size_t>(n, 1);
+        }
+        const bool about_someone = !plain_t.empty() && plain_t.size() != t.size() && t.front().w == plain_t.front().w &&
+                                   (L.self.count(t.front().w) || L.mine.count(t.front().w) || L.role_forms.count(t.front().w) ||
+                                    L.pronouns.count(t.front().w));  // "Jeg bor ikke …", not "Never mind, …"
+        if (about_someone) {
+          auto dry = st;
+          only_looks = tell_sentence(u, L, g, in, dry, sentence, plain_t, when, time_said, nullptr, true).has_value();
+        }
+      }
+      if (!facts && only_looks && !noted_lang) noted_lang = &L;  // heard, no fact
       if (!facts) continue;
       auto said = store(g, u, L, in, st, *facts);
       if (!said) return said.error();
@@ -1726,6 +1823,13 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
     }
   }
   if (answer) return answer;
+  if (!told_lang && noted_lang) {  // a statement that only looks like a fact: heard, nothing stored
+    understood out;
+    out.lang = noted_lang->lang;
+    out.source = "noted";
+    out.text = say_key(*noted_lang, "noted");
+    return std::optional<understood>{std::move(out)};
+  }
   if (!told_lang) return std::optional<understood>{};
   understood out;
   out.lang = told_lang->lang;
@@ -1734,5 +1838,7 @@ expected<std::optional<understood>> understand(kg& g, const understanding& u, un
   out.text = detail::text_trim(say_key(*told_lang, "told", {{"facts", join_sentences(told_said)}}));
   return std::optional<understood>{std::move(out)};
 }
+
+}  // namespace
 
 }  // namespace aikid::synthesis

@@ -56,7 +56,7 @@ struct role_words {
 
 struct lang_rules {
   std::string lang, file;
-  std::set<std::string> self, mine, pronouns, articles, stop, markers, questions;
+  std::set<std::string> self, mine, pronouns, articles, stop, markers, questions, she, he;
   phrases places, fillers, negations, hypotheticals, reported, corrections, forget;
   std::map<std::string, int> numbers;
   std::map<std::string, role_words> roles;
@@ -78,6 +78,7 @@ struct lang_rules {
 
 struct role_meta {
   bool single = false, pet = false;
+  std::string sex;  // "f", "m" or ""
 };
 struct relation_meta {
   bool single = false, dated = false;

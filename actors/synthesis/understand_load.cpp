@@ -192,13 +192,13 @@ void read_rules(reader& r, const toml::table& root, std::string_view key, bool a
 
 constexpr std::string_view kSayKeys[] = {"told", "yes", "no", "dont_know", "dont_know_who", "forgot", "forgot_none",
                                          "about", "about_none", "memory", "name", "named_role", "owned_role", "owned_what", "value", "where",
-                                         "when", "when_repeat", "does", "and"};
+                                         "when", "when_repeat", "does", "and", "noted"};
 
 expected<lang_rules> read_lang(const std::string& file, const toml::table& root, const understanding& u) {
   reader r{file, std::nullopt};
   r.only(root, "", {"lang", "self", "mine", "pronouns", "articles", "stop", "places", "fillers", "negations",
                     "hypotheticals", "reported", "questions", "corrections", "forget", "markers", "numbers", "roles",
-                    "suffixes", "conjunctions", "flip", "expand", "act_not", "definite", "it_is", "past_endings",
+                    "suffixes", "conjunctions", "flip", "she", "he", "expand", "act_not", "definite", "it_is", "past_endings",
                     "words", "compounds", "genders", "tell", "ask", "say"});
   lang_rules L;
   L.file = file;
@@ -211,6 +211,8 @@ expected<lang_rules> read_lang(const std::string& file, const toml::table& root,
   L.self = set_of("self", true);
   L.mine = set_of("mine", true);
   L.pronouns = set_of("pronouns", true);
+  L.she = set_of("she", true);
+  L.he = set_of("he", true);
   L.articles = set_of("articles", true);
   L.stop = set_of("stop", true);
   L.markers = set_of("markers", true);
@@ -322,10 +324,12 @@ expected<void> read_relations(const std::string& file, const toml::table& root, 
         r.fail(reader::line_of(v), "roles." + std::string(k.str()) + ": expected a table");
         continue;
       }
-      r.only(*t, "roles." + std::string(k.str()), {"single", "pet"});
+      r.only(*t, "roles." + std::string(k.str()), {"single", "pet", "sex"});
       role_meta m;
       m.single = r.boolean(*t, "single", "roles." + std::string(k.str()) + ".");
       m.pet = r.boolean(*t, "pet", "roles." + std::string(k.str()) + ".");
+      m.sex = r.string(*t, "sex", "roles." + std::string(k.str()) + ".", false);
+      if (!m.sex.empty() && m.sex != "f" && m.sex != "m") r.fail(reader::line_of(v), "roles." + std::string(k.str()) + ".sex: \"f\" or \"m\"");
       u.roles[std::string(k.str())] = m;
     }
   } else {

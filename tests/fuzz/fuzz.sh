@@ -111,7 +111,9 @@ stale() {
   [ -f "$obj" ] && [ -f "$dep" ] || return 0
   [ "${BASH_SOURCE[0]}" -nt "$obj" ] && return 0
   while read -r f; do
-    [ -n "$f" ] && [ "$f" -nt "$obj" ] && return 0
+    [ -n "$f" ] || continue
+    case $f in /*) ;; *) f="$root/$f" ;; esac  # the sources are compiled from $root: relative in the depfile
+    [ "$f" -nt "$obj" ] && return 0
   done < <(sed -e 's/\\$//' -e 's/^[^:]*://' "$dep" | tr ' ' '\n')
   return 1
 }
