@@ -12,6 +12,7 @@
 #include <toml++/toml.h>
 
 #include "actors/synthesis/internal.hpp"
+#include "actors/synthesis/toml_reader.hpp"
 #include "actors/synthesis/understand_internal.hpp"
 
 namespace aikid::synthesis {
@@ -22,18 +23,7 @@ namespace und {
 
 namespace {
 
-struct reader {
-  std::string file;
-  std::optional<error> err;
-  void fail(std::size_t line, const std::string& what) {
-    if (!err) err = error{errc::bad_request, file + ":" + std::to_string(line ? line : 1) + ": " + what};
-  }
-  static std::size_t line_of(const toml::node& n) { return n.source().begin.line; }
-  void only(const toml::table& t, const std::string& where, std::initializer_list<std::string_view> keys) {
-    for (auto&& [k, v] : t)
-      if (std::find(keys.begin(), keys.end(), k.str()) == keys.end())
-        fail(k.source().begin.line, "unknown key '" + (where.empty() ? "" : where + ".") + std::string(k.str()) + "'");
-  }
+struct reader : detail::toml_reader {
   std::string string(const toml::table& t, std::string_view key, const std::string& where, bool required) {
     const toml::node* n = t.get(key);
     if (!n) {
@@ -195,7 +185,7 @@ constexpr std::string_view kSayKeys[] = {"told", "yes", "no", "dont_know", "dont
                                          "when", "when_repeat", "does", "and", "noted"};
 
 expected<lang_rules> read_lang(const std::string& file, const toml::table& root, const understanding& u) {
-  reader r{file, std::nullopt};
+  reader r{{file, std::nullopt}};
   r.only(root, "", {"lang", "self", "mine", "pronouns", "articles", "stop", "places", "fillers", "negations",
                     "hypotheticals", "reported", "questions", "corrections", "forget", "markers", "numbers", "roles",
                     "suffixes", "conjunctions", "flip", "she", "he", "expand", "act_not", "definite", "it_is", "past_endings",
@@ -315,7 +305,7 @@ expected<lang_rules> read_lang(const std::string& file, const toml::table& root,
 }
 
 expected<void> read_relations(const std::string& file, const toml::table& root, understanding& u) {
-  reader r{file, std::nullopt};
+  reader r{{file, std::nullopt}};
   r.only(root, "", {"roles", "relations"});
   if (const auto* roles = root.get_as<toml::table>("roles")) {
     for (auto&& [k, v] : *roles) {

@@ -26,6 +26,7 @@
 
 #include "actors/synthesis/internal.hpp"
 #include "actors/synthesis/synthesis.hpp"
+#include "actors/synthesis/toml_reader.hpp"
 
 namespace aikid::synthesis {
 
@@ -204,31 +205,13 @@ const toml::table& or_empty(const toml::table* t) {
   return t ? *t : empty;
 }
 
-// "clock" + "at" → "clock.at"; "" + "numbers" → "numbers".
-std::string path_of(const std::string& where, std::string_view key) {
-  return where.empty() ? std::string(key) : where + "." + std::string(key);
-}
+using detail::toml_reader;
+constexpr auto path_of = &toml_reader::path_of;  // "clock" + "at" → "clock.at"
 
 // Reads one file's tables. The first problem is kept in `err` as
 // "file:line: what" (the line of the value, key or table at fault); reading
 // goes on harmlessly after it.
-struct reader {
-  std::string file;
-  std::optional<error> err;
-
-  void fail(std::size_t line, const std::string& what) {
-    if (!err) err = error{errc::bad_request, file + ":" + std::to_string(line ? line : 1) + ": " + what};
-  }
-  static std::size_t line_of(const toml::node& n) { return n.source().begin.line; }
-
-  // Fails on a key of t that is not one of `keys`.
-  void only(const toml::table& t, const std::string& where, std::initializer_list<std::string_view> keys) {
-    for (auto&& [k, v] : t) {
-      if (std::find(keys.begin(), keys.end(), k.str()) == keys.end())
-        fail(k.source().begin.line, "unknown key '" + path_of(where, k.str()) + "'");
-    }
-  }
-
+struct reader : detail::toml_reader {
   // t's sub-table `key`; null when absent (fails when required) or not a table (fails).
   const toml::table* table(const toml::table& t, std::string_view key, const std::string& where, bool required) {
     const toml::node* n = t.get(key);
@@ -452,7 +435,7 @@ void read_texts(reader& r, const toml::table& root, time_words& w) {
 
 // One file's words. Fails: bad_request "file:line: what".
 expected<time_words_ptr> read_words(const std::string& file, const std::string& lang, const toml::table& root) {
-  reader r{file, std::nullopt};
+  reader r{{file, std::nullopt}};
   r.only(root, "", {"default_hour", "format", "numbers", "clock", "days", "date", "relative", "dayparts", "repeat",
                     "reminder", "commands", "phrases"});
   auto w = std::make_shared<time_words>();
