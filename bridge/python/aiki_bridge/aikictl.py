@@ -1,13 +1,14 @@
 """aikictl: the command-line client of aikid's admin socket.
 
-    aikictl [--socket PATH] [--compact] [COMMAND …]
+    aikictl [--socket PATH] [--timeout S] [--compact] [COMMAND …]
 
 With a command (e.g. ``aikictl get memory.dedup_threshold``) it sends that one
 line and prints the JSON reply indented; with none it opens a prompt
-(readline history in ~/.aikictl_history). Commands: help, get KEY,
-set KEY VALUE, config, stats, health, reload config|templates|model,
-snapshot, export FILE, import FILE, metrics. Exit status: 0 ok, 1 the reply
-says "ok": false, 2 the socket could not be used.
+(readline history in ~/.aikictl_history). The options may come before or
+after the command (``aikictl stats --socket /run/aikid/admin.sock``).
+``aikictl metrics`` prints the Prometheus text itself, not its JSON wrapper.
+``aikictl --help`` lists the commands (COMMANDS). Exit status: 0 ok, 1 the
+reply says "ok": false, 2 the socket could not be used.
 """
 from __future__ import annotations
 
@@ -21,8 +22,39 @@ from . import endpoints
 from .admin import AdminClient, AdminError
 
 
-def reply_print(reply: Dict[str, Any], compact: bool, out: TextIO) -> int:
-    """Print a reply; return its exit status (1 when ok is false)."""
+# The admin commands and what they do, as the daemon's `help` lists them
+# (tests/python/test_operator.py checks that every one is here).
+COMMANDS = [
+    ("help", "list the commands (the daemon's own list)"),
+    ("get KEY", "a key's value, whether it is live, its help line"),
+    ("set KEY VALUE", "change a live key (validated; nothing changes on an error)"),
+    ("config", "every key's current value and where the configuration came from"),
+    ("stats", "counters and latencies of ingress, publisher and each actor"),
+    ("health", "each actor up or down with the reason; status ok|degraded"),
+    ("metrics", "the Prometheus text exposition (printed as text)"),
+    ("reload config|templates|model", "read the config file (as SIGHUP), the templates or the model anew"),
+    ("snapshot", "write the memory index snapshot"),
+    ("export FILE", "export the memories as JSONL"),
+    ("import FILE", "import memories from JSONL"),
+    ("debug stall ACTOR MS", "block an actor (daemon.debug = true only)"),
+    ("debug crash ACTOR", "end an actor as an escaped exception would (daemon.debug = true only)"),
+    ("debug clock UNIX_MS|real", "move the proactive clock (daemon.debug = true only)"),
+]
+
+
+def commands_text() -> str:
+    width = max(len(c) for c, _ in COMMANDS)
+    return "commands:\n" + "".join(f"  {c:<{width}}  {h}\n" for c, h in COMMANDS)
+
+
+def reply_print(reply: Dict[str, Any], compact: bool, out: TextIO, command: str = "") -> int:
+    """Print a reply; return its exit status (1 when ok is false).
+
+    A successful ``metrics`` reply prints its Prometheus text as is."""
+    if command == "metrics" and reply.get("ok") is True and isinstance(reply.get("text"), str):
+        out.write(reply["text"])
+        out.flush()
+        return 0
     if compact:
         out.write(json.dumps(reply, ensure_ascii=False) + "\n")
     else:
@@ -59,7 +91,7 @@ def interactive(client: AdminClient, compact: bool) -> int:
             if line in ("quit", "exit"):
                 return 0
             try:
-                reply_print(client.command(line), compact, sys.stdout)
+                reply_print(client.command(line), compact, sys.stdout, line.split()[0])
             except AdminError as e:
                 print(f"aikictl: {e}", file=sys.stderr)
     finally:
@@ -77,21 +109,25 @@ def run(socket_path: str, words: List[str], compact: bool = False,
         if not words:
             return interactive(client, compact)
         try:
-            return reply_print(client.command(" ".join(words)), compact, sys.stdout)
+            return reply_print(client.command(" ".join(words)), compact, sys.stdout, words[0])
         except AdminError as e:
             print(f"aikictl: {e}", file=sys.stderr)
             return 2
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="aikictl", description="aikid admin client")
+    ap = argparse.ArgumentParser(prog="aikictl", description="aikid admin client: sends one command "
+                                 "to the admin socket and prints the reply (none: a prompt)",
+                                 epilog=commands_text(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--socket", default=None,
                     help="admin socket path (default: %(prog)s finds "
                          "$XDG_RUNTIME_DIR/aikid/admin.sock or /run/aikid/admin.sock)")
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a reply")
     ap.add_argument("-c", "--compact", action="store_true", help="print the reply on one line")
-    ap.add_argument("command", nargs=argparse.REMAINDER, help="command and its arguments")
-    args = ap.parse_args(argv)
+    ap.add_argument("command", nargs="*", help="command and its arguments (see below)")
+    # Options may come after the command too: `aikictl stats --socket X`.
+    args = ap.parse_intermixed_args(argv)
     return run(args.socket or endpoints.default_admin(), args.command, args.compact,
                args.timeout)
 

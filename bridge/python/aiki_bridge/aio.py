@@ -9,7 +9,7 @@ import zmq
 import zmq.asyncio
 
 from . import endpoints
-from .client import DEFAULT_TIMEOUT, curve_keys, socket_configure
+from .client import DEFAULT_TIMEOUT, curve_keys, shared_async_context, socket_configure
 from .errors import ProtocolError, RequestTimeout
 from .protocol import (Ops, new_request_id, reply_check, reply_decode, reply_payload,
                        request_encode)
@@ -37,8 +37,7 @@ class AsyncClient(Ops):
                  curve_secretkey: Optional[bytes] = None) -> None:
         self.endpoint = endpoint or endpoints.default_requests()
         self.timeout = timeout
-        self._own_context = context is None
-        self._ctx = context or zmq.asyncio.Context()
+        self._ctx = context or shared_async_context()
         self._sock = self._ctx.socket(zmq.DEALER)
         socket_configure(self._sock, curve_keys(curve_serverkey, curve_publickey,
                                                 curve_secretkey))
@@ -150,8 +149,6 @@ class AsyncClient(Ops):
                 fut.set_exception(ConnectionError("AsyncClient closed"))
         self._pending.clear()
         self._sock.close(linger=0)
-        if self._own_context:
-            self._ctx.term()
 
     async def __aenter__(self) -> "AsyncClient":
         return self

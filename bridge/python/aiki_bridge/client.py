@@ -18,6 +18,18 @@ log = logging.getLogger("aiki_bridge")
 DEFAULT_TIMEOUT = 5.0
 
 
+def shared_async_context() -> Any:
+    """A zmq.asyncio view of the process's one zmq.Context.instance().
+
+    Every Client, Subscriber, AsyncClient and AsyncSubscriber made without a
+    ``context`` shares that one context (one I/O thread and one reaper thread in
+    all; a context per object made two threads each). A shadow does not own
+    the context and is never terminated.
+    """
+    import zmq.asyncio
+    return zmq.asyncio.Context.shadow(zmq.Context.instance().underlying)
+
+
 def socket_configure(sock: zmq.Socket, curve: Optional[Dict[str, bytes]]) -> None:
     """Options shared by the sync and asyncio clients' sockets."""
     sock.setsockopt(zmq.LINGER, 0)
@@ -67,8 +79,9 @@ class Client(Ops):
         self.endpoint = endpoint or endpoints.default_requests()
         self.timeout = timeout
         self._curve = curve_keys(curve_serverkey, curve_publickey, curve_secretkey)
-        self._own_context = context is None
-        self._ctx = context or zmq.Context()
+        # One context for the whole process (zmq.Context.instance(): one I/O
+        # thread and one reaper however many clients); never terminated here.
+        self._ctx = context or zmq.Context.instance()
         self._lock = threading.Lock()
         self._sock: Optional[zmq.Socket] = None
         self.resets = 0
@@ -92,7 +105,7 @@ class Client(Ops):
         """A second Client to the same endpoint (same timeout, CURVE keys and context)."""
         c = Client.__new__(Client)
         c.endpoint, c.timeout, c._curve = self.endpoint, self.timeout, self._curve
-        c._own_context, c._ctx = False, self._ctx
+        c._ctx = self._ctx
         c._lock, c._sock, c.resets = threading.Lock(), None, 0
         c._connect()
         return c
@@ -119,13 +132,11 @@ class Client(Ops):
         return perceive_stream(self, thoughts, text, user, source, meta, **kw)
 
     def close(self) -> None:
-        """Close the socket (and the context if this client made it)."""
+        """Close the socket (the context is shared, or the caller's: it stays)."""
         with self._lock:
             if self._sock is not None:
                 self._sock.close(linger=0)
                 self._sock = None
-            if self._own_context:
-                self._ctx.term()
 
     def __enter__(self) -> "Client":
         return self

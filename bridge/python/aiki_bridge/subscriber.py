@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 import zmq
 
 from . import endpoints
-from .client import curve_keys
+from .client import curve_keys, shared_async_context
 from .events import Gap, Restart, ThoughtEvent, event_from
 
 log = logging.getLogger("aiki_bridge")
@@ -277,8 +277,7 @@ class Subscriber(_SubscriberBase):
                  curve_serverkey: Optional[bytes] = None,
                  curve_publickey: Optional[bytes] = None,
                  curve_secretkey: Optional[bytes] = None) -> None:
-        self._own_context = context is None
-        self._ctx = context or zmq.Context()
+        self._ctx = context or zmq.Context.instance()  # shared: see Client
         self._setup(self._ctx.socket(zmq.SUB), endpoint, topics, on_gap, on_restart, rcvhwm,
                     curve_keys(curve_serverkey, curve_publickey, curve_secretkey))
 
@@ -309,8 +308,6 @@ class Subscriber(_SubscriberBase):
 
     def close(self) -> None:
         self._sock.close(linger=0)
-        if self._own_context:
-            self._ctx.term()
 
     def __enter__(self) -> "Subscriber":
         return self
@@ -399,9 +396,7 @@ class AsyncSubscriber(_SubscriberBase):
                  curve_serverkey: Optional[bytes] = None,
                  curve_publickey: Optional[bytes] = None,
                  curve_secretkey: Optional[bytes] = None) -> None:
-        import zmq.asyncio
-        self._own_context = context is None
-        self._ctx = context or zmq.asyncio.Context()
+        self._ctx = context or shared_async_context()
         self._setup(self._ctx.socket(zmq.SUB), endpoint, topics, on_gap, on_restart, rcvhwm,
                     curve_keys(curve_serverkey, curve_publickey, curve_secretkey))
 
@@ -441,8 +436,6 @@ class AsyncSubscriber(_SubscriberBase):
 
     def close(self) -> None:
         self._sock.close(linger=0)
-        if self._own_context:
-            self._ctx.term()
 
     async def __aenter__(self) -> "AsyncSubscriber":
         return self

@@ -45,7 +45,10 @@ class FakeAdmin:
                         line, buf = buf.split(b"\n", 1)
                         text = line.decode()
                         self.lines.append(text)
-                        if text.startswith("set bad"):
+                        if text == "metrics":
+                            reply = {"ok": True, "text": "# HELP aikid_up up\n# TYPE aikid_up gauge\n"
+                                                         "aikid_up 1\n"}
+                        elif text.startswith("set bad"):
                             reply = {"ok": False, "error": {"code": "bad_request",
                                                             "message": "bad: out of range"}}
                         else:
@@ -85,6 +88,31 @@ def test_aikictl_exit_codes_and_pretty_output(admin, capsys):
     assert json.loads(capsys.readouterr().out)["ok"] is False
     assert aikictl.main(["--socket", admin.path, "-c", "health"]) == 0
     assert capsys.readouterr().out == '{"ok": true, "cmd": "health"}\n'
+
+
+def test_aikictl_options_after_the_command(admin, capsys):
+    assert aikictl.main(["stats", "--socket", admin.path]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ok": True, "cmd": "stats"}
+    assert aikictl.main(["set", "memory.x", "-0.5", "--socket", admin.path, "-c"]) == 0
+    assert capsys.readouterr().out == '{"ok": true, "cmd": "set memory.x -0.5"}\n'
+    assert aikictl.main(["get", "--socket", admin.path, "memory.x", "--timeout", "3"]) == 0
+    assert json.loads(capsys.readouterr().out)["cmd"] == "get memory.x"
+    assert admin.lines == ["stats", "set memory.x -0.5", "get memory.x"]
+
+
+def test_aikictl_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as e:
+        aikictl.main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for c in ("get KEY", "set KEY VALUE", "stats", "health", "metrics", "reload config|templates|model",
+              "export FILE", "debug clock UNIX_MS|real"):
+        assert c in out, c
+
+
+def test_aikictl_metrics_prints_the_exposition_text(admin, capsys):
+    assert aikictl.main(["metrics", "--socket", admin.path]) == 0
+    assert capsys.readouterr().out == "# HELP aikid_up up\n# TYPE aikid_up gauge\naikid_up 1\n"
 
 
 def test_aikictl_unreachable_socket(tmp_path, capsys):

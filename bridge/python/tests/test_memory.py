@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 
 import pytest
@@ -248,3 +249,24 @@ def test_get_accepts_a_flattened_reply(daemon_factory):
     with ab.Memory(endpoint=d.endpoint, timeout=2) as m:
         g = m.get("12")
     assert g["id"] == "12" and g["memory"] == "flat" and g["metadata"] == {"k": 1}
+
+
+def test_twenty_memories_share_one_zmq_context():
+    # Each Memory's Client used its own zmq.Context: an I/O thread and a reaper
+    # each (20 Memory() objects made 41 threads). Now they share
+    # zmq.Context.instance(): at most its two threads are added.
+    import zmq
+    from aiki_bridge import Memory
+
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+
+    before = threads()
+    mems = [Memory(endpoint="ipc:///nonexistent/aikid-test.sock", timeout=0.1) for _ in range(20)]
+    try:
+        assert threads() - before <= 2, f"{threads() - before} threads for 20 Memory objects"
+        assert all(m.client._ctx is zmq.Context.instance() for m in mems)
+    finally:
+        for m in mems:
+            m.close()
+    assert not zmq.Context.instance().closed  # closing a Memory leaves the shared context
