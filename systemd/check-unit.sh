@@ -9,7 +9,9 @@
 #      TasksMax= at least 64 and finite, RestrictAddressFamilies= holding
 #      AF_UNIX AF_INET AF_INET6 AF_NETLINK (libzmq's tcp:// needs netlink) and
 #      nothing else; then the same check on copies of the unit with each of
-#      these lines dropped or weakened, each of which must fail.
+#      these lines dropped or weakened, each of which must fail;
+#   5. RestartPreventExitStatus=2 (a refused configuration exits 2: no restart
+#      loop) and no OPENBLAS_NUM_THREADS (the BLAS is BLIS; it was a leftover).
 # usage: check-unit.sh UNIT [MAX_EXPOSURE]
 #   UNIT: the generated aikid.service; aikid.sysusers and aikid.tmpfiles are
 #   taken from the same folder (CMake generates all three in the build tree).
@@ -102,3 +104,9 @@ for edit in '/^MemoryMax=/d' 's/^MemoryMax=.*/MemoryMax=infinity/' 's/^MemoryMax
   n=$((n + 1))
 done
 echo "check-unit: $n weakened copies of the unit fail the ceilings check OK"
+
+# 5. a bad configuration is not restarted over and over; no leftovers
+[ "$(unit_value RestartPreventExitStatus "$unit")" = "2" ] ||
+  fail "$name: want RestartPreventExitStatus=2 (aikid exits 2 on a configuration it refuses)"
+if grep -q 'OPENBLAS_NUM_THREADS' "$unit"; then fail "$name: sets OPENBLAS_NUM_THREADS (the BLAS is BLIS)"; fi
+echo "check-unit: RestartPreventExitStatus=2, no OPENBLAS_NUM_THREADS OK"
