@@ -7,6 +7,10 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
 
 #include "actors/actor_kit.hpp"
 #include "actors/embedding/embedding.hpp"
@@ -76,6 +80,7 @@ void load(embedder_state& st) {
     st.down_reason = "embedding.model is not set";
     return;
   }
+  const auto t0 = std::chrono::steady_clock::now();
   auto e = embedding::encoder::load(o);
   if (!e) {
     st.down_reason = e.error().message;
@@ -83,6 +88,14 @@ void load(embedder_state& st) {
   }
   st.enc = std::move(*e);
   st.down_reason.clear();
+  // The start log names the model, its size on disk and its load time.
+  std::uintmax_t bytes = 0;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(o.model_dir, ec))
+    if (f.is_regular_file(ec)) bytes += f.file_size(ec);
+  spdlog::info("embedding: loaded model {} from {} ({:.1f} MB) in {:.2f} s", st.enc->model_id(), o.model_dir.string(),
+               static_cast<double>(bytes) / 1e6,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 // Loads the previous model from dir; it must still be the model `id` (the

@@ -18,7 +18,9 @@
 #include <caf/stateful_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <deque>
+#include <filesystem>
 #include <thread>
 
 #include "actors/actor_kit.hpp"
@@ -176,12 +178,19 @@ void load(inference_state& st) {
     st.down_reason = "inference.model is not set";
     return;
   }
+  const auto t0 = std::chrono::steady_clock::now();
   auto m = inf::model::load(options_of(st, path));
   if (!m) {
     st.down_reason = m.error().message;
     return;
   }
   install(st, std::move(*m), path);
+  // The start log names the model, its size on disk and its load time.
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  spdlog::info("inference: loaded model {} from {} ({:.1f} MB) in {:.2f} s", st.model->info().name, path,
+               ec ? 0.0 : static_cast<double>(bytes) / 1e6,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 // A reloaded model waiting for the running generation takes over here.

@@ -383,6 +383,13 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
         g->db->exec("INSERT INTO schema_version(version) VALUES (4)");
       }
       tx.commit();
+      // A new file gets every step in the one transaction above: it is
+      // created at the latest schema, and no migration is reported.
+      if (opts.log && version < 1)
+        opts.log("knowledge graph: created " + path.string() + " at schema " + std::to_string(kSchemaVersion));
+      else if (opts.log && version < kSchemaVersion)
+        opts.log("knowledge graph: migrated " + path.string() + " from schema " + std::to_string(version) + " to " +
+                 std::to_string(kSchemaVersion));
     }
     {
       SQLite::Statement q(*g->db, "SELECT id, user, name, key, type FROM entities");

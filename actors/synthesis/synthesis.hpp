@@ -102,6 +102,9 @@ struct fact {
 
 struct kg_options {
   std::string naive_tz = "UTC";  // IANA zone for due times without an offset
+  // Told "knowledge graph: created PATH at schema N" for a new file, or
+  // "… migrated PATH from schema M to N" for an older one (empty: silent).
+  std::function<void(const std::string&)> log;
 };
 
 struct kg;  // opaque

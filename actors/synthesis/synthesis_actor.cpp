@@ -617,7 +617,9 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
   st0.conversation = syn::turns_new(static_cast<std::size_t>(st0.env.cfg.get_int("synthesis.turns")));
   if (auto z = syn::zone_open(st0.env.cfg.get_string("synthesis.timezone"))) st0.tz = *z;
   auto kg_path = std::filesystem::path(st0.env.cfg.get_string("daemon.data_dir")) / "kg.sqlite";
-  if (auto g = syn::kg_open(kg_path)) {
+  syn::kg_options kg_opts;
+  kg_opts.log = [](const std::string& l) { spdlog::info("{}", l); };
+  if (auto g = syn::kg_open(kg_path, kg_opts)) {
     st0.graph = std::move(*g);
     st0.links = syn::linker_build(*st0.graph);
   } else {
