@@ -8,6 +8,7 @@
 //   config_load_defaults       the registry's defaults alone
 //   config_parse_value         one key's text ("42", "true", "x") → value, validated
 //   config_render_toml         the registry as a commented TOML file (--print-default-config)
+//   config_render_markdown     the registry as docs/configuration.md (--print-config-doc)
 //   config_diff                which keys differ between two value sets
 //
 // The registry is the single source of every default: config/aikid.toml is its
@@ -114,6 +115,10 @@ std::string config_value_text(const value& v);
 
 /// The registry rendered as a TOML file with one comment per key.
 std::string config_render_toml(const schema& s = schema::get());
+
+/// The registry as Markdown, one table per section (--print-config-doc:
+/// docs/configuration.md is this, checked by a test).
+std::string config_render_markdown(const schema& s = schema::get());
 
 /// Keys whose values differ between a and b.
 std::vector<std::string> config_diff(const values& a, const values& b);

@@ -217,4 +217,60 @@ std::string config_render_toml(const schema& s) {
   return os.str();
 }
 
+std::string config_render_markdown(const schema& s) {
+  // A table cell: no line breaks, and a '|' of the text is not a column.
+  auto cell = [](const std::string& t) {
+    std::string out;
+    for (char c : t) {
+      if (c == '|') out += "\\|";
+      else if (c == '\n') out += ' ';
+      else out += c;
+    }
+    return out;
+  };
+  auto type_name = [](kind k) {
+    switch (k) {
+      case kind::boolean: return "bool";
+      case kind::integer: return "integer";
+      case kind::real: return "real";
+      case kind::string: return "string";
+      case kind::path: return "path";
+    }
+    return "?";
+  };
+  std::ostringstream os;
+  os << "# Configuration\n\n"
+        "<!-- Generated from the key registry by `aikid --print-config-doc > docs/configuration.md`;\n"
+        "     do not edit by hand: config_test checks that this file is the registry rendered. -->\n\n"
+        "Every key aikid reads, with its type, default and range, as the daemon's registry declares them\n"
+        "(the same registry renders config/aikid.toml: `aikid --print-default-config`). A file names keys\n"
+        "by section (`[memory]` then `dedup_threshold = 0.9`); `--set memory.dedup_threshold=0.9` overrides\n"
+        "one at start. Relative paths resolve against the config file's folder. A key marked live can be\n"
+        "changed at run time with `aikictl set KEY VALUE` or by editing the file and sending SIGHUP (a\n"
+        "reload puts a value `set` at run time back to the file's and logs that it did); any other key\n"
+        "needs a restart. `aikid --check-config -c FILE` validates a file; an invalid one stops the start\n"
+        "with exit status 2 (naming file:line and key).\n";
+  std::string current;
+  for (const auto& k : s.keys()) {
+    auto dot = k.key.find('.');
+    std::string sec = k.key.substr(0, dot);
+    if (sec != current) {
+      os << "\n## [" << sec << "]\n\n| key | type | default | range | live | meaning |\n|---|---|---|---|---|---|\n";
+      current = sec;
+    }
+    std::string def;
+    if (auto* str = std::get_if<std::string>(&k.def)) def = nlohmann::json(*str).dump();
+    else if (auto* d = std::get_if<double>(&k.def)) def = fmt_num(*d);
+    else def = config_value_text(k.def);
+    std::string range;
+    if (k.min <= k.max && k.type == kind::integer)
+      range = "[" + std::to_string(static_cast<std::int64_t>(k.min)) + ", " + std::to_string(static_cast<std::int64_t>(k.max)) + "]";
+    if (k.min <= k.max && k.type == kind::real) range = "[" + fmt_num(k.min) + ", " + fmt_num(k.max) + "]";
+    for (std::size_t i = 0; i < k.choices.size(); ++i) range += (i ? " \\| " : "") + ("`" + k.choices[i] + "`");
+    os << "| `" << k.key << "` | " << type_name(k.type) << " | `" << cell(def) << "` | " << range << " | "
+       << (k.live ? "yes" : "") << " | " << cell(k.help) << " |\n";
+  }
+  return os.str();
+}
+
 }  // namespace aikid::config
