@@ -39,12 +39,13 @@ setup_debs() {
 
 setup_python() {
   local want
-  want=$(cat bridge/python/pyproject.toml | sha256sum | cut -c1-16)
+  want=$( (cat bridge/python/pyproject.toml; echo prometheus_client) | sha256sum | cut -c1-16)
   if [ -f "$stamps/python-$want" ] && [ -x .venv/bin/python ]; then return 0; fi
-  say "creating .venv (pyzmq, pytest, aiki_bridge)"
+  say "creating .venv (pyzmq, pytest, prometheus_client, aiki_bridge)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q pyzmq pytest
+  # prometheus_client: tests/python/test_operator.py parses /metrics with its parser
+  .venv/bin/pip install -q pyzmq pytest prometheus_client
   .venv/bin/pip install -q -e bridge/python
   rm -f "$stamps"/python-*; touch "$stamps/python-$want"
 }

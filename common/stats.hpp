@@ -21,8 +21,11 @@ class latency_window {
     next_ = (next_ + 1) % capacity;
     if (size_ < capacity) ++size_;
     ++count_;
+    sum_ += ms;
   }
   std::uint64_t count() const { return count_; }
+  /// The sum of every sample ever added (not just the window's), in ms.
+  double sum() const { return sum_; }
   /// The q-quantile (0..1) of the window, 0 when empty.
   double quantile(double q) const {
     if (size_ == 0) return 0;
@@ -32,13 +35,14 @@ class latency_window {
     return v[k];
   }
   nlohmann::json to_json() const {
-    return {{"count", count_}, {"p50_ms", quantile(0.50)}, {"p99_ms", quantile(0.99)}};
+    return {{"count", count_}, {"sum_ms", sum_}, {"p50_ms", quantile(0.50)}, {"p99_ms", quantile(0.99)}};
   }
 
  private:
   std::array<double, capacity> ring_{};
   std::size_t next_ = 0, size_ = 0;
   std::uint64_t count_ = 0;
+  double sum_ = 0;
 };
 
 }  // namespace aikid

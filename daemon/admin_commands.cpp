@@ -5,8 +5,13 @@
 #include <caf/scoped_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -125,6 +130,7 @@ json cmd_set(admin_context& ctx, const std::vector<std::string>& w, const std::s
   std::lock_guard<std::mutex> g(ctx.cfg_mu);
   if (auto ok = apply_key(ctx, w[1], *v); !ok) return fail(ok.error());
   ctx.cfg.set(w[1], *v);
+  ctx.live_sets[w[1]] = *v;
   spdlog::info("admin: set {} = {}", w[1], config::config_value_text(*v));
   return {{"ok", true}, {"key", w[1]}, {"value", value_json(*v)}};
 }
@@ -183,42 +189,133 @@ expected<json> admin_reload_config(admin_context& ctx) {
   const auto& s = config::schema::get();
   for (const auto& k : changed)
     if (!s.find(k)->live) return error{errc::bad_request, k + ": needs restart (not a live key); nothing was applied"};
+  json reverted = json::array();
   for (const auto& k : changed) {
     if (auto ok = apply_key(ctx, k, fresh->at(k)); !ok) return ok.error();
+    // A value `set` at run time that the file's value replaces: say so, or
+    // the operator's change vanishes without a word.
+    if (auto it = ctx.live_sets.find(k); it != ctx.live_sets.end() && it->second == ctx.cfg.at(k)) {
+      spdlog::warn("reload config: {} = {} was set at run time; put back to the file's {}", k,
+                   config::config_value_text(it->second), config::config_value_text(fresh->at(k)));
+      reverted.push_back({{"key", k}, {"from", value_json(it->second)}, {"to", value_json(fresh->at(k))}});
+    }
     ctx.cfg.set(k, fresh->at(k));
   }
-  return json{{"changed", changed}};
+  ctx.live_sets.clear();  // the running values are the file's now
+  return json{{"changed", changed}, {"reverted", reverted}};
 }
+
+namespace {
+
+// A label value as the exposition format quotes it: \\, \" and \n escaped.
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+// A sample value: the shortest text that reads back as the same double.
+std::string num(const json& v) {
+  if (v.is_number_unsigned()) return std::to_string(v.get<std::uint64_t>());
+  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+  if (v.is_number()) return fmt::format("{}", v.get<double>());
+  return "NaN";
+}
+std::string num(double d) { return fmt::format("{}", d); }
+
+void family(std::ostringstream& os, const char* name, const char* type, const char* help) {
+  os << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+}
+
+// One summary's samples from a stats object {count, sum_ms, p50_ms, p99_ms},
+// in seconds; `labels` is `k="v",…` without braces.
+void summary_samples(std::ostringstream& os, const char* name, const std::string& labels, const json& l) {
+  const std::string sep = labels.empty() ? "" : ",";
+  os << name << "{" << labels << sep << "quantile=\"0.5\"} " << num(l.value("p50_ms", 0.0) / 1000) << "\n";
+  os << name << "{" << labels << sep << "quantile=\"0.99\"} " << num(l.value("p99_ms", 0.0) / 1000) << "\n";
+  os << name << "_sum{" << labels << "} " << num(l.value("sum_ms", 0.0) / 1000) << "\n";
+  os << name << "_count{" << labels << "} " << num(l.value("count", json(0))) << "\n";
+}
+
+// The process_* metrics every Prometheus client library exports, from /proc.
+void process_metrics(std::ostringstream& os) {
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::ifstream stat_in("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_in)), std::istreambuf_iterator<char>());
+  // The fields after the command's closing parenthesis (the name may hold spaces): state is field 3.
+  std::vector<std::string> f;
+  if (auto rp = stat.rfind(')'); rp != std::string::npos) {
+    std::istringstream is(stat.substr(rp + 2));
+    for (std::string x; is >> x;) f.push_back(x);
+  }
+  auto field = [&](std::size_t n) -> double {  // field n of proc(5), counted from 1
+    return n >= 3 && n - 3 < f.size() ? std::strtod(f[n - 3].c_str(), nullptr) : 0.0;
+  };
+  double btime = 0;
+  std::ifstream sys_stat("/proc/stat");
+  for (std::string line; std::getline(sys_stat, line);)
+    if (line.rfind("btime ", 0) == 0) btime = std::strtod(line.c_str() + 6, nullptr);
+  std::size_t fds = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec))
+    ++fds;
+  struct rlimit rl {};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  family(os, "process_cpu_seconds_total", "counter", "user and system CPU time spent, in seconds");
+  os << "process_cpu_seconds_total " << num((field(14) + field(15)) / tick) << "\n";
+  family(os, "process_resident_memory_bytes", "gauge", "resident memory size, in bytes");
+  os << "process_resident_memory_bytes " << num(field(24) * static_cast<double>(::sysconf(_SC_PAGESIZE))) << "\n";
+  family(os, "process_virtual_memory_bytes", "gauge", "virtual memory size, in bytes");
+  os << "process_virtual_memory_bytes " << num(field(23)) << "\n";
+  family(os, "process_open_fds", "gauge", "open file descriptors");
+  os << "process_open_fds " << (fds > 0 ? fds - 1 : 0) << "\n";  // less the one the listing held
+  family(os, "process_max_fds", "gauge", "the limit of open file descriptors");
+  os << "process_max_fds " << num(rl.rlim_cur == RLIM_INFINITY ? -1.0 : static_cast<double>(rl.rlim_cur)) << "\n";
+  family(os, "process_start_time_seconds", "gauge", "start time of the process since the unix epoch, in seconds");
+  os << "process_start_time_seconds " << num(btime + field(22) / tick) << "\n";
+}
+
+}  // namespace
 
 std::string admin_metrics_text(admin_context& ctx) {
   auto st = cmd_stats(ctx);
   std::ostringstream os;
-  os << "# HELP aikid_up 1 while the daemon serves\n# TYPE aikid_up gauge\naikid_up 1\n";
-  os << "# TYPE aikid_uptime_seconds gauge\naikid_uptime_seconds " << st["uptime_s"].get<double>() << "\n";
+  family(os, "aikid_build_info", "gauge", "the running build: version and commit (always 1)");
+  os << "aikid_build_info{version=\"" << label(AIKID_VERSION) << "\",commit=\"" << label(build_commit()) << "\"} 1\n";
+  family(os, "aikid_up", "gauge", "1 while the daemon serves");
+  os << "aikid_up 1\n";
+  family(os, "aikid_uptime_seconds", "gauge", "seconds since the daemon started serving");
+  os << "aikid_uptime_seconds " << num(st["uptime_s"]) << "\n";
   const auto& ing = st["ingress"];
-  os << "# TYPE aikid_requests_total counter\n";
-  for (auto& [op, n] : ing["requests"].items()) os << "aikid_requests_total{op=\"" << op << "\"} " << n << "\n";
-  os << "# TYPE aikid_errors_total counter\n";
-  for (auto& [code, n] : ing["errors"].items()) os << "aikid_errors_total{code=\"" << code << "\"} " << n << "\n";
-  os << "# TYPE aikid_in_flight gauge\naikid_in_flight " << ing["in_flight"] << "\n";
-  os << "# TYPE aikid_request_latency_ms summary\n";
-  for (auto& [cls, l] : ing["latency"].items()) {
-    os << "aikid_request_latency_ms{class=\"" << cls << "\",quantile=\"0.5\"} " << l["p50_ms"] << "\n";
-    os << "aikid_request_latency_ms{class=\"" << cls << "\",quantile=\"0.99\"} " << l["p99_ms"] << "\n";
-    os << "aikid_request_latency_ms_count{class=\"" << cls << "\"} " << l["count"] << "\n";
-  }
-  os << "# TYPE aikid_thoughts_total counter\n";
-  for (auto& [topic, n] : st["publisher"]["sent"].items()) os << "aikid_thoughts_total{topic=\"" << topic << "\"} " << n << "\n";
-  os << "# TYPE aikid_stage_latency_ms summary\n";
+  family(os, "aikid_requests_total", "counter", "requests received, by op");
+  for (auto& [op, n] : ing["requests"].items()) os << "aikid_requests_total{op=\"" << label(op) << "\"} " << num(n) << "\n";
+  family(os, "aikid_errors_total", "counter", "error replies, by code");
+  for (auto& [code, n] : ing["errors"].items()) os << "aikid_errors_total{code=\"" << label(code) << "\"} " << num(n) << "\n";
+  family(os, "aikid_in_flight", "gauge", "requests admitted and not yet answered");
+  os << "aikid_in_flight " << num(ing["in_flight"]) << "\n";
+  family(os, "aikid_request_duration_seconds", "summary",
+         "request latency by op class, admission to reply (quantiles over the last 1024)");
+  for (auto& [cls, l] : ing["latency"].items())
+    summary_samples(os, "aikid_request_duration_seconds", "class=\"" + label(cls) + "\"", l);
+  family(os, "aikid_thoughts_total", "counter", "thoughts published, by topic");
+  for (auto& [topic, n] : st["publisher"]["sent"].items())
+    os << "aikid_thoughts_total{topic=\"" << label(topic) << "\"} " << num(n) << "\n";
+  family(os, "aikid_stage_duration_seconds", "summary",
+         "time an actor's stage takes (quantiles over the last 1024)");
   for (auto& [actor, a] : st["actors"].items()) {
     if (!a.is_object()) continue;
     for (auto& [stage, v] : a.items()) {
       if (!v.is_object() || !v.contains("p50_ms")) continue;
-      os << "aikid_stage_latency_ms{actor=\"" << actor << "\",stage=\"" << stage << "\",quantile=\"0.5\"} " << v["p50_ms"] << "\n";
-      os << "aikid_stage_latency_ms{actor=\"" << actor << "\",stage=\"" << stage << "\",quantile=\"0.99\"} " << v["p99_ms"] << "\n";
-      os << "aikid_stage_latency_ms_count{actor=\"" << actor << "\",stage=\"" << stage << "\"} " << v["count"] << "\n";
+      summary_samples(os, "aikid_stage_duration_seconds", "actor=\"" + label(actor) + "\",stage=\"" + label(stage) + "\"", v);
     }
   }
+  process_metrics(os);
   return os.str();
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -28,6 +29,10 @@ struct admin_context {
   ipc::publisher* publisher;
   std::string boot_id;
   std::chrono::steady_clock::time_point started;
+  // Keys changed by `set` since the configuration was last read, with the
+  // value set (guarded by cfg_mu): a reload that puts one back to the file's
+  // value names it.
+  std::map<std::string, config::value> live_sets{};
 };
 
 /// Runs one command line. Never throws; a bad command is an error reply.
@@ -46,7 +51,13 @@ expected<nlohmann::json> admin_reload_config(admin_context& ctx);
 /// `status` topic.
 nlohmann::json admin_health(admin_context& ctx, std::chrono::milliseconds timeout);
 
-/// Prometheus text exposition of stats.
+/// Prometheus text exposition (format 0.0.4) of stats: every family with
+/// # HELP and # TYPE, durations in seconds, summaries with _sum and _count,
+/// aikid_build_info and the process_* metrics.
 std::string admin_metrics_text(admin_context& ctx);
+
+/// The commit the daemon was built from (generated at build time; "unknown"
+/// outside a git checkout).
+const char* build_commit();
 
 }  // namespace aikid

@@ -126,6 +126,11 @@ class caf_config : public caf::actor_system_config {
   }
 };
 
+// A start that fails on the configuration (a bad endpoint, address or key
+// file: bad_request) exits 2, which the unit's RestartPreventExitStatus=2
+// does not restart; anything else (in use, cannot bind) exits 1.
+int exit_status(const error& e) { return e.code == errc::bad_request ? 2 : 1; }
+
 }  // namespace
 
 std::array<int, 6> daemon_inflight_limits(const config::values& c) {
@@ -159,7 +164,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   for (auto [dir, mode] : {std::pair{cfg.get_string("daemon.runtime_dir"), 0750}, {cfg.get_string("daemon.data_dir"), 0750}}) {
     if (auto ok = make_dir(dir, static_cast<mode_t>(mode)); !ok) {
       spdlog::error("{}", ok.error().message);
-      return 1;
+      return exit_status(ok.error());
     }
   }
 
@@ -179,7 +184,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
       zctx, {cfg.get_string("ipc.thoughts"), static_cast<int>(cfg.get_int("ipc.sndhwm")), boot_id, 0660, curve_key});
   if (!pub) {
     spdlog::error("{}", pub.error().message);
-    return 1;
+    return exit_status(pub.error());
   }
   std::shared_ptr<ipc::publisher> publisher = std::move(*pub);
   // Check the request and admin endpoints before loading models, so a second
@@ -187,7 +192,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   for (const auto& ep : {cfg.get_string("ipc.requests"), "ipc://" + cfg.get_string("admin.socket")}) {
     if (auto ok = ipc::endpoint_check(ep, !curve_key.empty()); !ok) {
       spdlog::error("{}", ok.error().message);
-      return 1;
+      return exit_status(ok.error());
     }
   }
 
@@ -300,7 +305,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
       nullptr);
   if (!ing) {
     spdlog::error("{}", ing.error().message);
-    return 1;
+    return exit_status(ing.error());
   }
   std::shared_ptr<ipc::ingress> ingress = std::move(*ing);
   replies->target = ingress.get();
@@ -310,14 +315,14 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
                                       [&actx](const std::string& line) { return admin_execute(actx, line); });
   if (!adm) {
     spdlog::error("{}", adm.error().message);
-    return 1;
+    return exit_status(adm.error());
   }
   std::unique_ptr<ipc::metrics_http> metrics;
   if (auto listen = cfg.get_string("admin.metrics_http"); !listen.empty()) {
     auto m = ipc::metrics_http::start(listen, [&actx] { return admin_metrics_text(actx); });
     if (!m) {
       spdlog::error("{}", m.error().message);
-      return 1;
+      return exit_status(m.error());
     }
     metrics = std::move(*m);
   }
