@@ -231,14 +231,15 @@ def test_loopback_tcp_endpoints_work_and_others_are_refused(make_daemon):
     d.requests, d.thoughts = f"tcp://127.0.0.1:{rp}", f"tcp://127.0.0.1:{tp}"
     d.start()
     assert d.request({"op": "ping"})["ok"]
-    # Non-loopback without CURVE keys: refused before anything is bound, exit 1,
+    # Non-loopback without CURVE keys: refused before anything is bound, exit 2
+    # (a configuration error: RestartPreventExitStatus=2, no restart loop),
     # and the error line names the endpoint and how to get keys (endpoint_check's
     # bad_request message, as the log shows it).
     for key in ("ipc.requests", "ipc.thoughts"):
         port = free_port()
         ep = f"tcp://0.0.0.0:{port}"
         bad = make_daemon(f"{key}={ep}").start(wait=False)
-        assert bad.proc.wait(30) == 1, bad.log()
+        assert bad.proc.wait(30) == 2, bad.log()
         want = (f"{ep}: a non-loopback TCP endpoint needs CURVE keys, which are not configured "
                 "(ipc.curve_secret_key_file; make them with aikid --curve-keygen DIR)")
         errors = [ln for ln in bad.log().splitlines() if " error " in ln]
