@@ -45,6 +45,8 @@ using json = nlohmann::json;
 // ---- what daemon.cpp and actors/spawn.cpp would provide (not linked) -------
 namespace aikid {
 
+const char* build_commit() { return "fuzz"; }  // generated at build time for the daemon
+
 expected<config::values> daemon_load_config(const daemon_options& o) {
   return config::config_apply_overrides(config::config_load_defaults(), o.overrides);
 }
