@@ -314,6 +314,8 @@ std::optional<np_info> np_parse(const lang_rules& L, std::string_view text, cons
   if (b >= e || e - b > 8) return std::nullopt;
   for (std::size_t i = b; i < e; ++i)
     if (t[i].time || is_punct(t[i]) || (t[i].w == "'s" && (i == b || i + 1 == e))) return std::nullopt;
+  for (std::size_t i = b; i < e; ++i)  // "his teacher", "læreren hans": someone else's
+    if (L.pronouns.count(t[i].w) && !L.self.count(t[i].w)) return std::nullopt;
   np_info np;
   np.b = b;
   np.e = e;
@@ -679,9 +681,13 @@ std::string say_fact(const kg& g, const understanding& u, const lang_rules& L, c
     std::string key = f.relation + (you ? "_you" : "");
     const std::string who = you ? std::string{} : who_of(g, L, u, user, f.subject);
     const std::string when = it->second.dated ? when_words(L, f, words, tz, true) : std::string{};
-    const std::string obj = translate(u, L, f, f.object);
-    return fill(say(key), {{"Who", upper_first(who)}, {"who", who}, {"obj", obj}, {"obj2", translate(u, L, f, over)},
-                           {"when", when}, {"a", a_or_an(L, obj)}});
+    const std::string from = f.attrs.is_object() ? f.attrs.value("lang", L.lang) : L.lang;
+    const std::string obj = from == L.lang ? flip_text(L, f.object) : translate(u, L, f, f.object);  // our key → your key
+    const bool bare = f.attrs.is_object() && f.attrs.value("bare", false);
+    std::string said = fill(say(key), {{"Who", upper_first(who)}, {"who", who}, {"obj", obj}, {"obj2", translate(u, L, f, over)},
+                                       {"when", when}, {"a", bare ? std::string{} : a_or_an(L, obj)}});
+    for (auto at = said.find("  "); at != npos; at = said.find("  ", at)) said.erase(at, 1);  // an empty {a}
+    return said;
   }
   const auto colon = f.relation.find(':');
   if (colon == npos) return {};
@@ -694,6 +700,15 @@ std::string say_fact(const kg& g, const understanding& u, const lang_rules& L, c
   }
   if (kind == "value" || kind == "where")
     return fill(say(kind), {{"What", upper_first(what)}, {"what", what}, {"obj", f.object}});
+  if (kind == "count") {  // "Hege has 3 children"
+    const std::string role = f.relation.substr(colon + 1);
+    const bool you = f.subject == user;
+    const std::string who = you ? std::string{} : who_of(g, L, u, user, f.subject);
+    std::string roles = role;
+    if (auto it = L.roles.find(role); it != L.roles.end())
+      roles = f.object == "1" || it->second.many.empty() ? it->second.one[0] : it->second.many[0];
+    return fill(say(you ? "count_you" : "count"), {{"Who", upper_first(who)}, {"obj", f.object}, {"roles", roles}});
+  }
   if (kind == "when") {
     const bool repeats = f.attrs.is_object() && f.attrs.value("repeat", false);
     return fill(say(repeats ? "when_repeat" : "when"),
@@ -791,6 +806,7 @@ std::optional<std::string> subject_for_tell(sentence_ctx& c, std::vector<pending
       if (known.size() > 1) return std::nullopt;
       const std::string ph = placeholder_of(role);
       out.push_back({{std::string(c.user), role, ph, base_attrs(c)}, false, true});
+      named(c.st, c.u, ph, role);  // "My wife hates pineapple. Her name is Ylva."
       return ph;
     }
   }
@@ -814,8 +830,11 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
   };
   if (u.relations.count(r.fact)) {
     if (r.fact == "is_a" && begins_badly("obj")) return std::nullopt;  // "I am a bit tired"
+    if (r.fact == "is_a" && c.m.slots.count("w") && c.t[c.m.slots.at("w").b].cap) return std::nullopt;  // "… is Eirik": a name
+    if (r.fact == "is_a" && c.m.slots.count("w")) attrs["bare"] = true;  // "Mango is ginger": said without "a"
     auto subject = subject_for_tell(c, out);
     if (!subject) return std::nullopt;
+    if (r.not_self && *subject == c.user) return std::nullopt;
     const auto& meta = u.relations.at(r.fact);
     std::string obj = slot_text(c, "obj");
     if (obj.empty()) obj = slot_text(c, "name");
@@ -845,6 +864,12 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
       obj = c.time_said;
     }
     if (obj.empty()) return std::nullopt;
+    if (auto role = placeholder_role(*subject); role && r.fact == "called") {  // "Her name is Ylva": the wife named
+      const bool single = u.roles.count(*role) && u.roles.at(*role).single;
+      out.push_back({{std::string(c.user), *role, obj, attrs}, single, true});
+      named(c.st, c.u, obj, *role);
+      return out;
+    }
     if (r.fact == "prefers") attrs["over"] = slot_text(c, "obj2");
     out.push_back({{*subject, r.fact, obj, attrs}, meta.single, false});
     if (!r.fact2.empty() && c.m.slots.count("obj2"))
@@ -857,11 +882,26 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     if (it == c.m.slots.end()) return std::nullopt;
     return np_parse(c.L, c.text, c.t, it->second.b, it->second.e);
   };
-  if (r.fact == "group") {
+  auto number = [&]() -> std::string {  // "tre" → "3"
+    std::string n = slot_text(c, "num");
+    if (auto it = c.L.numbers.find(detail::text_key(n)); it != c.L.numbers.end()) n = std::to_string(it->second);
+    return n;
+  };
+  if (r.fact == "group" || r.fact == "count") {  // "I have two brothers: …", "Hege har tre barn"
     auto it = c.m.slots.find("role");
     auto role = role_of(c.L, c.t, it->second.b, it->second.e);
     if (!role) return std::nullopt;
-    c.group_role = role->first;
+    std::string owner(c.user);
+    if (c.m.slots.count("subj")) {
+      auto o = subject_for_tell(c, out);
+      if (!o) return std::nullopt;
+      owner = *o;
+    }
+    const std::string n = number();
+    if (!n.empty() && std::all_of(n.begin(), n.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); }))
+      out.push_back({{owner, "count:" + role->first, n, attrs}, true, false});
+    if (owner == c.user) c.group_role = role->first;  // the names that follow are of that role
+    if (owner != c.user && !placeholder_role(owner)) named(c.st, c.u, owner);
     return out;
   }
   if (r.fact == "name") {
@@ -997,6 +1037,26 @@ std::string say_key(const lang_rules& L, const std::string& key, const std::vect
   return fill(L.say.count(key) ? L.say.at(key) : key, vars);
 }
 
+// A person named after facts were told of their role ("My wife hates
+// pineapple. Her name is Ylva."): the facts stay with the role's placeholder,
+// and belong to the name when the user has one person of that role.
+void with_placeholders(const understanding& u, const kg& g, std::string_view user, std::vector<std::string>& people) {
+  const auto links = facts_of(g, user, "", user);
+  const std::size_t n = people.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (people[i] == user || placeholder_role(people[i])) continue;
+    for (const auto& l : links) {
+      if (l.object != people[i] || !u.roles.count(l.relation)) continue;
+      std::size_t named_ones = 0;
+      for (const auto& o : links) named_ones += o.relation == l.relation && !placeholder_role(o.object);
+      const std::string ph = placeholder_of(l.relation);
+      if ((u.roles.at(l.relation).single || named_ones == 1) &&
+          std::find(people.begin(), people.end(), ph) == people.end() && kg_find(g, ph, user))
+        people.push_back(ph);
+    }
+  }
+}
+
 // The people a question's subject names: (entity, how said); empty when unknown.
 std::vector<std::string> subjects_for_ask(const understanding& u, const lang_rules& L, const kg& g, std::string_view user,
                                           const understand_state::per_user& st, std::string_view text, const toks& t,
@@ -1005,22 +1065,21 @@ std::vector<std::string> subjects_for_ask(const understanding& u, const lang_rul
   if (it == m.slots.end()) return {std::string(user)};
   auto s = subj_parse(L, text, t, it->second.b, it->second.e);
   if (!s) return {};
+  std::vector<std::string> out;
   switch (s->kind) {
     case subj_kind::self: return {std::string(user)};
-    case subj_kind::pronoun: {
-      auto who = pronoun_person(L, st, t[s->b].w);
-      return who.empty() ? std::vector<std::string>{} : std::vector<std::string>{who};
-    }
-    case subj_kind::name: return {s->name};
-    case subj_kind::np: {
-      if (!s->np.name.empty()) return {s->np.name};
-      std::vector<std::string> out;
-      for (const auto& f : facts_of(g, user, s->np.role, user)) out.push_back(f.object);
-      return out;
-    }
+    case subj_kind::pronoun:
+      if (auto who = pronoun_person(L, st, t[s->b].w); !who.empty()) out.push_back(who);
+      break;
+    case subj_kind::name: out.push_back(s->name); break;
+    case subj_kind::np:
+      if (!s->np.name.empty()) out.push_back(s->np.name);
+      else
+        for (const auto& f : facts_of(g, user, s->np.role, user)) out.push_back(f.object);
+      break;
   }
-  (void)u;
-  return {};
+  with_placeholders(u, g, user, out);
+  return out;
 }
 
 // Does a stored value answer yes to {obj}? Compared by key words.
@@ -1082,6 +1141,38 @@ std::optional<asked> ask_answer(const understanding& u, const lang_rules& L, con
     }
     if (sentences.empty()) return asked{say_key(L, "about_none"), "unknown", {}};
     a.text = say_key(L, "about", {{"facts", join_sentences(sentences)}});
+    return a;
+  }
+  if (u.relations.count(f) && r.reverse) {  // "who has the spare key": every one of the user's with that value
+    const std::string obj = slot("obj");
+    auto ents = kg_entities(g, {}, 10000, in.user);
+    if (!ents || obj.empty()) return std::nullopt;
+    for (const auto& e : *ents)
+      if (e.user == in.user)
+        for (const auto& fa : facts_of(g, e.name, f, in.user))
+          if (same_value(L, fa.object, obj)) take(fa);
+    if (sentences.empty()) return std::nullopt;
+    a.text = join_sentences(sentences);
+    return a;
+  }
+  if (f == "count") {  // "how many children does Hege have": as told, else the user's people of that role
+    auto ro = m.slots.count("role") ? role_of(L, t, m.slots.at("role").b, m.slots.at("role").e) : std::nullopt;
+    if (!ro) return std::nullopt;
+    for (const auto& s : subjects_for_ask(u, L, g, in.user, st, text, t, m)) {
+      for (const auto& x : facts_of(g, s, "count:" + ro->first, in.user)) take(x);
+      if (!sentences.empty() || s != in.user) continue;
+      std::vector<fact> people;
+      for (const auto& x : facts_of(g, in.user, ro->first, in.user))
+        if (!placeholder_role(x.object)) people.push_back(x);
+      if (people.empty()) continue;
+      fact n = people.front();
+      n.relation = "count:" + ro->first;
+      n.object = std::to_string(people.size());
+      sentences.push_back(say_fact(g, u, L, n, in.user, in.words, in.tz));
+      for (const auto& x : people) a.facts.push_back(triple_of(x));
+    }
+    if (sentences.empty()) return std::nullopt;
+    a.text = join_sentences(sentences);
     return a;
   }
   if (u.relations.count(f)) {

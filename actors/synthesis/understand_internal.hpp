@@ -45,6 +45,8 @@ struct rule {
   std::string fact, fact2;  // a relation id or a kind (name, when, where, value, does, group, who, about)
   bool check = false;       // a yes/no question about {obj}
   bool ing = false;         // {act} begins with an -ing word ("is coming over")
+  bool not_self = false;    // a statement about someone else only ("Mango is ginger", not "I am tired")
+  bool reverse = false;     // a question for the subject: "who has the spare key" (has: ? → the key)
   std::string text;
   std::size_t line = 0;
 };

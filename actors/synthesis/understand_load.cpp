@@ -141,8 +141,8 @@ expected<std::vector<item>> pattern_parse(std::string_view text) {
   return out;
 }
 
-constexpr std::string_view kTellKinds[] = {"name", "group", "when", "where", "value", "does"};
-constexpr std::string_view kAskKinds[] = {"name", "who", "when", "where", "value", "does", "about"};
+constexpr std::string_view kTellKinds[] = {"name", "group", "count", "when", "where", "value", "does"};
+constexpr std::string_view kAskKinds[] = {"name", "who", "count", "when", "where", "value", "does", "about"};
 
 void read_rules(reader& r, const toml::table& root, std::string_view key, bool ask, const understanding& u,
                 std::vector<rule>& out) {
@@ -154,7 +154,7 @@ void read_rules(reader& r, const toml::table& root, std::string_view key, bool a
     const auto* t = el.as_table();
     if (!t) return r.fail(reader::line_of(el), std::string(key) + ": expected a table");
     const std::string where = std::string(key) + ".";
-    r.only(*t, std::string(key), {"pattern", "fact", "fact2", "check", "ing"});
+    r.only(*t, std::string(key), {"pattern", "fact", "fact2", "check", "ing", "not_self", "reverse"});
     rule ru;
     ru.line = reader::line_of(*t);
     ru.text = r.string(*t, "pattern", where, true);
@@ -162,6 +162,10 @@ void read_rules(reader& r, const toml::table& root, std::string_view key, bool a
     ru.fact2 = r.string(*t, "fact2", where, false);
     ru.check = r.boolean(*t, "check", where);
     ru.ing = r.boolean(*t, "ing", where);
+    ru.not_self = r.boolean(*t, "not_self", where);
+    ru.reverse = r.boolean(*t, "reverse", where);
+    if (ru.reverse && (!ask || !u.relations.count(ru.fact)))
+      return r.fail(ru.line, "reverse: only for a question about a relation of relations.toml");
     auto items = pattern_parse(ru.text);
     if (!items) return r.fail(ru.line, "pattern '" + ru.text + "': " + items.error().message);
     ru.items = std::move(*items);
@@ -182,7 +186,7 @@ void read_rules(reader& r, const toml::table& root, std::string_view key, bool a
 
 constexpr std::string_view kSayKeys[] = {"told", "yes", "no", "dont_know", "dont_know_who", "forgot", "forgot_none",
                                          "about", "about_none", "memory", "name", "named_role", "owned_role", "owned_what", "value", "where",
-                                         "when", "when_repeat", "does", "and", "noted"};
+                                         "when", "when_repeat", "does", "and", "noted", "count", "count_you"};
 
 expected<lang_rules> read_lang(const std::string& file, const toml::table& root, const understanding& u) {
   reader r{{file, std::nullopt}};

@@ -6,6 +6,7 @@
 //   relative   := [in] amount-of-time {and amount-of-time} [from-now] [time]
 //                 (in or from-now; a time only after whole days: "in 2 days at 10")
 //   day        := day-word [part] | part-today | daily [part] | every (weekday | part)
+//                 | weekly-day [part]   ("on Mondays", "på mandager")
 //               | [on] weekday [date] [part] | [on] date [part]
 //   date       := [the] N [ordinal] [of] month [year] | month [the] N [ordinal] [year]
 //   time       := [at] (named | H:MM | [offset] [half] hour [oclock]) [am | pm]
@@ -188,7 +189,7 @@ struct time_words {
   plist in, from_now, and_, amounts, units, durations;  // units, durations: minutes
   std::vector<daypart> dayparts;
   plist part_today, part_after;                    // value: index into dayparts
-  plist every, daily;
+  plist every, daily, weekly;  // weekly: "on Mondays", "på mandager" (0–6)
   plist triggers, not_after, lead, trail;
   plist done, snooze, until, for_, politeness;
   int snooze_minutes = 10;
@@ -391,9 +392,13 @@ void read_dayparts(reader& r, const toml::table& root, time_words& w) {
 
 void read_reminders(reader& r, const toml::table& root, time_words& w) {
   const toml::table* p = r.table(root, "repeat", "", false);
-  if (p) r.only(*p, "repeat", {"every", "daily"});
+  if (p) r.only(*p, "repeat", {"every", "daily", "weekly"});
   w.every = r.list(p, "every", "repeat");
   w.daily = r.list(p, "daily", "repeat");
+  if (p && p->get("weekly")) {
+    std::vector<std::string> names;
+    w.weekly = r.nested(*p, "weekly", "repeat", 7, 0, names);
+  }
   const toml::table* m = r.table(root, "reminder", "", false);
   if (m) r.only(*m, "reminder", {"triggers", "not_after", "lead", "trail"});
   w.triggers = r.list(m, "triggers", "reminder");
@@ -686,6 +691,11 @@ std::size_t p_every(const scan& s, std::size_t i, day_said& d) {
   if (const hit h = s.at(s.w.daily, i); h.n) {
     d.every = repeat_rule::kind::daily;
     return p_after_part(s, i + h.n, d);
+  }
+  if (const hit wd = s.at(s.w.weekly, i); wd.n) {  // "on Mondays"
+    d.every = repeat_rule::kind::weekly;
+    d.weekday = wd.value;
+    return p_after_part(s, i + wd.n, d);
   }
   const hit e = s.at(s.w.every, i);
   if (!e.n) return i;

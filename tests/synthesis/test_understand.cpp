@@ -366,20 +366,58 @@ BOOST_AUTO_TEST_CASE(pronouns_are_the_last_person_named) {
   ask(c, "nb", "Hvor bor Line?", "Kollegaen din Line bor i Lillehammer.");
 }
 
+// Facts told of a role before its name ("My husband loves jazz. His name is
+// Tor."), someone else's role ("his teacher"), who holds a thing, counts,
+// schools, looks and breeds, instruments, a wedding day, weekly meetings.
+BOOST_AUTO_TEST_CASE(people_and_their_things) {
+  chat c;
+  tell(c, "en", "My husband loves sailing.", "Got it. Your husband likes sailing.");
+  tell(c, "en", "His name is Torbjørn.", "Got it. Torbjørn is your husband.");
+  ask(c, "en", "What does Torbjørn like?", "Your husband likes sailing.");
+  tell(c, "nb", "Kona mi er redd for edderkopper.", "Notert. Kona din er redd for edderkopper.");
+  tell(c, "nb", "Hun heter Synnøve.", "Notert. Synnøve er kona din.");
+  ask(c, "nb", "Hva er Synnøve redd for?", "Kona din er redd for edderkopper.");
+
+  tell(c, "nb", "Datteren min heter Frida.", "Notert. Frida er datteren din.");
+  tell(c, "nb", "Læreren hennes heter Gunn.", "Notert. Læreren til datteren din Frida heter Gunn.");
+  BOOST_TEST(c.facts("nb") == (lines{"Frida | teacher | Gunn", "nb | daughter | Frida", "nb | wife | Synnøve",
+                                     "user's wife | fears | edderkopper"}),
+             boost::test_tools::per_element());  // not "the user's teacher"
+  ask(c, "nb", "Hva heter læreren til Frida?", "Læreren til Frida heter Gunn.");
+  tell(c, "nb", "Frida går på Kampen skole.", "Notert. Datteren din Frida går på Kampen skole.");
+  ask(c, "nb", "Hvilken skole går Frida på?", "Datteren din Frida går på Kampen skole.");
+
+  tell(c, "en", "My brother Yngve has the key to the boathouse.", "Got it. Your brother Yngve has the key to the boathouse.");
+  ask(c, "en", "Who has the key to the boathouse?", "Your brother Yngve has the key to the boathouse.");
+  tell(c, "en", "My aunt Randi has four grandchildren.", "Got it. Your aunt Randi has 4 grandchildren.");
+  ask(c, "en", "How many grandchildren does Randi have?", "Your aunt Randi has 4 grandchildren.");
+  tell(c, "en", "Our horse Blesen is grey.", "Got it. Your horse Blesen is grey.");
+  ask(c, "en", "What colour is Blesen?", "Your horse Blesen is grey.");
+  tell(c, "en", "Yngve plays the cello.", "Got it. Your brother Yngve plays the cello.");
+  ask(c, "en", "What instrument does Yngve play?", "Your brother Yngve plays the cello.");
+  tell(c, "en", "We got married on 9 September 2001.", "Got it. You got married on 9 September 2001.");
+  ask(c, "en", "When did we get married?", "You got married on 9 September 2001.");
+  tell(c, "en", "My chess club meets on Wednesdays at 18:00.", "Got it. Your chess club is on Wednesdays at 18:00.");
+  ask(c, "en", "When does my chess club meet?", "Your chess club is on Wednesdays at 18:00.");
+  // Not facts: "Mondays" alone is no time; a statement about the speaker is no look.
+  tell(c, "en2", "I dislike Mondays.", "Got it. You don't like Mondays.");
+  BOOST_TEST(c.facts("en2") == (lines{"en2 | dislikes | Mondays"}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(two_of_a_kind) {
   chat c;
   tell(c, "en", "I have two sisters: Mari lives in Harstad and Eli lives in Kristiansand.",
-       "Got it. Your sister Mari lives in Harstad. Your sister Eli lives in Kristiansand.");
+       "Got it. You have 2 sisters. Your sister Mari lives in Harstad. Your sister Eli lives in Kristiansand.");
   BOOST_TEST(c.facts("en") == (lines{"Eli | lives_in | Kristiansand", "Mari | lives_in | Harstad",
-                                     "en | sister | Eli", "en | sister | Mari"}),
+                                     "en | count:sister | 2", "en | sister | Eli", "en | sister | Mari"}),
              boost::test_tools::per_element());
   ask(c, "en", "Where does Eli live?", "Your sister Eli lives in Kristiansand.");
   ask(c, "en", "Where does Mari live?", "Your sister Mari lives in Harstad.");
 
   tell(c, "nb", "Jeg har to brødre: Nils bor i Moss og Ola bor i Halden.",
-       "Notert. Broren din Nils bor i Moss. Broren din Ola bor i Halden.");
+       "Notert. Du har 2 brødre. Broren din Nils bor i Moss. Broren din Ola bor i Halden.");
   BOOST_TEST(c.facts("nb") == (lines{"Nils | lives_in | Moss", "Ola | lives_in | Halden", "nb | brother | Nils",
-                                     "nb | brother | Ola"}),
+                                     "nb | brother | Ola", "nb | count:brother | 2"}),
              boost::test_tools::per_element());
   ask(c, "nb", "Hvor bor Ola?", "Broren din Ola bor i Halden.");
   ask(c, "nb", "Hvor bor Nils?", "Broren din Nils bor i Moss.");
