@@ -11,11 +11,16 @@
 // with PyTorch-layout weights (bench/results/embedding.md).
 #include <blis.h>
 
+#include <cpuid.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "actors/embedding/bert.hpp"
+#include "actors/embedding/embedding.hpp"
 
 namespace aikid::embedding {
 
@@ -34,10 +39,36 @@ namespace {
 struct blis_one_thread {
   rntm_t rntm;
   blis_one_thread() {
+    blis_arch_pick();
     bli_rntm_init(&rntm);
     bli_rntm_set_num_threads(1, &rntm);
   }
 };
+
+}  // namespace
+
+void blis_arch_pick() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("BLIS_ARCH_TYPE")) return;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return;
+    const bool amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;  // "AuthenticAMD"
+    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return;
+    const unsigned family = ((a >> 8) & 0xf) + ((a >> 20) & 0xff);
+    if (family < 0x19 || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
+    // BLIS 0.9 reads the variable as a number (its arch_t; a name reads as 0, skx)
+    setenv("BLIS_ARCH_TYPE", std::to_string(static_cast<int>(BLIS_ARCH_ZEN3)).c_str(), 0);
+  });
+}
+
+std::string blis_arch_name() {
+  blis_arch_pick();
+  bli_init();  // with BLIS_ARCH_TYPE set, BLIS 0.9 checks the id against its kernel table: initialised first
+  return bli_arch_string(bli_arch_query_id());
+}
+
+namespace {
 
 // A strided matrix view for BLIS: element (i, j) at p[i * rs + j * cs].
 struct mat {

@@ -58,6 +58,21 @@ struct encode_output {
   std::vector<int> n_tokens;            // per text, incl. [CLS]/[SEP]
 };
 
+// BLIS's kernels. BLIS 0.9 (Debian 12) knows AMD's Zen 1–3 by model number;
+// on a newer Zen (Zen 4 with AVX-512, Zen 5) it falls back to its portable
+// 'generic' kernels. Measured on this repository's 2-core Zen 4 machine
+// (bench/embedding, one thread), a 16-token sentence: generic 13.9 ms, 'skx'
+// (AVX-512; its small-matrix path is BLIS's reference code) 6.2 ms, 'zen3'
+// 3.4 ms — though skx has the higher sgemm 512³ peak (231 vs 120 GFLOP/s) and
+// wins at 128 tokens (19 vs 29 ms). Percepts are short: blis_arch_pick() sets
+// BLIS_ARCH_TYPE to zen3 (BLIS 0.9 reads a number, its arch_t) for an AMD CPU
+// of family 0x19 or later with AVX2 and FMA, unless the variable is set
+// already (an operator's choice wins). It must run before BLIS's first call,
+// which reads the variable once; encoder::load does. Never fails.
+void blis_arch_pick();
+// The kernels BLIS uses ("zen3", "haswell", "generic", …); calls into BLIS.
+std::string blis_arch_name();
+
 class encoder {
  public:
   // Loads and validates the model folder.

@@ -93,9 +93,9 @@ void load(embedder_state& st) {
   std::error_code ec;
   for (const auto& f : std::filesystem::recursive_directory_iterator(o.model_dir, ec))
     if (f.is_regular_file(ec)) bytes += f.file_size(ec);
-  spdlog::info("embedding: loaded model {} from {} ({:.1f} MB) in {:.2f} s", st.enc->model_id(), o.model_dir.string(),
-               static_cast<double>(bytes) / 1e6,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  spdlog::info("embedding: loaded model {} from {} ({:.1f} MB) in {:.2f} s; BLIS kernels {}", st.enc->model_id(),
+               o.model_dir.string(), static_cast<double>(bytes) / 1e6,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), embedding::blis_arch_name());
 }
 
 // Loads the previous model from dir; it must still be the model `id` (the

@@ -35,6 +35,7 @@ const std::string& encoder::model_id() const { return p_->model_id; }
 void encoder::set_threads(int n) { p_->threads = std::max(1, n); }
 
 expected<std::unique_ptr<encoder>> encoder::load(const encoder_options& o) {
+  blis_arch_pick();
   try {
     return load_model(o);
   } catch (const std::bad_alloc&) {

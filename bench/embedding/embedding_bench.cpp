@@ -83,6 +83,7 @@ std::vector<std::string> corpus_sentences() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  aikid::embedding::blis_arch_pick();  // before BLIS's first call (embedding.hpp)
   std::string model = std::string(AIKID_MODELS_DIR) + "/all-MiniLM-L6-v2";
   std::vector<int> thread_list{1, 2};
   bool quick = false;
