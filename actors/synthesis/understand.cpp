@@ -843,6 +843,23 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
       if (auto it = c.L.numbers.find(detail::text_key(obj)); it != c.L.numbers.end()) obj = std::to_string(it->second);
     }
     if (obj.empty()) obj = slot_text(c, "w");
+    if (auto it = c.m.slots.find("obj"); meta.place && it != c.m.slots.end())  // "Tromsø with her husband" → Tromsø
+      for (std::size_t i = it->second.b + 1; i < it->second.e; ++i)
+        if (c.L.ends.count(c.t[i].w)) {
+          obj = span_text(c.text, c.t, it->second.b, i);
+          break;
+        }
+    // a value of the newer relations holds no second clause ("nøtteallergi, så hun har …"),
+    // and "has" no count or named pet ("two kids", "en hund som heter Rocky": their own patterns)
+    if ((r.fact == "has" || r.fact == "plays" || r.fact == "goes_to" || r.fact == "is_a") &&
+        obj.find(',') != std::string::npos)
+      return std::nullopt;
+    if (r.fact == "has" && c.m.slots.count("obj")) {
+      const auto it = c.m.slots.at("obj");
+      if (c.t[it.b].digit || c.L.numbers.count(c.t[it.b].w)) return std::nullopt;
+      for (std::size_t i = it.b; i < it.e; ++i)
+        if (c.t[i].w == "called" || c.t[i].w == "named" || c.t[i].w == "heter") return std::nullopt;
+    }
     if (c.m.slots.count("time")) {
       if (!c.when) return std::nullopt;
       attrs["time_said"] = c.time_said;
@@ -1370,6 +1387,66 @@ std::optional<std::string> memory_answer(const understanding& u, const lang_rule
   return std::nullopt;
 }
 
+// "Who lives in Bergen?", "Which of my colleagues is vegetarian?", "Hvem av
+// naboene spiller trommer?" — no [[ask]] pattern: the rest of the question is
+// read as a statement about a stand-in name, and the user's people (of the
+// role named after who_of) whose facts say the same answer it.
+std::optional<asked> who_answer(const understanding& u, const lang_rules& L, const kg& g, const understand_input& in,
+                                const understand_state::per_user& st, std::string_view text, const toks& t) {
+  std::size_t i = phrase_at(L.who_of, t, 0, t.size());
+  std::string role;
+  if (i > 0) {  // "of my colleagues": the shortest phrase from here that names a role
+    for (std::size_t e = i + 1; e < t.size() && role.empty(); ++e)
+      if (auto np = np_parse(L, text, t, i, e); np && !np->role.empty() && np->name.empty()) {
+        role = np->role;
+        i = e;
+        while (i < t.size() && L.mine.count(t[i].w)) ++i;  // "naboene mine"
+      }
+    if (role.empty()) return std::nullopt;
+  } else {
+    i = phrase_at(L.who, t, 0, t.size());
+  }
+  if (i == 0 || i >= t.size() || t[i].b >= text.size()) return std::nullopt;
+  const std::string stand_in = "Xyzzy";
+  std::string s = stand_in;  // the words as said (a name keeps its capital), "who 's" read as "who is"
+  for (std::size_t j = i; j < t.size(); ++j) {
+    if (is_punct(t[j]) || t[j].w == "?") continue;
+    const std::string said(t[j].e > t[j].b && t[j].e <= text.size() ? text.substr(t[j].b, t[j].e - t[j].b) : std::string_view{});
+    s += " " + (detail::text_key(said) == t[j].w ? said : t[j].w);
+  }
+  std::optional<when_parsed> when;
+  std::string time_said;
+  toks st_t = words_with_time(s, words_of_lang(in.words, L.lang), in, when, time_said);
+  expand_words(L, st_t);
+  auto dry = st;
+  auto said = tell_sentence(u, L, g, in, dry, s, st_t, when, time_said, nullptr, true);
+  if (!said) return std::nullopt;
+  std::set<std::string> people;  // who may answer: the role's people, else everyone of the user's
+  if (!role.empty())
+    for (const auto& l : facts_of(g, in.user, role, in.user)) people.insert(l.object);
+  asked a;
+  a.source = "facts";
+  std::vector<std::string> sentences;
+  auto ents = kg_entities(g, {}, 10000, in.user);
+  if (!ents) return std::nullopt;
+  for (const auto& p : *said) {
+    if (p.t.subject != stand_in || !u.relations.count(p.t.relation)) continue;
+    for (const auto& e : *ents) {
+      if (e.user != in.user || e.name == stand_in || (!role.empty() && !people.count(e.name))) continue;
+      for (const auto& f : facts_of(g, e.name, p.t.relation, in.user))
+        if (same_value(L, f.object, p.t.object)) {
+          auto s2 = say_fact(g, u, L, f, in.user, in.words, in.tz);
+          if (s2.empty()) continue;
+          sentences.push_back(std::move(s2));
+          a.facts.push_back(triple_of(f));
+        }
+    }
+  }
+  if (sentences.empty()) return std::nullopt;
+  a.text = join_sentences(sentences);
+  return a;
+}
+
 // Is a question about the user's life? It names them or theirs, a role, a
 // thing the word lists know, or someone in their graph.
 bool about_user(const understanding& u, const lang_rules& L, const kg& g, std::string_view user, const toks& t) {
@@ -1881,6 +1958,15 @@ expected<std::optional<understood>> understand_text(kg& g, const understanding& 
           answer = std::move(out);
           break;
         }
+        if (!answer)
+          if (auto a = who_answer(u, L, g, in, st, sentence, t)) {
+            understood out;
+            out.lang = L.lang;
+            out.text = std::move(a->text);
+            out.source = std::move(a->source);
+            out.facts = std::move(a->facts);
+            answer = std::move(out);
+          }
         if (answer) break;
         continue;
       }

@@ -60,6 +60,7 @@ struct lang_rules {
   std::string lang, file;
   std::set<std::string> self, mine, pronouns, articles, stop, markers, questions, she, he;
   phrases places, fillers, negations, hypotheticals, reported, corrections, forget;
+  phrases who, who_of;  // "who …?" / "which of my colleagues …?": the user's people a statement fits
   std::map<std::string, int> numbers;
   std::map<std::string, role_words> roles;
   std::map<std::string, std::pair<std::string, bool>> role_forms;  // words → (role id, plural)
@@ -67,6 +68,7 @@ struct lang_rules {
   std::map<std::string, std::string> concept_say;                  // word id → its first word (for translating)
   std::vector<std::pair<std::string, std::string>> compounds;      // prefix → word id
   std::set<std::string> neuter, plural, conjunctions;
+  std::set<std::string> ends;  // words a place value ends before ("with", "sammen")
   std::vector<std::string> suffixes;         // longest first as listed
   std::map<std::string, std::string> flip;   // my → your
   std::vector<std::pair<phrase, phrase>> expand;  // "i'm" → "i am"
@@ -84,6 +86,7 @@ struct role_meta {
 };
 struct relation_meta {
   bool single = false, dated = false;
+  bool place = false;  // a place or an institution: the value ends before a word of `ends` ("Tromsø with her husband")
   std::vector<std::string> also;
 };
 

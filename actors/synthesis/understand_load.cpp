@@ -191,8 +191,8 @@ constexpr std::string_view kSayKeys[] = {"told", "yes", "no", "dont_know", "dont
 expected<lang_rules> read_lang(const std::string& file, const toml::table& root, const understanding& u) {
   reader r{{file, std::nullopt}};
   r.only(root, "", {"lang", "self", "mine", "pronouns", "articles", "stop", "places", "fillers", "negations",
-                    "hypotheticals", "reported", "questions", "corrections", "forget", "markers", "numbers", "roles",
-                    "suffixes", "conjunctions", "flip", "she", "he", "expand", "act_not", "definite", "it_is", "past_endings",
+                    "hypotheticals", "reported", "questions", "corrections", "forget", "who", "who_of", "markers", "numbers", "roles",
+                    "suffixes", "conjunctions", "ends", "flip", "she", "he", "expand", "act_not", "definite", "it_is", "past_endings",
                     "words", "compounds", "genders", "tell", "ask", "say"});
   lang_rules L;
   L.file = file;
@@ -218,7 +218,10 @@ expected<lang_rules> read_lang(const std::string& file, const toml::table& root,
   L.reported = r.phrase_list(root, "reported", true);
   L.corrections = r.phrase_list(root, "corrections", true);
   L.forget = r.phrase_list(root, "forget", true);
+  L.who = r.phrase_list(root, "who", false);
+  L.who_of = r.phrase_list(root, "who_of", false);
   L.conjunctions = set_of("conjunctions", true);
+  L.ends = set_of("ends", false);
   L.act_not = set_of("act_not", true);
   L.it_is = r.phrase_list(root, "it_is", true);
   for (const auto& w : r.strings(root.get("definite"), "definite")) L.definite.push_back(join(words_of(w)));
@@ -337,8 +340,9 @@ expected<void> read_relations(const std::string& file, const toml::table& root, 
         r.fail(reader::line_of(v), "relations." + id + ": expected a table");
         continue;
       }
-      r.only(*t, "relations." + id, {"single", "dated", "model", "also"});
+      r.only(*t, "relations." + id, {"single", "dated", "model", "also", "place"});
       relation_meta m;
+      m.place = r.boolean(*t, "place", "relations." + id + ".");
       m.single = r.boolean(*t, "single", "relations." + id + ".");
       m.dated = r.boolean(*t, "dated", "relations." + id + ".");
       for (const auto& w : r.strings(t->get("model"), "relations." + id + ".model")) u.model_words[join(words_of(w))] = id;

@@ -399,6 +399,16 @@ BOOST_AUTO_TEST_CASE(people_and_their_things) {
   ask(c, "en", "When did we get married?", "You got married on 9 September 2001.");
   tell(c, "en", "My chess club meets on Wednesdays at 18:00.", "Got it. Your chess club is on Wednesdays at 18:00.");
   ask(c, "en", "When does my chess club meet?", "Your chess club is on Wednesdays at 18:00.");
+  // "who …?" with no pattern of its own: the rest read as a statement, the people it fits
+  tell(c, "en3", "My colleague Ahmed is vegan.", "Got it. Your colleague Ahmed is vegan.");
+  tell(c, "en3", "My colleague Siri lives in Asker.", "Got it. Your colleague Siri lives in Asker.");
+  tell(c, "en3", "My cousin Ola lives in Asker with his wife.", "Got it. Your cousin Ola lives in Asker.");
+  ask(c, "en3", "Which of my colleagues is vegan?", "Your colleague Ahmed is vegan.");
+  ask(c, "en3", "Which of my colleagues lives in Asker?", "Your colleague Siri lives in Asker.");
+  ask(c, "en3", "Who lives in Asker?", "Your cousin Ola lives in Asker. Your colleague Siri lives in Asker.");
+  ask(c, "en3", "Who's vegan?", "Your colleague Ahmed is vegan.");
+  tell(c, "nb3", "Naboen min Per er redd for hunder.", "Notert. Naboen din Per er redd for hunder.");
+  ask(c, "nb3", "Hvem av naboene mine er redd for hunder?", "Naboen din Per er redd for hunder.");
   // Not facts: "Mondays" alone is no time; a statement about the speaker is no look.
   tell(c, "en2", "I dislike Mondays.", "Got it. You don't like Mondays.");
   BOOST_TEST(c.facts("en2") == (lines{"en2 | dislikes | Mondays"}), boost::test_tools::per_element());
