@@ -42,6 +42,19 @@ std::vector<config::key_spec> daemon_config_keys() {
       key_path("admin.socket", "", "admin Unix socket; empty: RUNTIME/admin.sock"),
       key_string("admin.group", "aikid", "group whose members may use the admin socket"),
       key_string("admin.metrics_http", "", "serve /metrics on this loopback HOST:PORT (empty: off)"),
+      key_string("http.listen", "",
+                 "HOST:PORT of the OpenAI-compatible API (docs/openai-api.md); empty: off. Needs http.keys_file; a "
+                 "non-loopback HOST also needs http.tls_cert and http.tls_key"),
+      key_path("http.keys_file", "",
+               "bearer keys of the API's clients, one a line ('KEY [CLIENT-NAME]'), mode 0640 or stricter, group the "
+               "clients' group; required when http.listen is set"),
+      key_path("http.tls_cert", "", "TLS certificate (PEM) of the API; required for a non-loopback http.listen"),
+      key_path("http.tls_key", "", "TLS private key (PEM) of http.tls_cert"),
+      key_int("http.max_body_bytes", 1 << 20, 256, 64 << 20, "largest request body of the API (larger: 413)"),
+      key_int("http.deadline_ms", 120000, 100, 86400000,
+              "each API request's deadline (the wire's deadline_ms): past it the generation stops and the client "
+              "gets 504"),
+      key_int("http.threads", 16, 1, 1024, "API connections served at once (each waits on one thread)"),
       key_string("log.level", "info", "log level").one_of({"trace", "debug", "info", "warn", "error", "off"}).is_live(),
       key_bool("log.content", false, "log the user's text (off: redacted)").is_live(),
   };

@@ -196,6 +196,22 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
     }
   }
 
+  // The OpenAI-compatible API's settings are checked before the models load.
+  ipc::openai_http_options http_opts;
+  http_opts.listen = cfg.get_string("http.listen");
+  http_opts.keys_file = cfg.get_string("http.keys_file");
+  http_opts.tls_cert = cfg.get_string("http.tls_cert");
+  http_opts.tls_key = cfg.get_string("http.tls_key");
+  http_opts.max_body_bytes = static_cast<std::size_t>(cfg.get_int("http.max_body_bytes"));
+  http_opts.deadline_ms = cfg.get_int("http.deadline_ms");
+  http_opts.threads = static_cast<int>(cfg.get_int("http.threads"));
+  http_opts.max_json_depth = static_cast<int>(cfg.get_int("ipc.max_json_depth"));
+  if (!http_opts.listen.empty())
+    if (auto ok = ipc::openai_http_check(http_opts); !ok) {
+      spdlog::error("{}", ok.error().message);
+      return 2;
+    }
+
   caf_config ccfg(static_cast<int>(cfg.get_int("daemon.threads")), static_cast<int>(cfg.get_int("daemon.scheduler_poll_sleep_us")));
   caf::actor_system sys{ccfg};
 
@@ -211,10 +227,34 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
     }
   };
   auto replies = std::make_shared<reply_forwarder>();
+  // The OpenAI-compatible API (ipc/openai_http.cpp) sends the same wire
+  // requests as ingress on tickets of its own: their replies go to it, and so
+  // do the streamed tokens of its requests (not published).
+  struct http_router final : reply_sink, thought_sink {
+    std::shared_ptr<reply_forwarder> wire;
+    std::shared_ptr<ipc::publisher> pub;
+    std::atomic<ipc::openai_http*> http{nullptr};
+    void reply_ok(std::uint64_t t, json f) override {
+      if (!ipc::openai_http_ticket(t)) return wire->reply_ok(t, std::move(f));
+      if (auto* h = http.load()) h->reply_ok(t, std::move(f));
+    }
+    void reply_error(std::uint64_t t, error e) override {
+      if (!ipc::openai_http_ticket(t)) return wire->reply_error(t, std::move(e));
+      if (auto* h = http.load()) h->reply_error(t, std::move(e));
+    }
+    void publish(std::string topic, json body) override {
+      if (topic == "thought.token")
+        if (auto* h = http.load(); h && h->take_token(body)) return;
+      pub->publish(std::move(topic), std::move(body));
+    }
+  };
+  auto router = std::make_shared<http_router>();
+  router->wire = replies;
+  router->pub = publisher;
 
   actor_env env;
-  env.replies = replies;
-  env.thoughts = publisher;
+  env.replies = router;
+  env.thoughts = router;
   env.cfg = cfg;
   env.debug = cfg.get_bool("daemon.debug");
 
@@ -283,12 +323,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   for (const auto until = clock::now() + std::chrono::seconds(10); status_sent() == 0 && clock::now() < until;)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
-  auto ing = ipc::ingress::start(
-      zctx,
-      {cfg.get_string("ipc.requests"), static_cast<std::size_t>(cfg.get_int("ipc.max_message_bytes")),
-       daemon_inflight_limits(cfg), 0660, json{{"version", AIKID_VERSION}, {"boot_id", boot_id}}, curve_key,
-       static_cast<int>(cfg.get_int("ipc.max_json_depth"))},
-      [&sys, &actors](std::uint64_t ticket, wire::request&& req) {
+  auto dispatch = [&sys, &actors](std::uint64_t ticket, wire::request&& req) {
         auto target = actors.server_of(req.op);
         request_msg m;
         m.ticket = ticket;
@@ -301,8 +336,13 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
                               (clock::now() + std::chrono::milliseconds(*req.deadline_ms)).time_since_epoch())
                               .count();
         caf::anon_send(target, std::move(m));
-      },
-      nullptr);
+  };
+  auto ing = ipc::ingress::start(
+      zctx,
+      {cfg.get_string("ipc.requests"), static_cast<std::size_t>(cfg.get_int("ipc.max_message_bytes")),
+       daemon_inflight_limits(cfg), 0660, json{{"version", AIKID_VERSION}, {"boot_id", boot_id}}, curve_key,
+       static_cast<int>(cfg.get_int("ipc.max_json_depth"))},
+      dispatch, nullptr);
   if (!ing) {
     spdlog::error("{}", ing.error().message);
     return exit_status(ing.error());
@@ -325,6 +365,47 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
       return exit_status(m.error());
     }
     metrics = std::move(*m);
+  }
+
+  std::unique_ptr<ipc::openai_http> http;
+  if (!http_opts.listen.empty()) {
+    auto limits = [&actx] {
+      std::lock_guard<std::mutex> g(actx.cfg_mu);
+      return daemon_inflight_limits(actx.cfg);
+    };
+    // The models by name: the generation model's file name (and its own
+    // name), the embedder's id; asked of the actors (openai_http caches it).
+    auto models = [&sys, &actors, &actx] {
+      json out = json::array();
+      std::string path;
+      {
+        std::lock_guard<std::mutex> g(actx.cfg_mu);
+        path = actx.cfg.get_string("inference.model");
+      }
+      for (auto [a, kind] : {std::pair{actors.inference, "chat"}, std::pair{actors.embedder, "embedding"}}) {
+        caf::scoped_actor self{sys};
+        self->request(a, std::chrono::seconds(5), health_atom_v)
+            .receive(
+                [&, kind = kind](const std::string& h) {
+                  auto j = json::parse(h, nullptr, false);
+                  if (!j.is_object() || !j.value("up", false) || !j.contains("model")) return;
+                  std::string name = j.value("model", "");
+                  if (std::string(kind) == "chat")
+                    out.push_back({{"id", std::filesystem::path(path).stem().string()}, {"kind", kind}, {"aliases", json::array({name})}});
+                  else
+                    out.push_back({{"id", name}, {"kind", kind}, {"aliases", json::array()}});
+                },
+                [](caf::error&) {});
+      }
+      return out;
+    };
+    auto h = ipc::openai_http::start(http_opts, dispatch, limits, models);
+    if (!h) {
+      spdlog::error("{}", h.error().message);
+      return 2;
+    }
+    http = std::move(*h);
+    router->http = http.get();
   }
 
   // The heartbeat thread (daemon/heartbeat.cpp): one health ask per actor
@@ -357,13 +438,17 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
   publish_state("stopping", json());
   spdlog::info("stopping: no new requests; cancelling generations");
   ingress->stop_accepting();
+  if (http) http->stop_accepting();
   caf::anon_send(actors.inference, cancel_atom_v);
   auto grace = std::chrono::milliseconds(cfg.get_int("daemon.shutdown_grace_ms"));
   auto until = clock::now() + grace;
-  while (ingress->in_flight() > 0 && clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto busy = [&] { return ingress->in_flight() > 0 || (http && http->in_flight() > 0); };
+  while (busy() && clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (ingress->in_flight() > 0) spdlog::warn("{} requests still in flight after the grace period", ingress->in_flight());
   watchdog.stop();
   if (metrics) metrics->stop();
+  if (http) http->stop();
+  router->http = nullptr;
   (*adm)->stop();
   ingress->stop();
   replies->target = nullptr;

@@ -9,6 +9,9 @@
 //   admin_server     the admin Unix stream socket: one text command a line, one
 //                    JSON reply a line; peers checked with SO_PEERCRED
 //   metrics_http     Prometheus text over HTTP on a loopback port (cpp-httplib)
+//   openai_http      the OpenAI-compatible API (cpp-httplib, TLS off loopback):
+//                    bearer keys, chat/completions/embeddings/models turned into
+//                    the wire's generate/embed/model.info requests
 // The wire format itself is in ipc/protocol.hpp; queues from actors to the
 // I/O threads in ipc/outbox.hpp.
 #pragma once
@@ -23,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/sinks.hpp"
@@ -187,5 +191,75 @@ class metrics_http {
   explicit metrics_http(std::unique_ptr<impl> p);
   std::unique_ptr<impl> p_;
 };
+
+// --- the OpenAI-compatible HTTP API ---------------------------------------------------
+
+struct openai_http_options {
+  std::string listen;     // HOST:PORT
+  std::string keys_file;  // bearer keys, one a line (openai_keys_read)
+  std::string tls_cert, tls_key;  // PEM files; required unless HOST is loopback
+  std::size_t max_body_bytes = 1 << 20;
+  std::int64_t deadline_ms = 120000;  // each request's deadline (the wire's deadline_ms)
+  int threads = 16;                   // connections served at once
+  int max_json_depth = json_default_max_depth;
+};
+
+/// One bearer key: the secret and the client identity it stands for (logs, limits).
+struct openai_key {
+  std::string key;
+  std::string client;
+};
+
+/// Reads a keys file: one key a line, optionally followed by whitespace and
+/// a client name (default "key-LINE"); blank lines and '#' comments are
+/// skipped. Fails (errc::bad_request) naming the file when it cannot be read,
+/// is writable by its group or accessible by others (mode 0640 at most),
+/// holds no key, a key shorter than 16 characters, or a key twice.
+expected<std::vector<openai_key>> openai_keys_read(const std::string& path);
+
+/// What start() checks before it binds: HOST:PORT, the keys file, TLS given
+/// as a pair, and TLS for a non-loopback host. The daemon calls it before it
+/// loads the models, so a bad setting fails fast.
+expected<void> openai_http_check(const openai_http_options& opts);
+
+/// The models the API serves, as the daemon knows them now:
+/// [{"id", "kind": "chat"|"embedding", "aliases": [...]}].
+using models_fn = std::function<nlohmann::json()>;
+/// The in-flight limits per wire::op_class in force now (ipc.max_inflight_*).
+using limits_fn = std::function<std::array<int, 6>()>;
+
+class openai_http final : public reply_sink {
+ public:
+  /// Reads the keys, binds HOST:PORT (TLS when a certificate is given; a
+  /// non-loopback host without one is refused) and starts serving. Requests
+  /// go to the actors through `dispatch` as wire requests (generate, embed,
+  /// cancel) on tickets for which openai_http_ticket() is true. Fails
+  /// (errc::bad_request / unavailable) naming the key and the cause.
+  static expected<std::unique_ptr<openai_http>> start(openai_http_options opts, dispatch_fn dispatch,
+                                                      limits_fn limits, models_fn models);
+  ~openai_http() override;
+
+  void reply_ok(std::uint64_t ticket, nlohmann::json fields) override;
+  void reply_error(std::uint64_t ticket, error e) override;
+  /// A thought.token body: true when it belongs to one of this server's
+  /// streaming requests (then it is streamed to that client, not published).
+  bool take_token(const nlohmann::json& body);
+
+  /// From now on new requests are answered 503.
+  void stop_accepting();
+  int in_flight() const;
+  nlohmann::json stats() const;
+  void stop();
+
+  struct impl;
+
+ private:
+  explicit openai_http(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> p_;
+};
+
+/// Tickets of requests made by openai_http (the daemon routes their replies to it).
+constexpr std::uint64_t openai_http_ticket_bit = std::uint64_t{1} << 62;
+inline bool openai_http_ticket(std::uint64_t t) { return (t & openai_http_ticket_bit) != 0; }
 
 }  // namespace aikid::ipc
