@@ -37,15 +37,16 @@ setup_debs() {
   sudo_if env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"
 }
 
+python_packages="pyzmq pytest openai prometheus_client"  # openai: tests/python/test_openai_api.py drives the HTTP API with it; prometheus_client: test_operator.py parses /metrics
 setup_python() {
   local want
-  want=$( (cat bridge/python/pyproject.toml; echo prometheus_client) | sha256sum | cut -c1-16)
+  want=$( (cat bridge/python/pyproject.toml; echo "$python_packages") | sha256sum | cut -c1-16)
   if [ -f "$stamps/python-$want" ] && [ -x .venv/bin/python ]; then return 0; fi
-  say "creating .venv (pyzmq, pytest, prometheus_client, aiki_bridge)"
+  say "creating .venv ($python_packages, aiki_bridge)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
-  # prometheus_client: tests/python/test_operator.py parses /metrics with its parser
-  .venv/bin/pip install -q pyzmq pytest prometheus_client
+  # shellcheck disable=SC2086
+  .venv/bin/pip install -q $python_packages
   .venv/bin/pip install -q -e bridge/python
   rm -f "$stamps"/python-*; touch "$stamps/python-$want"
 }
