@@ -393,7 +393,8 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
                   if (std::string(kind) == "chat")
                     out.push_back({{"id", std::filesystem::path(path).stem().string()}, {"kind", kind}, {"aliases", json::array({name})}});
                   else
-                    out.push_back({{"id", name}, {"kind", kind}, {"aliases", json::array()}});
+                    out.push_back({{"id", name}, {"kind", kind},  // also without its ":<sha256 prefix>"
+                                   {"aliases", json::array({name.substr(0, name.find(':'))})}});
                 },
                 [](caf::error&) {});
       }

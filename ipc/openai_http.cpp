@@ -240,8 +240,9 @@ expected<gen_request> translate_chat(const ojson& b) {
           !rf["json_schema"]["schema"].is_object())
         return error{errc::bad_request, "response_format: json_schema.schema must be an object (a JSON Schema)"};
       g.wire["schema"] = rf["json_schema"]["schema"];
-    } else if (type == "json_object") {
-      g.wire["schema"] = ojson{{"type", "object"}};
+    } else if (type == "json_object") {  // the decoder would close an object of no declared properties at once: "{}"
+      return error{errc::bad_request, "response_format: json_object is not supported: aikid constrains the answer to "
+                                      "a schema's declared properties; send type json_schema with one"};
     } else if (type != "text") {
       return error{errc::bad_request, "response_format: type must be text, json_object or json_schema"};
     }
