@@ -1633,16 +1633,26 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
   };
   if (auto whole = try_clause(t0)) return whole->facts;
   if (whole_only) return std::nullopt;
-  {  // "Broren min, Jonas, bor i Steinkjer": the commas of an apposition
-    toks bare;
-    for (const auto& x : t0)
-      if (x.w != ",") bare.push_back(x);
-    if (bare.size() != t0.size())
-      if (auto whole = try_clause(bare)) return whole->facts;
-  }
-  // clauses at , ; : and conjunctions
+  toks bare;  // "Broren min, Jonas, bor i Steinkjer": the commas of an apposition
+  for (const auto& x : t0)
+    if (x.w != ",") bare.push_back(x);
+  if (bare.size() != t0.size())
+    if (auto whole = try_clause(bare)) return whole->facts;
+  if (hedged(L, t0, std::vector<bool>(t0.size(), false))) return std::nullopt;  // no clause of it is a fact
+  // A value borrowed into a clause is a thing or a name ("… and shellfish", "… and Petter in
+  // Hamar"), not a clause of its own ("… and hardly ever calls").
+  auto value_like = [&](const toks& part) {
+    if (part.empty()) return false;
+    if (part.size() == 1 || part.front().cap || part.front().digit) return true;
+    for (const auto& id : word_ids(L, part.front().w))  // "tree nuts", "hard cheese": a word of a thing
+      if (L.concept_say.count(id)) return true;
+    return false;
+  };
+  // clauses at , ; : and conjunctions; with an apposition's commas out first
+  // ("My uncle, Per, lives in Spain and hardly ever comes home")
+  auto clauses = [&](const toks& base) -> std::vector<pending> {
   std::vector<toks> parts(1);
-  for (const auto& x : t0) {
+  for (const auto& x : base) {
     if (is_punct(x) || L.conjunctions.count(x.w)) {
       if (!parts.back().empty()) parts.emplace_back();
       continue;
@@ -1650,8 +1660,7 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
     parts.back().push_back(x);
   }
   if (parts.back().empty()) parts.pop_back();
-  if (parts.size() < 2) return std::nullopt;
-  if (hedged(L, t0, std::vector<bool>(t0.size(), false))) return std::nullopt;  // no clause of it is a fact
+  if (parts.size() < 2) return {};
   std::vector<pending> all;
   std::optional<told_clause> prev;
   for (auto& part : parts) {
@@ -1671,7 +1680,7 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
       with.insert(with.end(), part.begin(), part.end());
       c = try_clause(with);
     }
-    if (!c && prev) {  // "… and Petter in Hamar": the verb before
+    if (!c && prev && value_like(part)) {  // "… and Petter in Hamar": the verb before
       toks verb;
       for (std::size_t i = 0; i < prev->t.size(); ++i)
         if (prev->m.literal[i]) verb.push_back(prev->t[i]);
@@ -1685,7 +1694,7 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
         }
       }
     }
-    if (!c && prev) {  // "I am allergic to nuts and shellfish": subject and verb before
+    if (!c && prev && value_like(part)) {  // "I am allergic to nuts and shellfish": subject and verb before
       toks with;
       for (std::size_t i = 0; i < prev->t.size(); ++i) {
         bool in_value = false;
@@ -1709,6 +1718,18 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
     if (!c) continue;  // a clause not understood ("… and she sits in the Bergen office"): the others stand
     all.insert(all.end(), c->facts.begin(), c->facts.end());
     prev = std::move(c);
+  }
+  return all;
+  };
+  // both ways when there were commas (each on its own copy of the state): the one that says more
+  auto st_before = st;
+  std::vector<pending> all = clauses(t0);
+  if (bare.size() != t0.size()) {
+    auto st_t0 = st;
+    st = st_before;
+    auto without = clauses(bare);
+    if (without.size() > all.size()) all = std::move(without);
+    else st = st_t0;
   }
   if (all.empty()) return std::nullopt;
   return all;

@@ -409,6 +409,14 @@ BOOST_AUTO_TEST_CASE(people_and_their_things) {
   ask(c, "en3", "Who's vegan?", "Your colleague Ahmed is vegan.");
   tell(c, "nb3", "Naboen min Per er redd for hunder.", "Notert. Naboen din Per er redd for hunder.");
   ask(c, "nb3", "Hvem av naboene mine er redd for hunder?", "Naboen din Per er redd for hunder.");
+  // An apposition with a second clause; a clause that is no value borrows no verb
+  tell(c, "en4", "My aunt, Gunvor, lives in Florø and rarely visits.", "Got it. Your aunt Gunvor lives in Florø.");
+  tell(c, "en4", "My uncle Atle lives in Bodø and hardly ever phones.", "Got it. Your uncle Atle lives in Bodø.");
+  BOOST_TEST(c.facts("en4") == (lines{"Atle | lives_in | Bodø", "Gunvor | lives_in | Florø", "en4 | aunt | Gunvor",
+                                      "en4 | uncle | Atle"}),
+             boost::test_tools::per_element());
+  tell(c, "nb4", "Lillesøstera mi, Trine, jobber som tannlege i Molde.",
+       "Notert. Søsteren din Trine jobber som tannlege. Søsteren din Trine jobber i Molde.");
   // Not facts: "Mondays" alone is no time; a statement about the speaker is no look.
   tell(c, "en2", "I dislike Mondays.", "Got it. You don't like Mondays.");
   BOOST_TEST(c.facts("en2") == (lines{"en2 | dislikes | Mondays"}), boost::test_tools::per_element());
