@@ -366,8 +366,10 @@ std::optional<np_info> np_parse(const lang_rules& L, std::string_view text, cons
       if (name_ok(L, t, i, ce)) name_b = i;
       else break;
     }
-    // a name follows a role ("my brother Jonas"); "my flight to London" has none
+    // a name follows a role ("my brother Jonas"); "my flight to London" has none, and
+    // "moren til Ida" is Ida's mother, not a mother called Ida
     if (name_b != npos && !role_of(L, t, cb, name_b)) name_b = npos;
+    if (name_b != npos && name_b > cb && (t[name_b - 1].w == "til" || t[name_b - 1].w == "of")) return std::nullopt;
     if (name_b != npos) ce = name_b;
   }
   if (name_b != npos) np.name = span_text(text, t, name_b, e);
@@ -384,13 +386,62 @@ std::optional<np_info> np_parse(const lang_rules& L, std::string_view text, cons
   return np;
 }
 
-enum class subj_kind { self, pronoun, np, name };
+enum class subj_kind { self, pronoun, np, name, owned };
 struct subj_info {
   subj_kind kind = subj_kind::self;
   np_info np;
   std::string name;
   std::size_t b = 0, e = 0;
+  // owned: someone else's role ("his sister Fatima", "Søsteren hennes, Julie", "Jamal's sister",
+  // "moren til Magnus"): the owner is a pronoun (owner_at) or a name (name); the role and a name in np
+  std::size_t owner_at = static_cast<std::size_t>(-1);
 };
+
+// "his sister Fatima" / "søsteren hennes Julie" / "Jamal's sister" / "moren til Magnus"
+std::optional<subj_info> owned_parse(const lang_rules& L, std::string_view text, const toks& t, std::size_t b, std::size_t e) {
+  if (e - b < 2 || e - b > 8) return std::nullopt;
+  subj_info s;
+  s.kind = subj_kind::owned;
+  s.b = b;
+  s.e = e;
+  auto role_then_name = [&](std::size_t rb, std::size_t re_max) -> bool {  // a role, then perhaps a name to re_max
+    for (std::size_t k = std::min(re_max, rb + 4); k > rb; --k)
+      if (auto r = role_of(L, t, rb, k)) {
+        if (k < re_max && !name_ok(L, t, k, re_max)) continue;
+        s.np.role = r->first;
+        s.np.plural = r->second;
+        if (k < re_max) s.np.name = span_text(text, t, k, re_max);
+        return true;
+      }
+    return false;
+  };
+  const auto possessive = [&](std::size_t i) { return L.pronouns.count(t[i].w) && (L.she.count(t[i].w) || L.he.count(t[i].w)); };
+  if (possessive(b) && role_then_name(b + 1, e)) {  // his sister Fatima
+    s.owner_at = b;
+    return s;
+  }
+  for (std::size_t k = b + 1; k < e; ++k) {
+    if (possessive(k) && role_of(L, t, b, k)) {  // søsteren hennes [Julie]
+      s.owner_at = k;
+      if (!role_then_name(b, k)) return std::nullopt;
+      if (k + 1 < e) {
+        if (!name_ok(L, t, k + 1, e)) return std::nullopt;
+        s.np.name = span_text(text, t, k + 1, e);
+      }
+      return s;
+    }
+    if (t[k].w == "'s" && name_ok(L, t, b, k) && role_then_name(k + 1, e)) {  // Jamal's sister
+      s.name = span_text(text, t, b, k);
+      return s;
+    }
+    if (t[k].w == "til" && k + 1 < e && role_of(L, t, b, k) && name_ok(L, t, k + 1, e)) {  // moren til Magnus
+      role_then_name(b, k);
+      s.name = span_text(text, t, k + 1, e);
+      return s;
+    }
+  }
+  return std::nullopt;
+}
 
 std::optional<subj_info> subj_parse(const lang_rules& L, std::string_view text, const toks& t, std::size_t b, std::size_t e) {
   subj_info s;
@@ -412,7 +463,7 @@ std::optional<subj_info> subj_parse(const lang_rules& L, std::string_view text, 
     s.name = span_text(text, t, b, e);
     return s;
   }
-  return std::nullopt;
+  return owned_parse(L, text, t, b, e);
 }
 
 // ---- 3. matching ------------------------------------------------------------------------
@@ -790,6 +841,19 @@ std::optional<std::string> subject_for_tell(sentence_ctx& c, std::vector<pending
       }
       named(c.st, c.u, s->name, c.group_role);
       return s->name;
+    case subj_kind::owned: {
+      const std::string owner = s->owner_at != static_cast<std::size_t>(-1) ? pronoun_person(c.L, c.st, c.t[s->owner_at].w) : s->name;
+      if (owner.empty()) return std::nullopt;
+      if (!s->np.name.empty()) {  // "his sister Fatima": Fatima is his sister
+        out.push_back({{owner, s->np.role, s->np.name, base_attrs(c)}, c.u.roles.count(s->np.role) && c.u.roles.at(s->np.role).single, true});
+        named(c.st, c.u, s->np.name, s->np.role);
+        return s->np.name;
+      }
+      auto known = facts_of(c.g, owner, s->np.role, c.user);
+      if (known.size() != 1) return std::nullopt;
+      named(c.st, c.u, known.front().object, s->np.role);
+      return known.front().object;
+    }
     case subj_kind::np: {
       const auto& role = s->np.role;
       if (!s->np.name.empty()) {
@@ -1089,6 +1153,13 @@ std::vector<std::string> subjects_for_ask(const understanding& u, const lang_rul
       if (auto who = pronoun_person(L, st, t[s->b].w); !who.empty()) out.push_back(who);
       break;
     case subj_kind::name: out.push_back(s->name); break;
+    case subj_kind::owned: {
+      const std::string owner = s->owner_at != static_cast<std::size_t>(-1) ? pronoun_person(L, st, t[s->owner_at].w) : s->name;
+      if (!s->np.name.empty()) out.push_back(s->np.name);
+      else if (!owner.empty())
+        for (const auto& f : facts_of(g, owner, s->np.role, user)) out.push_back(f.object);
+      break;
+    }
     case subj_kind::np:
       if (!s->np.name.empty()) out.push_back(s->np.name);
       else

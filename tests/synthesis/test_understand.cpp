@@ -417,6 +417,16 @@ BOOST_AUTO_TEST_CASE(people_and_their_things) {
              boost::test_tools::per_element());
   tell(c, "nb4", "Lillesøstera mi, Trine, jobber som tannlege i Molde.",
        "Notert. Søsteren din Trine jobber som tannlege. Søsteren din Trine jobber i Molde.");
+  // Someone else's people: his/her/hennes/'s/til
+  tell(c, "en5", "My friend Sadiq works at the fire station.", "Got it. Your friend Sadiq works at the fire station.");
+  tell(c, "en5", "His brother Karim lives in Lillestrøm.", "Got it. Karim lives in Lillestrøm.");
+  ask(c, "en5", "Where does Sadiq's brother live?", "Karim lives in Lillestrøm.");
+  tell(c, "nb5", "Venninna mi heter Oda.", "Notert. Oda er vennen din.");
+  tell(c, "nb5", "Broren hennes, Jon, er elektriker.", "Notert. Jon er elektriker.");
+  ask(c, "nb5", "Hva jobber broren til Oda som?", "Jon er elektriker.");
+  BOOST_TEST(c.facts("nb5") == (lines{"Jon | is_a | elektriker", "Oda | brother | Jon", "nb5 | friend | Oda"}),
+             boost::test_tools::per_element());
+  no_fact(c, "nb5", "Faren til Oda bor i Lier.");  // no father of Oda's known: no fact, and not the user's father
   // Not facts: "Mondays" alone is no time; a statement about the speaker is no look.
   tell(c, "en2", "I dislike Mondays.", "Got it. You don't like Mondays.");
   BOOST_TEST(c.facts("en2") == (lines{"en2 | dislikes | Mondays"}), boost::test_tools::per_element());
