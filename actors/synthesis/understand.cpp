@@ -1709,7 +1709,11 @@ std::optional<std::vector<pending>> tell_sentence(const understanding& u, const 
     if (x.w != ",") bare.push_back(x);
   if (bare.size() != t0.size())
     if (auto whole = try_clause(bare)) return whole->facts;
-  if (hedged(L, t0, std::vector<bool>(t0.size(), false))) return std::nullopt;  // no clause of it is a fact
+  // A hypothetical or reported speech anywhere: no clause of it is a fact ("If it rains, we stay
+  // in on Sunday"). A negation takes only its own clause ("The alarm code is 9032, it's not the
+  // one at home"; "I don't live in Hamar any more, I moved to Oslo").
+  for (std::size_t i = 0; i < t0.size(); ++i)
+    if (phrase_at(L.hypotheticals, t0, i, t0.size()) || phrase_at(L.reported, t0, i, t0.size())) return std::nullopt;
   // A value borrowed into a clause is a thing or a name ("… and shellfish", "… and Petter in
   // Hamar"), not a clause of its own ("… and hardly ever calls").
   auto value_like = [&](const toks& part) {
