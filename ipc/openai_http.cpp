@@ -616,6 +616,7 @@ void openai_http::impl::generation(const httplib::Request& req, httplib::Respons
             err = stopping.load() ? error{errc::unavailable, "aikid is shutting down"}
                                   : error{errc::deadline, "http.deadline_ms passed during generation"};
           }
+          if (done || err) state->first.reset();  // the admission slot is free before the client hears the end
           if (err) {  // after the first token: an error event, as OpenAI sends it
             std::string s = "data: " + error_text(from_wire(*err, chat ? "chat" : "completions")) + "\n\n";
             sink.write(s.data(), s.size());
@@ -833,6 +834,9 @@ expected<std::unique_ptr<openai_http>> openai_http::start(openai_http_options op
   const auto threads = static_cast<std::size_t>(std::max(1, opts.threads));
   p->srv->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   p->srv->set_payload_max_length(opts.max_body_bytes);
+  // Each SSE event is a small write: with Nagle's algorithm the second one
+  // waited for the client's delayed ACK (~40 ms more to the first token).
+  p->srv->set_tcp_nodelay(true);
   p->srv->set_read_timeout(30);
   p->srv->set_write_timeout(30);
   p->routes();
