@@ -308,6 +308,7 @@ struct np_info {
   std::vector<std::string> key;
   std::size_t b = 0, e = 0;        // the phrase
   std::size_t noun_e = 0;          // where the words before the name end
+  std::string rank;                // "my older sister": older (a language-neutral id of [ranks])
 };
 
 std::optional<np_info> np_parse(const lang_rules& L, std::string_view text, const toks& t, std::size_t b, std::size_t e) {
@@ -381,6 +382,8 @@ std::optional<np_info> np_parse(const lang_rules& L, std::string_view text, cons
   }
   if (!np.name.empty() && np.role.empty()) return std::nullopt;  // "bandet mitt Kaizers"
   np.noun_e = name_b != npos ? name_b : e;
+  for (std::size_t i = b; i < np.noun_e && !np.role.empty(); ++i)
+    if (auto it = L.ranks.find(t[i].w); it != L.ranks.end()) np.rank = it->second;
   np.key = key_of(L, t, cb, ce);
   if (np.key.empty()) return std::nullopt;
   return np;
@@ -652,10 +655,26 @@ std::optional<std::string> placeholder_role(std::string_view name) {
   return std::nullopt;
 }
 
+// Of the user's people of a role, those said to be of `rank` ("my older sister"); all of them
+// when no rank is asked or none of them has one.
+std::vector<fact> of_rank(const kg& g, std::vector<fact> people, const std::string& rank, std::string_view user);
+
 // The user's facts whose subject is the speaker (empty when none).
 std::vector<fact> facts_of(const kg& g, std::string_view subject, std::string_view relation, std::string_view user) {
   auto f = kg_facts(g, subject, relation, user);
   return f ? std::move(*f) : std::vector<fact>{};
+}
+
+std::vector<fact> of_rank(const kg& g, std::vector<fact> people, const std::string& rank, std::string_view user) {
+  if (rank.empty()) return people;
+  std::vector<fact> out;
+  bool any = false;
+  for (const auto& p : people) {
+    const auto r = facts_of(g, p.object, "rank", user);
+    any = any || !r.empty();
+    if (!r.empty() && r.front().object == rank) out.push_back(p);
+  }
+  return any ? out : people;
 }
 
 // How a person is named: "your brother Jonas", "Jonas", "your son".
@@ -859,10 +878,11 @@ std::optional<std::string> subject_for_tell(sentence_ctx& c, std::vector<pending
       if (!s->np.name.empty()) {
         const bool single = c.u.roles.count(role) && c.u.roles.at(role).single;
         out.push_back({{std::string(c.user), role, s->np.name, base_attrs(c)}, single, true});
+        if (!s->np.rank.empty()) out.push_back({{s->np.name, "rank", s->np.rank, base_attrs(c)}, true, true});
         named(c.st, c.u, s->np.name, role);
         return s->np.name;
       }
-      auto known = facts_of(c.g, c.user, role, c.user);
+      auto known = of_rank(c.g, facts_of(c.g, c.user, role, c.user), s->np.rank, c.user);
       if (known.size() == 1) {
         named(c.st, c.u, known.front().object, role);
         return known.front().object;
@@ -1163,7 +1183,7 @@ std::vector<std::string> subjects_for_ask(const understanding& u, const lang_rul
     case subj_kind::np:
       if (!s->np.name.empty()) out.push_back(s->np.name);
       else
-        for (const auto& f : facts_of(g, user, s->np.role, user)) out.push_back(f.object);
+        for (const auto& f : of_rank(g, facts_of(g, user, s->np.role, user), s->np.rank, user)) out.push_back(f.object);
       break;
   }
   with_placeholders(u, g, user, out);

@@ -62,6 +62,7 @@ struct lang_rules {
   phrases places, fillers, negations, hypotheticals, reported, corrections, forget;
   phrases who, who_of;  // "who …?" / "which of my colleagues …?": the user's people a statement fits
   std::map<std::string, int> numbers;
+  std::map<std::string, std::string> ranks;  // "older"/"eldste"/"storebror" → older: which of two of a kind
   std::map<std::string, role_words> roles;
   std::map<std::string, std::pair<std::string, bool>> role_forms;  // words → (role id, plural)
   std::map<std::string, std::string> concepts;                     // word → word id

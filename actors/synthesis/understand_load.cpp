@@ -191,7 +191,7 @@ constexpr std::string_view kSayKeys[] = {"told", "yes", "no", "dont_know", "dont
 expected<lang_rules> read_lang(const std::string& file, const toml::table& root, const understanding& u) {
   reader r{{file, std::nullopt}};
   r.only(root, "", {"lang", "self", "mine", "pronouns", "articles", "stop", "places", "fillers", "negations",
-                    "hypotheticals", "reported", "questions", "corrections", "forget", "who", "who_of", "markers", "numbers", "roles",
+                    "hypotheticals", "reported", "questions", "corrections", "forget", "who", "who_of", "markers", "numbers", "ranks", "roles",
                     "suffixes", "conjunctions", "ends", "flip", "she", "he", "expand", "act_not", "definite", "it_is", "past_endings",
                     "words", "compounds", "genders", "tell", "ask", "say"});
   lang_rules L;
@@ -248,6 +248,10 @@ expected<lang_rules> read_lang(const std::string& file, const toml::table& root,
       if (!v.is_integer()) r.fail(reader::line_of(v), "numbers." + std::string(k.str()) + ": expected an integer");
       L.numbers[join(words_of(k.str()))] = static_cast<int>(v.value<std::int64_t>().value_or(0));
     }
+  }
+  if (const auto* ranks = root.get_as<toml::table>("ranks")) {
+    for (auto&& [k, v] : *ranks)
+      for (const auto& w : r.strings(&v, "ranks." + std::string(k.str()))) L.ranks[join(words_of(w))] = std::string(k.str());
   }
   if (const auto* roles = root.get_as<toml::table>("roles")) {
     for (auto&& [k, v] : *roles) {

@@ -427,6 +427,11 @@ BOOST_AUTO_TEST_CASE(people_and_their_things) {
   BOOST_TEST(c.facts("nb5") == (lines{"Jon | is_a | elektriker", "Oda | brother | Jon", "nb5 | friend | Oda"}),
              boost::test_tools::per_element());
   no_fact(c, "nb5", "Faren til Oda bor i Lier.");  // no father of Oda's known: no fact, and not the user's father
+  // Which of two: "my older brother" / "lillebroren min"
+  tell(c, "en6", "My older brother Geir lives in Alta.", "Got it. Your brother Geir lives in Alta.");
+  tell(c, "en6", "My younger brother, Vidar, lives in Vadsø.", "Got it. Your brother Vidar lives in Vadsø.");
+  ask(c, "en6", "Where does my younger brother live?", "Your brother Vidar lives in Vadsø.");
+  ask(c, "en6", "Hvor bor storebroren min?", "Broren din Geir bor i Alta.");
   // Not facts: "Mondays" alone is no time; a statement about the speaker is no look.
   tell(c, "en2", "I dislike Mondays.", "Got it. You don't like Mondays.");
   BOOST_TEST(c.facts("en2") == (lines{"en2 | dislikes | Mondays"}), boost::test_tools::per_element());
