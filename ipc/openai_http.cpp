@@ -736,6 +736,13 @@ void openai_http::impl::routes() {
   srv->Get("/v1/models", [this](const httplib::Request& q, httplib::Response& r) { list_models(q, r, ""); });
   srv->Get(R"(/v1/models/(.+))",
            [this](const httplib::Request& q, httplib::Response& r) { list_models(q, r, q.matches[1].str()); });
+  // One debug line a request, by client (never the key).
+  srv->set_logger([this](const httplib::Request& q, const httplib::Response& r) {
+    if (!spdlog::should_log(spdlog::level::debug)) return;
+    std::string who = client_of(q);
+    spdlog::debug("http {} {} {} from {} -> {}", who.empty() ? "(no valid key)" : who, q.method, q.path, q.remote_addr,
+                  r.status);
+  });
   // Whatever cpp-httplib answers itself (404, 405, 413, 400) gets OpenAI's error shape.
   srv->set_error_handler([](const httplib::Request& q, httplib::Response& r) {
     if (!r.body.empty()) return;
