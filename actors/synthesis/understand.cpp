@@ -1538,6 +1538,61 @@ std::optional<asked> who_answer(const understanding& u, const lang_rules& L, con
   return a;
 }
 
+// "Does Amina eat pork?", "Har pappa diabetes?", "Is Kari a nurse?" — no [[ask]] pattern: the
+// question read as the statement it asks about (the subject first: the words after the verb,
+// shortest first) and checked against the graph: "Yes." with the fact, "No." with what is known
+// of that relation, nothing when the graph knows nothing of it.
+std::optional<asked> yes_no_answer(const understanding& u, const lang_rules& L, const kg& g, const understand_input& in,
+                                   const understand_state::per_user& st, std::string_view text, const toks& t) {
+  if (t.size() < 3) return std::nullopt;
+  const std::string& v = t[0].w;
+  const bool keep = L.aux_keep.count(v), add_s = L.aux_s.count(v), drop = L.aux_drop.count(v);
+  if (!keep && !add_s && !drop) return std::nullopt;
+  auto said = [&](std::size_t j) -> std::string {  // a word as said (a name keeps its capital)
+    const std::string w(t[j].e > t[j].b && t[j].e <= text.size() ? text.substr(t[j].b, t[j].e - t[j].b) : std::string_view{});
+    return detail::text_key(w) == t[j].w ? w : t[j].w;
+  };
+  for (std::size_t k = 2; k + 1 <= t.size() && k <= 5; ++k) {
+    std::string s;
+    for (std::size_t j = 1; j < k; ++j) s += (s.empty() ? "" : " ") + said(j);  // the subject
+    std::size_t rest = k;
+    if (keep) s += " " + said(0);  // "Kari is", "Kari bor"
+    else if (add_s) {  // "Kari lives": the verb after the subject takes an s
+      if (rest >= t.size()) continue;
+      s += " " + said(rest) + "s";
+      ++rest;
+    }
+    for (std::size_t j = rest; j < t.size(); ++j)
+      if (!is_punct(t[j]) && t[j].w != "?") s += " " + said(j);
+    std::optional<when_parsed> when;
+    std::string time_said;
+    toks st_t = words_with_time(s, words_of_lang(in.words, L.lang), in, when, time_said);
+    expand_words(L, st_t);
+    auto dry = st;
+    bool hedge = false;
+    auto facts = tell_sentence(u, L, g, in, dry, s, st_t, when, time_said, &hedge, true);
+    if (!facts) continue;
+    asked a;
+    a.source = "facts";
+    bool yes = false, any = false;
+    std::vector<std::string> sentences;
+    for (const auto& p : *facts) {
+      if (!u.relations.count(p.t.relation)) continue;
+      for (const auto& f : facts_of(g, p.t.subject, p.t.relation, in.user)) {
+        any = true;
+        yes = yes || same_value(L, f.object, p.t.object);
+        auto s2 = say_fact(g, u, L, f, in.user, in.words, in.tz);
+        if (!s2.empty()) sentences.push_back(std::move(s2));
+        a.facts.push_back(triple_of(f));
+      }
+    }
+    if (!any) return std::nullopt;
+    a.text = say_key(L, yes ? "yes" : "no", {{"facts", join_sentences(sentences)}});
+    return a;
+  }
+  return std::nullopt;
+}
+
 // Is a question about the user's life? It names them or theirs, a role, a
 // thing the word lists know, or someone in their graph.
 bool about_user(const understanding& u, const lang_rules& L, const kg& g, std::string_view user, const toks& t) {
@@ -2075,7 +2130,7 @@ expected<std::optional<understood>> understand_text(kg& g, const understanding& 
           break;
         }
         if (!answer)
-          if (auto a = who_answer(u, L, g, in, st, sentence, t)) {
+          if (auto a = who_answer(u, L, g, in, st, sentence, t); a || (a = yes_no_answer(u, L, g, in, st, sentence, t))) {
             understood out;
             out.lang = L.lang;
             out.text = std::move(a->text);

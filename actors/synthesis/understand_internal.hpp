@@ -61,6 +61,9 @@ struct lang_rules {
   std::set<std::string> self, mine, pronouns, articles, stop, markers, questions, she, he;
   phrases places, fillers, negations, hypotheticals, reported, corrections, forget;
   phrases who, who_of;  // "who …?" / "which of my colleagues …?": the user's people a statement fits
+  // yes/no questions read as statements: aux_keep ("is Kari a nurse" → "Kari is a nurse", "Bor
+  // Kari i Oslo?" → "Kari bor i Oslo"), aux_s ("does Kari live …" → "Kari lives …"), aux_drop ("do I …")
+  std::set<std::string> aux_keep, aux_s, aux_drop;
   std::map<std::string, int> numbers;
   std::map<std::string, std::string> ranks;  // "older"/"eldste"/"storebror" → older: which of two of a kind
   std::map<std::string, role_words> roles;

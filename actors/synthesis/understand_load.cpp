@@ -191,7 +191,7 @@ constexpr std::string_view kSayKeys[] = {"told", "yes", "no", "dont_know", "dont
 expected<lang_rules> read_lang(const std::string& file, const toml::table& root, const understanding& u) {
   reader r{{file, std::nullopt}};
   r.only(root, "", {"lang", "self", "mine", "pronouns", "articles", "stop", "places", "fillers", "negations",
-                    "hypotheticals", "reported", "questions", "corrections", "forget", "who", "who_of", "markers", "numbers", "ranks", "roles",
+                    "hypotheticals", "reported", "questions", "corrections", "forget", "who", "who_of", "aux_keep", "aux_s", "aux_drop", "markers", "numbers", "ranks", "roles",
                     "suffixes", "conjunctions", "ends", "flip", "she", "he", "expand", "act_not", "definite", "it_is", "past_endings",
                     "words", "compounds", "genders", "tell", "ask", "say"});
   lang_rules L;
@@ -219,6 +219,9 @@ expected<lang_rules> read_lang(const std::string& file, const toml::table& root,
   L.corrections = r.phrase_list(root, "corrections", true);
   L.forget = r.phrase_list(root, "forget", true);
   L.who = r.phrase_list(root, "who", false);
+  L.aux_keep = set_of("aux_keep", false);
+  L.aux_s = set_of("aux_s", false);
+  L.aux_drop = set_of("aux_drop", false);
   L.who_of = r.phrase_list(root, "who_of", false);
   L.conjunctions = set_of("conjunctions", true);
   L.ends = set_of("ends", false);

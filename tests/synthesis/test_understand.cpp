@@ -430,6 +430,12 @@ BOOST_AUTO_TEST_CASE(people_and_their_things) {
   // A value told in one language, asked in the other: said in the asker's words where both know them
   tell(c, "x7", "Kusinen min Maren jobber som rørlegger.", "Notert. Fetteren din Maren jobber som rørlegger.");
   ask(c, "x7", "What does Maren work as?", "Your cousin Maren works as a plumber.");
+  // Yes/no questions read as their statement
+  tell(c, "y8", "My friend Ronja is afraid of wasps.", "Got it. Your friend Ronja is afraid of wasps.");
+  ask(c, "y8", "Is Ronja afraid of wasps?", "Yes. Your friend Ronja is afraid of wasps.");
+  ask(c, "y8", "Is Ronja afraid of snakes?", "No. Your friend Ronja is afraid of wasps.");
+  tell(c, "y9", "Bestefaren min har astma.", "Notert. Bestefaren din har astma.");
+  ask(c, "y9", "Har bestefaren min astma?", "Ja. Bestefaren din har astma.");
   // Which of two: "my older brother" / "lillebroren min"
   tell(c, "en6", "My older brother Geir lives in Alta.", "Got it. Your brother Geir lives in Alta.");
   tell(c, "en6", "My younger brother, Vidar, lives in Vadsø.", "Got it. Your brother Vidar lives in Vadsø.");
