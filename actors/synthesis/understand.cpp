@@ -972,6 +972,14 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
       return out;
     }
     if (r.fact == "prefers") attrs["over"] = slot_text(c, "obj2");
+    if (r.fact2 == "works_at" && r.fact == "works_as" && c.m.slots.count("obj2") && !c.m.slots.count("obj")) {
+      // "Anders er lærer på Berg skole": a job the word lists know, or a place with a name
+      const auto w = c.m.slots.at("w"), o2 = c.m.slots.at("obj2");
+      bool job = c.t[o2.b].cap;
+      for (std::size_t i = w.b; i < w.e; ++i)
+        for (const auto& id : word_ids(c.L, c.t[i].w)) job = job || c.L.concept_say.count(id);
+      if (!job) return std::nullopt;
+    }
     out.push_back({{*subject, r.fact, obj, attrs}, meta.single, false});
     if (!r.fact2.empty() && c.m.slots.count("obj2"))
       out.push_back({{*subject, r.fact2, slot_text(c, "obj2"), attrs}, u.relations.at(r.fact2).single, false});

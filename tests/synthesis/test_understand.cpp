@@ -430,6 +430,10 @@ BOOST_AUTO_TEST_CASE(people_and_their_things) {
   // A value told in one language, asked in the other: said in the asker's words where both know them
   tell(c, "x7", "Kusinen min Maren jobber som rørlegger.", "Notert. Fetteren din Maren jobber som rørlegger.");
   ask(c, "x7", "What does Maren work as?", "Your cousin Maren works as a plumber.");
+  // A job and a workplace in one: "is a … at …" / "er … på …" (a job the lists know, or a named place)
+  tell(c, "j10", "My sister Hedda is a nurse at Ullevål.", "Got it. Your sister Hedda works as a nurse. Your sister Hedda works at Ullevål.");
+  tell(c, "j11", "Onkelen min Arvid er snekker på Hamar.", "Notert. Onkelen din Arvid jobber som snekker. Onkelen din Arvid jobber i Hamar.");
+  no_fact(c, "j11", "Onkelen min Arvid er trøtt i dag.");
   // Yes/no questions read as their statement
   tell(c, "y8", "My friend Ronja is afraid of wasps.", "Got it. Your friend Ronja is afraid of wasps.");
   ask(c, "y8", "Is Ronja afraid of wasps?", "Yes. Your friend Ronja is afraid of wasps.");
