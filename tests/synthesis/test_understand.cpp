@@ -434,6 +434,9 @@ BOOST_AUTO_TEST_CASE(people_and_their_things) {
   tell(c, "j10", "My sister Hedda is a nurse at Ullevål.", "Got it. Your sister Hedda works as a nurse. Your sister Hedda works at Ullevål.");
   tell(c, "j11", "Onkelen min Arvid er snekker på Hamar.", "Notert. Onkelen din Arvid jobber som snekker. Onkelen din Arvid jobber i Hamar.");
   no_fact(c, "j11", "Onkelen min Arvid er trøtt i dag.");
+  // "what time is …", "which days do I …"
+  tell(c, "t12", "My swimming lesson is every Thursday at 17:00.", "Got it. Your swimming lesson is every Thursday at 17:00.");
+  ask(c, "t12", "What time is my swimming lesson?", "Your swimming lesson is every Thursday at 17:00.");
   // Yes/no questions read as their statement
   tell(c, "y8", "My friend Ronja is afraid of wasps.", "Got it. Your friend Ronja is afraid of wasps.");
   ask(c, "y8", "Is Ronja afraid of wasps?", "Yes. Your friend Ronja is afraid of wasps.");
