@@ -481,6 +481,7 @@ struct match_result {
 
 bool slot_shape_ok(const lang_rules& L, std::string_view text, const std::string& slot, const toks& t, std::size_t b,
                    std::size_t e) {
+  if (b >= e || e > t.size()) return false;  // a slot holds a word at least (one at the very end had none: the fuzzer)
   const std::size_t len = e - b;
   if (slot == "time") return len == 1 && t[b].time;
   for (std::size_t i = b; i < e; ++i)
