@@ -165,10 +165,17 @@ def test_debug_clock_is_refused_unless_debug_is_on(daemon, make_daemon):
 
 def test_a_newer_percept_cancels_the_same_users_running_answer(make_daemon):
     d = make_daemon("synthesis.learn=false", "synthesis.answer_tokens=200", "memory.remember_sources=").start()
-    with Subscriber(d.thoughts, topics=["thought.final"]) as sub, Client(d.requests, timeout=60) as c:
+    with Subscriber(d.thoughts, topics=["thought.final", "thought.token"]) as sub, Client(d.requests, timeout=60) as c:
         time.sleep(0.3)
         a = c.request("perceive", text="Tell me a very long story about a lighthouse keeper.", user="ola")["percept_id"]
-        time.sleep(1.0)
+        # the second percept goes while the first answer is being written: at its second token
+        # (a fixed sleep raced the answer's end once the embedder got faster)
+        tokens, deadline = 0, time.monotonic() + 120
+        while tokens < 2 and time.monotonic() < deadline:
+            t = sub.recv(timeout=1.0)
+            if t is not None and t.topic == "thought.token" and t.percept_id == a:
+                tokens += 1
+        assert tokens == 2, "the first answer wrote no tokens"
         b = c.request("perceive", text="Never mind, tell me a joke instead.", user="ola")["percept_id"]
         fa, fb = finals_of(sub, [a, b], timeout=120)
         assert fa is not None and fa.body.get("error", {}).get("code") == "cancelled", fa and fa.body
