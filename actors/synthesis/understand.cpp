@@ -1550,7 +1550,8 @@ std::optional<asked> who_answer(const understanding& u, const lang_rules& L, con
 // "Does Amina eat pork?", "Har pappa diabetes?", "Is Kari a nurse?" — no [[ask]] pattern: the
 // question read as the statement it asks about (the subject first: the words after the verb,
 // shortest first) and checked against the graph: "Yes." with the fact, "No." with what is known
-// of that relation, nothing when the graph knows nothing of it.
+// of that relation, "I don't know that yet" when the graph knows nothing of it; nothing when the
+// question reads as no statement (it goes on to memory, templates and the model).
 std::optional<asked> yes_no_answer(const understanding& u, const lang_rules& L, const kg& g, const understand_input& in,
                                    const understand_state::per_user& st, std::string_view text, const toks& t) {
   if (t.size() < 3) return std::nullopt;
@@ -1595,7 +1596,7 @@ std::optional<asked> yes_no_answer(const understanding& u, const lang_rules& L, 
         a.facts.push_back(triple_of(f));
       }
     }
-    if (!any) return std::nullopt;
+    if (!any) return asked{say_key(L, "dont_know"), "unknown", {}};  // understood, never told: not the model's guess
     a.text = say_key(L, yes ? "yes" : "no", {{"facts", join_sentences(sentences)}});
     return a;
   }

@@ -443,6 +443,7 @@ BOOST_AUTO_TEST_CASE(people_and_their_things) {
   ask(c, "y8", "Is Ronja afraid of snakes?", "No. Your friend Ronja is afraid of wasps.");
   tell(c, "y9", "Bestefaren min har astma.", "Notert. Bestefaren din har astma.");
   ask(c, "y9", "Har bestefaren min astma?", "Ja. Bestefaren din har astma.");
+  ask(c, "y9", "Bor bestefaren min i Lom?", "Jeg vet ikke det ennå.", "unknown");  // understood, never told
   // Which of two: "my older brother" / "lillebroren min"
   tell(c, "en6", "My older brother Geir lives in Alta.", "Got it. Your brother Geir lives in Alta.");
   tell(c, "en6", "My younger brother, Vidar, lives in Vadsø.", "Got it. Your brother Vidar lives in Vadsø.");
