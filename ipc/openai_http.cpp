@@ -262,10 +262,10 @@ expected<gen_request> translate_completion(const ojson& b) {
   if (auto ok = refuse_if(b, "echo", b.value("echo", ojson(false)) != ojson(false), "not supported"); !ok) return ok.error();
   if (auto ok = refuse_if(b, "suffix", true, "not supported"); !ok) return ok.error();
   if (auto ok = refuse_if(b, "logprobs", true, "not supported"); !ok) return ok.error();
-  if (auto ok = refuse_if(b, "best_of", !(b["best_of"].is_number_integer() && b["best_of"].get<long long>() == 1),
-                          "only 1 is supported");
-      !ok)
-    return ok.error();
+  // (b is const: operator[] on a key it lacks reads past the object — ASan found it; find() never does)
+  const auto best_of = b.find("best_of");
+  const bool one = best_of != b.end() && best_of->is_number_integer() && best_of->get<long long>() == 1;
+  if (auto ok = refuse_if(b, "best_of", !one, "only 1 is supported"); !ok) return ok.error();
   // OpenAI's default for completions is 16 tokens.
   g.wire["max_tokens"] = b.contains("max_tokens") && !b["max_tokens"].is_null() ? b["max_tokens"] : ojson(16);
   if (auto ok = sampling_fields(b, g.wire); !ok) return ok.error();
