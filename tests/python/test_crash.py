@@ -127,7 +127,15 @@ def check(d: Daemon, acked: dict):
         assert r["ok"], r
         return r
 
-    listed = req({"op": "memory.list", "user": "crash", "limit": 10000})["memories"]
+    # every page: the rounds write past 10,000 memories on a fast machine (one page of 10,000
+    # made the memories past it look lost)
+    listed, total = [], None
+    while total is None or len(listed) < total:
+        page = req({"op": "memory.list", "user": "crash", "limit": 10000, "offset": len(listed)})
+        total = page["total"]
+        if not page["memories"]:
+            break
+        listed += page["memories"]
     by_id = {m["id"]: m for m in listed}
     for mid, (w, text, vec) in list(acked["mem"].items()):
         assert mid in by_id, f"acknowledged memory {mid} lost"
