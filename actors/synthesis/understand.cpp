@@ -385,7 +385,7 @@ std::optional<np_info> np_parse(const lang_rules& L, std::string_view text, cons
   for (std::size_t i = b; i < np.noun_e && !np.role.empty(); ++i)
     if (auto it = L.ranks.find(t[i].w); it != L.ranks.end()) np.rank = it->second;
   np.key = key_of(L, t, cb, ce);
-  if (np.key.empty()) return std::nullopt;
+  if (np.key.empty() || key_str(np.key).size() > kMaxValueBytes) return std::nullopt;  // a key is a relation's name
   return np;
 }
 
@@ -1072,7 +1072,7 @@ std::optional<std::vector<pending>> tell_facts(sentence_ctx& c, const rule& r) {
     if (!c.when || c.when->past || begins_badly("act")) return std::nullopt;
     auto it = c.m.slots.at("act");
     auto key = key_of(c.L, c.t, it.b, it.e);
-    if (key.empty()) return std::nullopt;
+    if (key.empty() || key_str(key).size() > kMaxValueBytes) return std::nullopt;
     auto subject = subject_for_tell(c, out);
     if (!subject) return std::nullopt;
     // the verb as said, with the pattern's own word before it ("is coming over")
