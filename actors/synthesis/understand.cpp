@@ -1487,6 +1487,13 @@ std::optional<std::string> memory_answer(const understanding& u, const lang_rule
   return std::nullopt;
 }
 
+// Word j of t as it was said (a name keeps its capital), or its expanded form
+// ("who 's" read as "who is"): for a question re-read as a statement.
+std::string word_as_said(std::string_view text, const toks& t, std::size_t j) {
+  const std::string w(t[j].e > t[j].b && t[j].e <= text.size() ? text.substr(t[j].b, t[j].e - t[j].b) : std::string_view{});
+  return detail::text_key(w) == t[j].w ? w : t[j].w;
+}
+
 // "Who lives in Bergen?", "Which of my colleagues is vegetarian?", "Hvem av
 // naboene spiller trommer?" — no [[ask]] pattern: the rest of the question is
 // read as a statement about a stand-in name, and the user's people (of the
@@ -1508,12 +1515,9 @@ std::optional<asked> who_answer(const understanding& u, const lang_rules& L, con
   }
   if (i == 0 || i >= t.size() || t[i].b >= text.size()) return std::nullopt;
   const std::string stand_in = "Xyzzy";
-  std::string s = stand_in;  // the words as said (a name keeps its capital), "who 's" read as "who is"
-  for (std::size_t j = i; j < t.size(); ++j) {
-    if (is_punct(t[j]) || t[j].w == "?") continue;
-    const std::string said(t[j].e > t[j].b && t[j].e <= text.size() ? text.substr(t[j].b, t[j].e - t[j].b) : std::string_view{});
-    s += " " + (detail::text_key(said) == t[j].w ? said : t[j].w);
-  }
+  std::string s = stand_in;
+  for (std::size_t j = i; j < t.size(); ++j)
+    if (!is_punct(t[j]) && t[j].w != "?") s += " " + word_as_said(text, t, j);
   std::optional<when_parsed> when;
   std::string time_said;
   toks st_t = words_with_time(s, words_of_lang(in.words, L.lang), in, when, time_said);
@@ -1558,10 +1562,7 @@ std::optional<asked> yes_no_answer(const understanding& u, const lang_rules& L, 
   const std::string& v = t[0].w;
   const bool keep = L.aux_keep.count(v), add_s = L.aux_s.count(v), drop = L.aux_drop.count(v);
   if (!keep && !add_s && !drop) return std::nullopt;
-  auto said = [&](std::size_t j) -> std::string {  // a word as said (a name keeps its capital)
-    const std::string w(t[j].e > t[j].b && t[j].e <= text.size() ? text.substr(t[j].b, t[j].e - t[j].b) : std::string_view{});
-    return detail::text_key(w) == t[j].w ? w : t[j].w;
-  };
+  auto said = [&](std::size_t j) { return word_as_said(text, t, j); };
   for (std::size_t k = 2; k + 1 <= t.size() && k <= 5; ++k) {
     std::string s;
     for (std::size_t j = 1; j < k; ++j) s += (s.empty() ? "" : " ") + said(j);  // the subject
