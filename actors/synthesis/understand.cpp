@@ -1494,6 +1494,19 @@ std::string word_as_said(std::string_view text, const toks& t, std::size_t j) {
   return detail::text_key(w) == t[j].w ? w : t[j].w;
 }
 
+// A question re-read as statement s: the facts it would tell, on a copy of the
+// user's state (nothing is stored, no one becomes "the last person named").
+std::optional<std::vector<pending>> read_as_statement(const understanding& u, const lang_rules& L, const kg& g,
+                                                      const understand_input& in, const understand_state::per_user& st,
+                                                      const std::string& s) {
+  std::optional<when_parsed> when;
+  std::string time_said;
+  toks t = words_with_time(s, words_of_lang(in.words, L.lang), in, when, time_said);
+  expand_words(L, t);
+  auto dry = st;
+  return tell_sentence(u, L, g, in, dry, s, t, when, time_said, nullptr, true);
+}
+
 // "Who lives in Bergen?", "Which of my colleagues is vegetarian?", "Hvem av
 // naboene spiller trommer?" — no [[ask]] pattern: the rest of the question is
 // read as a statement about a stand-in name, and the user's people (of the
@@ -1518,12 +1531,7 @@ std::optional<asked> who_answer(const understanding& u, const lang_rules& L, con
   std::string s = stand_in;
   for (std::size_t j = i; j < t.size(); ++j)
     if (!is_punct(t[j]) && t[j].w != "?") s += " " + word_as_said(text, t, j);
-  std::optional<when_parsed> when;
-  std::string time_said;
-  toks st_t = words_with_time(s, words_of_lang(in.words, L.lang), in, when, time_said);
-  expand_words(L, st_t);
-  auto dry = st;
-  auto said = tell_sentence(u, L, g, in, dry, s, st_t, when, time_said, nullptr, true);
+  auto said = read_as_statement(u, L, g, in, st, s);
   if (!said) return std::nullopt;
   std::set<std::string> people;  // who may answer: the role's people, else everyone of the user's
   if (!role.empty())
@@ -1575,13 +1583,7 @@ std::optional<asked> yes_no_answer(const understanding& u, const lang_rules& L, 
     }
     for (std::size_t j = rest; j < t.size(); ++j)
       if (!is_punct(t[j]) && t[j].w != "?") s += " " + said(j);
-    std::optional<when_parsed> when;
-    std::string time_said;
-    toks st_t = words_with_time(s, words_of_lang(in.words, L.lang), in, when, time_said);
-    expand_words(L, st_t);
-    auto dry = st;
-    bool hedge = false;
-    auto facts = tell_sentence(u, L, g, in, dry, s, st_t, when, time_said, &hedge, true);
+    auto facts = read_as_statement(u, L, g, in, st, s);
     if (!facts) continue;
     asked a;
     a.source = "facts";
