@@ -116,6 +116,13 @@ struct add_result {
   bool deduplicated = false;
 };
 
+struct history_event {
+  /// "add" | "update" | "delete" | "dedup"
+  std::string event;
+  std::optional<std::string> old_text, new_text;
+  std::int64_t at_ms = 0;
+};
+
 /// One memory of an add_batch.
 struct new_memory {
   std::string user, text;
@@ -126,6 +133,15 @@ struct new_memory {
   /// (previous) model, so that old-model searches find the memory before
   /// the switch. Empty: the memory is only in the shadow until the switch.
   std::vector<float> live_vec;
+  /// false (memory.add's `dedup: false`, an import's): never merged into an
+  /// existing memory, always a new one.
+  bool dedup = true;
+  /// memory.add's `created` / `updated` (unix ms): an imported memory's own
+  /// times; 0 = now (updated: created).
+  std::int64_t created_ms = 0, updated_ms = 0;
+  /// memory.add's `history`: the memory's past changes (an import's), written
+  /// instead of the one `add` event; empty: that one event.
+  std::vector<history_event> history = {};
 };
 
 /// Where a search was answered while the store re-embeds.
@@ -159,13 +175,6 @@ struct reindex_result {
   std::size_t written = 0, skipped = 0;
   /// This call completed the shadow and switched the store to the new model.
   bool switched = false;
-};
-
-struct history_event {
-  /// "add" | "update" | "delete" | "dedup"
-  std::string event;
-  std::optional<std::string> old_text, new_text;
-  std::int64_t at_ms = 0;
 };
 
 class store {

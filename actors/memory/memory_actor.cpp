@@ -195,6 +195,59 @@ void remember(memory_actor* self, std::string user, std::string text, json meta,
   });
 }
 
+// memory.add's fields for bringing a memory over from another store (an
+// importer's): `dedup` (bool, default true), `created` / `updated` (unix ms,
+// default now), `history` ([{event: add|update|delete|dedup, old?, new?, at}],
+// at most 1000, written instead of the one `add` event). Fails with
+// bad_request naming the field.
+struct add_import {
+  bool dedup = true;
+  std::int64_t created_ms = 0, updated_ms = 0;
+  std::vector<memory::history_event> history;
+};
+
+expected<add_import> add_import_fields(const json& b) {
+  add_import a;
+  auto dedup = wire::field_opt_bool(b, "dedup");
+  if (!dedup) return dedup.error();
+  a.dedup = dedup->value_or(true);
+  auto created = wire::field_opt_int(b, "created", 1, INT64_MAX);
+  if (!created) return created.error();
+  auto updated = wire::field_opt_int(b, "updated", 1, INT64_MAX);
+  if (!updated) return updated.error();
+  a.created_ms = created->value_or(0);
+  a.updated_ms = updated->value_or(0);
+  if (a.created_ms && a.updated_ms && a.updated_ms < a.created_ms)
+    return error{errc::bad_request, "updated: before created"};
+  auto h = b.find("history");
+  if (h == b.end() || h->is_null()) return a;
+  if (!h->is_array()) return error{errc::bad_request, "history: must be an array"};
+  if (h->size() > 1000) return error{errc::bad_request, "history: more than 1000 events"};
+  for (std::size_t i = 0; i < h->size(); ++i) {
+    const json& e = (*h)[i];
+    const std::string at = "history[" + std::to_string(i) + "]";
+    if (!e.is_object()) return error{errc::bad_request, at + ": must be an object"};
+    memory::history_event ev;
+    auto name = e.find("event");
+    if (name == e.end() || !name->is_string()) return error{errc::bad_request, at + ".event: missing or not a string"};
+    ev.event = name->get<std::string>();
+    if (ev.event != "add" && ev.event != "update" && ev.event != "delete" && ev.event != "dedup")
+      return error{errc::bad_request, at + ".event: '" + ev.event + "' is not add|update|delete|dedup"};
+    for (const char* k : {"old", "new"}) {
+      auto t = e.find(k);
+      if (t == e.end() || t->is_null()) continue;
+      if (!t->is_string()) return error{errc::bad_request, at + "." + k + ": must be a string or null"};
+      (k[0] == 'o' ? ev.old_text : ev.new_text) = t->get<std::string>();
+    }
+    auto when = wire::field_opt_int(e, "at", 0, INT64_MAX);
+    if (!when) return error{errc::bad_request, at + "." + when.error().message};
+    if (!*when) return error{errc::bad_request, at + ".at: missing"};
+    ev.at_ms = **when;
+    a.history.push_back(std::move(ev));
+  }
+  return a;
+}
+
 // memory.add: `vec` made by the configured model; `live_vec` (re-embedding
 // only) is the same text's vector from the previous model. Replied after the
 // sync; bad fields at once.
@@ -208,9 +261,15 @@ void add_serve(memory_actor* self, const request_msg& r, std::vector<float> vec,
   if (!user) return out.reply_error(r.ticket, user.error());
   auto meta = wire::field_opt_object(b, "meta");
   if (!meta) return out.reply_error(r.ticket, meta.error());
+  auto imported = add_import_fields(b);
+  if (!imported) return out.reply_error(r.ticket, imported.error());
   std::vector<memory::new_memory> items;
   items.push_back(memory::new_memory{user->value_or(""), *text, meta->value_or(json::object()), std::move(vec),
                                      std::move(live_vec)});
+  items.back().dedup = imported->dedup;
+  items.back().created_ms = imported->created_ms;
+  items.back().updated_ms = imported->updated_ms;
+  items.back().history = std::move(imported->history);
   add_submit(self, std::move(items), [replies = st.env.replies, ticket = r.ticket](auto res) {
     if (!res) return replies->reply_error(ticket, res.error());
     const memory::add_result& a = (*res)[0];

@@ -827,7 +827,7 @@ void store::impl::adds_apply(std::vector<std::shared_ptr<add_call>>& calls) {
     c->first = work->size();
     for (auto& it : c->items) {
       std::optional<std::int64_t> twin;
-      if (thr <= 1.0) {
+      if (thr <= 1.0 && it.dedup) {
         std::pair<std::int64_t, float> best{0, -2.0f};
         bool untouched = false;
         for (const auto& [id, score] : before[item_no])
@@ -877,7 +877,8 @@ void store::impl::adds_apply(std::vector<std::shared_ptr<add_call>>& calls) {
         r.user = std::move(it.user);
         r.text = std::move(it.text);
         r.meta = std::move(it.meta);
-        r.created_ms = r.updated_ms = now;
+        r.created_ms = it.created_ms > 0 ? it.created_ms : now;
+        r.updated_ms = it.updated_ms > 0 ? it.updated_ms : (it.created_ms > 0 ? it.created_ms : now);
         r.model = opts.model_id;
       }
       if (touched_ids.insert(r.id).second) touched[r.user].push_back(r.id);
@@ -901,7 +902,8 @@ void store::impl::adds_apply(std::vector<std::shared_ptr<add_call>>& calls) {
       if (rx) shadow_vec = std::move(it.vec);
       work->push_back(add_work{db_memory_row{r.id, r.user, r.text, json_dump(r.meta), r.created_ms, r.updated_ms,
                                              std::move(row_vec), r.model},
-                               std::move(event), std::move(old_text), seq, std::move(shadow_vec)});
+                               std::move(event), std::move(old_text), seq, std::move(shadow_vec),
+                               twin ? std::vector<history_event>{} : std::move(it.history)});
     }
     c->last = work->size();
   }
@@ -910,7 +912,8 @@ void store::impl::adds_apply(std::vector<std::shared_ptr<add_call>>& calls) {
         for (const auto& p : *work) {
           db_put_memory(w, p.row);
           if (!p.shadow_vec.empty()) db_put_shadow(w, p.row.id, p.shadow_vec);
-          db_put_history(w, p.row.id, p.event, p.old_text, p.row.text, p.row.updated_ms);
+          if (p.history.empty()) db_put_history(w, p.row.id, p.event, p.old_text, p.row.text, p.row.updated_ms);
+          for (const auto& h : p.history) db_put_history(w, p.row.id, h.event, h.old_text, h.new_text, h.at_ms);
           db_put_change(w, p.seq, p.row.id);
         }
       },

@@ -47,6 +47,7 @@ struct store::impl {
     std::optional<std::string> old_text;
     std::int64_t seq;
     std::vector<float> shadow_vec;  // re-embedding: the new-model vector
+    std::vector<history_event> history;  // new_memory::history (empty: one `event` row)
   };
   struct add_call {
     std::vector<new_memory> items;
