@@ -47,7 +47,7 @@ setup_python() {
   .venv/bin/pip install -q --upgrade pip
   # shellcheck disable=SC2086
   .venv/bin/pip install -q $python_packages
-  .venv/bin/pip install -q -e bridge/python
+  .venv/bin/pip install -q -e 'bridge/python[import]'  # [import]: qdrant-client, for the mem0 importer's tests
   rm -f "$stamps"/python-*; touch "$stamps/python-$want"
 }
 

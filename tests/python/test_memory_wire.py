@@ -74,7 +74,7 @@ def test_acknowledged_memories_survive_a_restart(make_daemon):
 def test_mem0_shaped_memory(make_daemon):
     d = make_daemon().start()
     m = Memory(endpoint=d.requests)
-    added = m.add("I am allergic to peanuts", user_id="alice", metadata={"kind": "health"})
+    added = m.add("I am allergic to peanuts", user_id="alice", metadata={"kind": "health"}, infer=False)
     assert added["results"][0]["event"] == "ADD"
     mid = added["results"][0]["id"]
     found = m.search("what allergies do I have", user_id="alice", limit=3)

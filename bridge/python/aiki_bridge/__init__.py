@@ -22,7 +22,7 @@ from .endpoints import default_admin, default_requests, default_thoughts, runtim
 from .errors import (ERRORS, AikidError, BadJson, BadRequest, Busy, Cancelled, Deadline,
                      Internal, NotFound, ProtocolError, RequestTimeout, TooLarge, Unavailable,
                      UnknownOp)
-from .memory import AsyncMemory, Memory, MemoryNotFoundError
+from .memory import AsyncMemory, Memory, MemoryNotFoundError, MemoryValidationError
 from .protocol import OPS
 from .stream import (GenerateResult, agenerate_stream, aperceive_stream, generate_stream,
                      perceive_stream)
@@ -33,7 +33,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AdminClient", "AdminError", "AikidError", "AsyncClient", "AsyncMemory", "AsyncSubscriber",
     "BadJson", "BadRequest", "Busy", "Cancelled", "Client", "Deadline", "ERRORS", "Internal",
-    "Memory", "MemoryNotFoundError", "NotFound", "OPS", "ProtocolError", "RequestTimeout",
+    "Memory", "MemoryNotFoundError", "MemoryValidationError", "NotFound", "OPS", "ProtocolError",
+    "RequestTimeout",
     "SeqTracker", "Subscriber", "Thought", "Thoughts", "TooLarge", "Unavailable", "UnknownOp",
     "default_admin", "default_requests", "default_thoughts", "runtime_dir",
     "AsyncThoughts", "Event", "FinalThought", "Gap", "GenerateResult", "MemoryEvent", "OtherEvent",

@@ -150,6 +150,18 @@ class AsyncClient(Ops):
         self._pending.clear()
         self._sock.close(linger=0)
 
+    def close_nowait(self) -> None:
+        """close() for code that cannot await (mem0's AsyncMemory.close is not a
+        coroutine): the receiver is cancelled, not waited for."""
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+        for fut, _ in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("AsyncClient closed"))
+        self._pending.clear()
+        self._sock.close(linger=0)
+
     async def __aenter__(self) -> "AsyncClient":
         return self
 

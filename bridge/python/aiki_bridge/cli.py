@@ -11,6 +11,9 @@
                                default); gaps and restarts are reported on stderr
     request OP [JSON]          send any op with the fields of a JSON object
     admin CMD …                one admin command (as aikictl)
+    import-mem0 --qdrant PATH|URL [--collection C] [--history DB] [--dry-run] [--limit N]
+                               bring a mem0 store's memories (and history) into aikid
+                               (aiki_bridge.mem0_import; needs aiki_bridge[import])
 
 Exit status: 0 ok, 1 an error reply (or "ok": false from admin), 2 no reply /
 unreachable / usage.
@@ -113,6 +116,12 @@ def cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_mem0(args: argparse.Namespace) -> int:
+    from .mem0_import import main as import_main
+    with Client(args.requests, timeout=args.timeout) as c:
+        return import_main(args, c)
+
+
 def cmd_admin(args: argparse.Namespace) -> int:
     from .aikictl import run
     return run(args.admin or endpoints.default_admin(), args.words, timeout=args.timeout)
@@ -148,6 +157,10 @@ def parser() -> argparse.ArgumentParser:
     p = sp.add_parser("admin", help="one admin command")
     p.add_argument("words", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_admin)
+    from .mem0_import import add_arguments
+    p = sp.add_parser("import-mem0", help="import a mem0 store (Qdrant + history SQLite)")
+    add_arguments(p)
+    p.set_defaults(fn=cmd_import_mem0)
     return ap
 
 

@@ -250,7 +250,7 @@ def test_restart_event_order(tmp_path):
 
 def test_memory_mem0_shape_real(daemon):
     with ab.Memory(endpoint=daemon.requests, timeout=30) as m:
-        r = m.add("I like green tea", user_id="mem0", metadata={"category": "food"})
+        r = m.add("I like green tea", user_id="mem0", metadata={"category": "food"}, infer=False)
         item = r["results"][0]
         assert item["event"] == "ADD" and item["memory"] == "I like green tea"
         mid = item["id"]
@@ -269,9 +269,36 @@ def test_memory_mem0_shape_real(daemon):
         m.delete(mid)
         with pytest.raises(ab.MemoryNotFoundError):
             m.delete(mid)
-        m.add([{"role": "user", "content": "My dog is called Rex"}], user_id="mem0")
+        m.add([{"role": "user", "content": "My dog is called Rex"}], user_id="mem0", infer=False)
         m.delete_all(user_id="mem0")
         assert m.get_all(user_id="mem0")["results"] == []
+        # infer=False never merges: the same text twice is two memories (mem0's behaviour)
+        a = m.add("I like green tea", user_id="mem0", infer=False)["results"][0]["id"]
+        b = m.add("I like green tea", user_id="mem0", infer=False)["results"][0]["id"]
+        assert a != b and len(m.get_all(filters={"user_id": "mem0"})["results"]) == 2
+        with pytest.raises(ValueError, match="user_id"):
+            m.search("tea")  # mem0: a search needs a scope
+        m.add("Water the plants", agent_id="gardener", infer=False)
+        m.delete_all(agent_id="gardener")
+        assert m.get_all(filters={"agent_id": "gardener"})["results"] == []
+        assert m.reset() is None
+        assert m.get_all(filters={"user_id": "mem0"})["results"] == []
+
+
+def test_memory_infer_real(daemon):
+    """infer=True: the daemon's model under the schema; whatever it finds, mem0's shape, the
+    user's scope, and never the assistant's reply stored as a fact."""
+    reply = "Noted! I will suggest vegetarian recipes."
+    with ab.Memory(endpoint=daemon.requests, timeout=30) as m:
+        r = m.add([{"role": "user", "content": "I am vegetarian and my sister Kari lives in Bergen."},
+                   {"role": "assistant", "content": reply}], user_id="inferer")
+        assert set(r) == {"results"}
+        for item in r["results"]:
+            assert item["event"] in ("ADD", "UPDATE", "DELETE") and item["memory"] != reply
+            if item["event"] != "DELETE":
+                assert m.get(item["id"])["user_id"] == "inferer"
+        assert all(x["memory"] != reply for x in m.get_all(filters={"user_id": "inferer"})["results"])
+        assert m.add({"role": "assistant", "content": "Hello!"}, user_id="inferer") == {"results": []}
 
 
 def test_example_aiki_loop(daemon):
