@@ -236,6 +236,8 @@ def run_import(client: Any, qdrant: str, collection: str = "mem0", history: Opti
     keep ``created``: one older than these fields), or the AikidError of a
     refused add (the memories added before it stay: run it again).
     """
+    if limit is not None and limit < 1:
+        raise ImportFailed(f"--limit {limit}: must be at least 1")
     points = read_qdrant(qdrant, collection, api_key)
     hist, messages = read_history(history)
     have = {p.id for p in points}

@@ -138,6 +138,8 @@ def test_bad_sources_fail_clearly(daemon, client, store, tmp_path):
     junk.write_bytes(b"not sqlite at all" * 100)
     with pytest.raises(ImportFailed, match="not mem0's history database"):
         run_import(client, store["qdrant"], history=str(junk))
+    p = cli(daemon, "--qdrant", store["qdrant"], "--limit", "0")
+    assert p.returncode == 2 and "--limit 0: must be at least 1" in p.stderr
     p = cli(daemon, "--qdrant", str(tmp_path / "nowhere"))
     assert p.returncode == 2 and "import-mem0:" in p.stderr and "not a folder" in p.stderr
     p = cli(daemon, "--qdrant", store["qdrant"], "--dry-run", "--json")
