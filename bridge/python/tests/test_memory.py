@@ -441,3 +441,20 @@ def test_twenty_memories_share_one_zmq_context():
         for m in mems:
             m.close()
     assert not zmq.Context.instance().closed  # closing a Memory leaves the shared context
+
+
+def test_async_memory_infer_and_from_config(store):
+    store.generated = json.dumps({"memory": [{"event": "ADD", "id": "", "text": "Likes green tea"}]})
+
+    async def main():
+        m = ab.AsyncMemory.from_config({"aikid": {"endpoint": store.daemon.endpoint, "timeout": 2},
+                                        "vector_store": {"provider": "qdrant"}})
+        r = await m.add("I really like green tea", user_id="alice")
+        with pytest.raises(ValueError, match="filters must contain"):
+            await m.get_all()
+        got = await m.get_all(filters={"user_id": "alice"})
+        m.close()
+        return r, got
+    r, got = asyncio.run(main())
+    assert r == {"results": [{"id": "1", "memory": "Likes green tea", "event": "ADD"}]}
+    assert [x["memory"] for x in got["results"]] == ["Likes green tea"]
