@@ -10,9 +10,9 @@ row) that the import does per memory.
 The store is written with qdrant-client in mem0's payload format (data, hash,
 created_at, updated_at, user_id, role, metadata; local mode on disk) and a
 history SQLite in mem0's schema (one ADD per memory, an UPDATE for every tenth),
-because mem0 itself adds ~2 s a memory here; bridge/python/tests/test_import_mem0.py
-uses a store mem0 wrote. Prints memories/s for the dry run, the import, and the
-second (idempotent) run.
+because mem0 itself adds a few memories a second; bridge/python/tests/test_import_mem0.py
+uses a store mem0 wrote. Prints memories/s for the dry run, the import one add at a
+time, the second (idempotent) run, and the import with 4 adds in flight (the default).
 
 Table of contents
   TEXT, make_store   the synthetic mem0 store
@@ -112,7 +112,10 @@ def main() -> int:
         try:
             with ab.Client(d.requests, timeout=60) as c:
                 rows = []
-                for name, kw in (("dry run", {"dry_run": True}), ("import", {}), ("second run", {})):
+                for name, kw in (("dry run", {"dry_run": True}), ("import, --jobs 1", {"jobs": 1}),
+                                 ("second run", {}), ("reset, then import, --jobs 4", {"jobs": 4})):
+                    if name.startswith("reset"):
+                        ab.Memory(c).reset()
                     t = time.monotonic()
                     r = run_import(c, str(folder / "qdrant"), history=str(folder / "history.db"), **kw)
                     dt = time.monotonic() - t
@@ -126,7 +129,7 @@ def main() -> int:
     for name, k, have, dt in rows:
         print(f"| {name} | {k} | {have} | {dt:.2f} | {args.n / dt:.0f} |")
     if peer_s is not None:
-        imp = rows[1][3]
+        imp = rows[3][3]
         print(f"| peer: mem0 2.x add(infer=False), {args.peer_n} memories | {args.peer_n} | - | {peer_s:.2f} | "
               f"{args.peer_n / peer_s:.1f} |")
         print(f"\nimport vs mem0's own add: {(args.n / imp) / (args.peer_n / peer_s):.0f}x the memories/s")

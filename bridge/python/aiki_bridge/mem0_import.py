@@ -1,7 +1,8 @@
 """Bring an existing mem0 store into aikid: ``python -m aiki_bridge import-mem0``.
 
     python -m aiki_bridge import-mem0 --qdrant PATH|URL [--collection mem0]
-        [--history history.db] [--api-key KEY] [--dry-run] [--json] [--progress|--no-progress]
+        [--history history.db] [--api-key KEY] [--dry-run] [--limit N] [--jobs 4] [--json]
+        [--progress|--no-progress]
 
 Reads mem0's Qdrant collection (a local folder through qdrant-client's local
 mode, or a Qdrant server's URL) and mem0's history SQLite, and adds each
@@ -20,7 +21,7 @@ memory through the daemon's ``memory.add`` with what mem0 kept of it:
 Idempotent and resumable: the memories already imported (their ``mem0_id``
 listed by ``memory.list``) are skipped, so running it again after an
 interruption imports the rest and a finished import imports nothing. Each add
-is acknowledged after the daemon's sync. ``--dry-run`` reads everything,
+is acknowledged after the daemon's sync; ``--jobs`` adds are in flight at once. ``--dry-run`` reads everything,
 writes nothing and reports what an import would do. Needs qdrant-client
 (``pip install 'aiki_bridge[import]'``).
 
@@ -30,7 +31,7 @@ Table of contents
   plan_memory                               one mem0 memory as a memory.add request
   imported_ids                              the mem0 UUIDs the daemon already holds
   Progress                                  the progress bar (stderr)
-  run_import                                the command: report dict; raises ImportFailed
+  run_import, add_all                       the command: report dict; raises ImportFailed
   main                                      argparse glue (cli.py calls it)
 """
 from __future__ import annotations
@@ -228,10 +229,12 @@ class Progress:
 
 def run_import(client: Any, qdrant: str, collection: str = "mem0", history: Optional[str] = None,
                api_key: Optional[str] = None, dry_run: bool = False, progress: bool = False,
-               limit: Optional[int] = None) -> Dict[str, Any]:
+               limit: Optional[int] = None, jobs: int = 4) -> Dict[str, Any]:
     """Import (or with dry_run only count) mem0's memories; the report.
 
     ``limit``: import at most that many this run (the rest on the next one).
+    ``jobs``: adds in flight at once, each on a clone of ``client`` (the
+    daemon puts adds that arrive together into one transaction).
     Raises ImportFailed (source unreadable; a daemon whose memory.add does not
     keep ``created``: one older than these fields), or the AikidError of a
     refused add (the memories added before it stay: run it again).
@@ -276,17 +279,59 @@ def run_import(client: Any, qdrant: str, collection: str = "mem0", history: Opti
     if dry_run:
         report["would_import"] = len(todo)
         return report
+    if jobs < 1:
+        raise ImportFailed(f"--jobs {jobs}: must be at least 1")
     bar = Progress(len(todo), progress)
     try:
-        for i, fields in enumerate(todo):
-            reply = client.request("memory.add", **fields)
-            if i == 0:
-                check_kept(client, reply.get("memory_id"), fields)
+        if todo:  # the first alone: is this daemon one that keeps `created`?
+            reply = client.request("memory.add", **todo[0])
+            check_kept(client, reply.get("memory_id"), todo[0])
             report["imported"] += 1
-            bar.update(i + 1)
+            bar.update(1)
+        add_all(client, todo[1:], jobs, report, bar)
     finally:
         bar.close()
     return report
+
+
+def add_all(client: Any, todo: List[Dict[str, Any]], jobs: int, report: Dict[str, Any],
+            bar: Progress) -> None:
+    """memory.add of each, ``jobs`` at a time; the first error is raised once the
+    adds in flight are answered (those acknowledged stay imported)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    lock = threading.Lock()
+    local = threading.local()
+    clones: List[Any] = []
+    failed: List[BaseException] = []
+
+    def one(fields: Dict[str, Any]) -> None:
+        if failed:
+            return  # an add failed: start no more
+        c = getattr(local, "client", None)
+        if c is None:
+            c = local.client = client.clone() if jobs > 1 else client
+            with lock:
+                clones.append(c)
+        try:
+            c.request("memory.add", **fields)
+        except BaseException as e:  # handed to the caller below
+            with lock:
+                failed.append(e)
+            return
+        with lock:
+            report["imported"] += 1
+            bar.update(report["imported"])
+
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(one, todo))
+    finally:
+        for c in clones:
+            if c is not client:
+                c.close()
+    if failed:
+        raise failed[0]
 
 
 def check_kept(client: Any, memory_id: Any, fields: Dict[str, Any]) -> None:
@@ -326,6 +371,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key", default=None, help="the Qdrant server's API key")
     p.add_argument("--dry-run", action="store_true", help="read and report; write nothing")
     p.add_argument("--limit", type=int, default=None, help="import at most N this run")
+    p.add_argument("--jobs", type=int, default=4, help="adds in flight at once (default 4)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -339,7 +385,7 @@ def main(args: argparse.Namespace, client: Any) -> int:
     show = sys.stderr.isatty() if args.progress is None else args.progress
     try:
         r = run_import(client, args.qdrant, args.collection, args.history, args.api_key,
-                       args.dry_run, show, args.limit)
+                       args.dry_run, show, args.limit, args.jobs)
     except ImportFailed as e:
         print(f"import-mem0: {e}", file=sys.stderr)
         return 2

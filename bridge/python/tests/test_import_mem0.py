@@ -122,7 +122,7 @@ def test_second_run_imports_nothing_and_a_cut_run_is_finished(client, store):
 
 
 def test_without_the_history_file_each_memory_has_its_add(client, store):
-    run_import(client, store["qdrant"])
+    assert run_import(client, store["qdrant"], jobs=1)["imported"] == 9  # one add at a time
     tea = MANIFEST["ids"]["tea"][0]
     h = ab.Memory(client).history(tea)
     assert [e["event"] for e in h] == ["ADD"] and h[0]["new_memory"] == "I love jasmine tea"
@@ -140,6 +140,8 @@ def test_bad_sources_fail_clearly(daemon, client, store, tmp_path):
         run_import(client, store["qdrant"], history=str(junk))
     p = cli(daemon, "--qdrant", store["qdrant"], "--limit", "0")
     assert p.returncode == 2 and "--limit 0: must be at least 1" in p.stderr
+    p = cli(daemon, "--qdrant", store["qdrant"], "--jobs", "0")
+    assert p.returncode == 2 and "--jobs 0: must be at least 1" in p.stderr
     p = cli(daemon, "--qdrant", str(tmp_path / "nowhere"))
     assert p.returncode == 2 and "import-mem0:" in p.stderr and "not a folder" in p.stderr
     p = cli(daemon, "--qdrant", store["qdrant"], "--dry-run", "--json")
