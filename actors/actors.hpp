@@ -18,6 +18,7 @@
 
 #include "common/sinks.hpp"
 #include "daemon/config/config.hpp"
+#include "ipc/ops.hpp"
 
 namespace aikid {
 
@@ -44,8 +45,9 @@ struct actor_set {
   std::vector<std::pair<std::string, caf::actor>> all() const;
   /// The actor that owns config section `section` (null handle if none).
   caf::actor owner_of(const std::string& section) const;
-  /// The actor that serves wire op `op` (null handle if ingress/daemon serve it).
-  caf::actor server_of(const std::string& op) const;
+  /// The actor that serves the ops of `s` (an op's row names it: ipc/ops.hpp);
+  /// a null handle for op_server::ingress (ping is answered on its thread).
+  caf::actor server_of(wire::op_server s) const;
 };
 
 /// Spawns every actor, wired in flow order. Compute-heavy actors (embedder,

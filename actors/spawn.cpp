@@ -35,12 +35,15 @@ caf::actor actor_set::owner_of(const std::string& section) const {
   return {};
 }
 
-caf::actor actor_set::server_of(const std::string& op) const {
-  if (op == "perceive") return perception;
-  if (op.rfind("memory.", 0) == 0) return memory;
-  if (op.rfind("kg.", 0) == 0 || op.rfind("reminder.", 0) == 0 || op.rfind("user.", 0) == 0) return synthesis;
-  if (op == "generate" || op == "tokenize" || op == "model.info" || op == "cancel") return inference;
-  if (op == "embed") return embedder;
+caf::actor actor_set::server_of(wire::op_server s) const {
+  switch (s) {
+    case wire::op_server::ingress: return {};
+    case wire::op_server::perception: return perception;
+    case wire::op_server::memory: return memory;
+    case wire::op_server::synthesis: return synthesis;
+    case wire::op_server::inference: return inference;
+    case wire::op_server::embedder: return embedder;
+  }
   return {};
 }
 

@@ -98,7 +98,7 @@ expected<void> apply_key(admin_context& ctx, const std::string& key, const confi
   if (section == "ipc") {
     config::values next = ctx.cfg;
     next.set(key, v);
-    std::array<int, 6> lim = daemon_inflight_limits(next);
+    const wire::class_limits lim = daemon_inflight_limits(next);
     ctx.ingress->set_limits(static_cast<std::size_t>(next.get_int("ipc.max_message_bytes")), lim);
     return {};
   }

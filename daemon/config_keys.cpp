@@ -5,9 +5,20 @@
 
 namespace aikid {
 
+// ipc.max_inflight_<class>: one live key a class of ops, its default and the
+// ops it covers from the table of ops (ipc/ops.hpp).
+static std::vector<config::key_spec> inflight_keys() {
+  std::vector<config::key_spec> out;
+  for (const auto& c : wire::op_classes)
+    out.push_back(config::key_int("ipc.max_inflight_" + std::string(c.name), c.default_limit, 1, 100000,
+                                  "requests in flight: " + wire::op_class_summary(c.cls))
+                      .is_live());
+  return out;
+}
+
 std::vector<config::key_spec> daemon_config_keys() {
   using namespace config;
-  return {
+  std::vector<key_spec> keys = {
       key_path("daemon.data_dir", "",
                "data folder (memories, knowledge graph); empty: $STATE_DIRECTORY, else $XDG_DATA_HOME/aikid"),
       key_path("daemon.runtime_dir", "",
@@ -32,12 +43,9 @@ std::vector<config::key_spec> daemon_config_keys() {
       key_int("ipc.max_message_bytes", 1 << 20, 256, 64 << 20, "largest request frame").is_live(),
       key_int("ipc.max_json_depth", json_default_max_depth, 2, 512,
               "deepest nesting of arrays and objects in a request frame, an import line or a stored meta read back (deeper: bad_request)"),
-      key_int("ipc.max_inflight_control", 64, 1, 100000, "requests in flight: ping, cancel, model.info").is_live(),
-      key_int("ipc.max_inflight_perceive", 64, 1, 100000, "requests in flight: perceive").is_live(),
-      key_int("ipc.max_inflight_memory", 256, 1, 100000, "requests in flight: memory.*").is_live(),
-      key_int("ipc.max_inflight_kg", 256, 1, 100000, "requests in flight: kg.*").is_live(),
-      key_int("ipc.max_inflight_generate", 8, 1, 100000, "requests in flight: generate").is_live(),
-      key_int("ipc.max_inflight_embed", 32, 1, 100000, "requests in flight: embed, tokenize").is_live(),
+  };
+  for (auto& k : inflight_keys()) keys.push_back(std::move(k));
+  for (auto& k : std::vector<key_spec>{
       key_int("ipc.sndhwm", 10000, 1, 10000000, "thoughts queued per subscriber before it loses some"),
       key_path("admin.socket", "", "admin Unix socket; empty: RUNTIME/admin.sock"),
       key_string("admin.group", "aikid", "group whose members may use the admin socket"),
@@ -57,7 +65,9 @@ std::vector<config::key_spec> daemon_config_keys() {
       key_int("http.threads", 16, 1, 1024, "API connections served at once (each waits on one thread)"),
       key_string("log.level", "info", "log level").one_of({"trace", "debug", "info", "warn", "error", "off"}).is_live(),
       key_bool("log.content", false, "log the user's text (off: redacted)").is_live(),
-  };
+  })
+    keys.push_back(std::move(k));
+  return keys;
 }
 
 const config::schema& config::schema::get() {

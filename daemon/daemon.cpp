@@ -133,11 +133,12 @@ int exit_status(const error& e) { return e.code == errc::bad_request ? 2 : 1; }
 
 }  // namespace
 
-std::array<int, 6> daemon_inflight_limits(const config::values& c) {
-  // Indexed by wire::op_class: control, perceive, memory, kg, generate, embed.
-  return {static_cast<int>(c.get_int("ipc.max_inflight_control")), static_cast<int>(c.get_int("ipc.max_inflight_perceive")),
-          static_cast<int>(c.get_int("ipc.max_inflight_memory")), static_cast<int>(c.get_int("ipc.max_inflight_kg")),
-          static_cast<int>(c.get_int("ipc.max_inflight_generate")), static_cast<int>(c.get_int("ipc.max_inflight_embed"))};
+wire::class_limits daemon_inflight_limits(const config::values& c) {
+  // One key a class, named for it (ipc/ops.hpp; daemon/config_keys.cpp declares them).
+  wire::class_limits out{};
+  for (const auto& k : wire::op_classes)
+    out[static_cast<std::size_t>(k.cls)] = static_cast<int>(c.get_int("ipc.max_inflight_" + std::string(k.name)));
+  return out;
 }
 
 expected<config::values> daemon_load_config(const daemon_options& o) {
@@ -324,7 +325,7 @@ int daemon_run(const daemon_options& opts, config::values cfg) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   auto dispatch = [&sys, &actors](std::uint64_t ticket, wire::request&& req) {
-        auto target = actors.server_of(req.op);
+        auto target = actors.server_of(req.info->server);  // the op's row (ipc/ops.hpp)
         request_msg m;
         m.ticket = ticket;
         m.op = req.op;

@@ -17,6 +17,7 @@
 
 #include "common/log.hpp"
 #include "daemon/config/config.hpp"
+#include "ipc/ops.hpp"
 
 namespace aikid {
 
@@ -37,7 +38,7 @@ int daemon_run(const daemon_options& o, config::values cfg);
 
 /// ingress's per-class in-flight limits (ipc.max_inflight_*), indexed by
 /// wire::op_class.
-std::array<int, 6> daemon_inflight_limits(const config::values& c);
+wire::class_limits daemon_inflight_limits(const config::values& c);
 
 void notify(const std::string& state);  // "READY=1", "STATUS=…", …
 

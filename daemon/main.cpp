@@ -8,18 +8,21 @@
 #include <iostream>
 
 #include "daemon/daemon.hpp"
+#include "ipc/protocol.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"aikid — AIKI's thinking core"};
   aikid::daemon_options opts;
   std::string config_file;
-  bool check = false, print_default = false, print_doc = false, version = false;
+  bool check = false, print_default = false, print_doc = false, print_ops = false, version = false;
   app.add_option("-c,--config", config_file, "TOML configuration file (default: the embedded defaults)");
   app.add_option("--set", opts.overrides, "override a key: section.key=value (repeatable)");
   app.add_flag("--check-config", check, "load and validate the configuration, then exit");
   app.add_flag("--print-default-config", print_default, "print the default configuration and exit");
   app.add_flag("--print-config-doc", print_doc,
                "print every key as Markdown (docs/configuration.md is this) and exit");
+  app.add_flag("--print-ops", print_ops,
+               "print the table of wire ops (class, serving actor, request and reply fields) as JSON and exit");
   app.add_flag("--version", version, "print the version and exit");
   std::string keygen_dir;
   app.add_option("--curve-keygen", keygen_dir,
@@ -55,6 +58,10 @@ int main(int argc, char** argv) {
   }
   if (print_default) {
     std::cout << aikid::config::config_render_toml();
+    return 0;
+  }
+  if (print_ops) {  // ipc/ops.hpp; tests/python/test_ops_table.py checks the bridge and docs against it
+    std::cout << aikid::wire::ops_json().dump(2) << "\n";
     return 0;
   }
   if (print_doc) {

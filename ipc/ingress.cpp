@@ -16,7 +16,7 @@ namespace aikid::ipc {
 
 namespace {
 using clock = std::chrono::steady_clock;
-constexpr std::size_t n_classes = 6;
+constexpr std::size_t n_classes = wire::n_op_classes;
 
 struct route {
   std::string identity;
@@ -106,13 +106,13 @@ struct ingress::impl {
       ++requests_by_op[req->op];
     }
     if (!accepting.load()) return reject(to, id, error{errc::unavailable, "aikid is shutting down"});
-    if (req->op == "ping") {  // answered here: it proves the I/O path itself is alive
+    if (req->info->server == wire::op_server::ingress) {  // ping, answered here: it proves the I/O path is alive
       auto fields = opts.ping_fields;
       fields["pong"] = true;
       send(to, wire::protocol_reply_ok(id, std::move(fields)));
       return;
     }
-    auto cls = wire::protocol_op_class(req->op);
+    const auto cls = req->info->cls;
     auto ci = static_cast<std::size_t>(cls);
     if (inflight[ci] >= limits[ci].load())
       return reject(to, id, error{errc::busy, std::string(wire::op_class_name(cls)) + ": " +
@@ -236,7 +236,7 @@ void ingress::reply_error(std::uint64_t ticket, error e) { p_->out.push({ticket,
 void ingress::stop_accepting() { p_->accepting = false; }
 int ingress::in_flight() const { return p_->inflight_total.load(); }
 
-void ingress::set_limits(std::size_t max_message_bytes, std::array<int, 6> max_inflight) {
+void ingress::set_limits(std::size_t max_message_bytes, wire::class_limits max_inflight) {
   p_->max_bytes = max_message_bytes;
   for (std::size_t i = 0; i < n_classes; ++i) p_->limits[i] = max_inflight[i];
 }

@@ -69,7 +69,7 @@ struct ingress_options {
   std::string endpoint;
   std::size_t max_message_bytes = 1 << 20;
   /// In-flight limit per wire::op_class (indexed by the enum's value).
-  std::array<int, 6> max_inflight{64, 64, 256, 256, 8, 64};
+  wire::class_limits max_inflight = wire::op_class_default_limits();
   int file_mode = 0660;  // for ipc:// endpoints
   nlohmann::json ping_fields = nlohmann::json::object();  // merged into every pong (version, boot_id)
   std::string curve_secret_key;  // Z85; "" = no CURVE (tcp:// then loopback only)
@@ -100,7 +100,7 @@ class ingress final : public reply_sink {
   /// Requests admitted and not yet answered.
   int in_flight() const;
   /// Live limits: max message size and per-class in-flight limits.
-  void set_limits(std::size_t max_message_bytes, std::array<int, 6> max_inflight);
+  void set_limits(std::size_t max_message_bytes, wire::class_limits max_inflight);
   /// Counters and latencies, collected on the I/O thread (a snapshot).
   nlohmann::json stats() const;
   /// Stops the I/O thread and closes the socket.
@@ -226,7 +226,7 @@ expected<void> openai_http_check(const openai_http_options& opts);
 /// [{"id", "kind": "chat"|"embedding", "aliases": [...]}].
 using models_fn = std::function<nlohmann::json()>;
 /// The in-flight limits per wire::op_class in force now (ipc.max_inflight_*).
-using limits_fn = std::function<std::array<int, 6>()>;
+using limits_fn = std::function<wire::class_limits()>;
 
 class openai_http final : public reply_sink {
  public:

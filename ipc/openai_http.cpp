@@ -322,7 +322,7 @@ struct openai_http::impl {
   std::atomic<std::uint64_t> next_ticket{1};
   std::atomic<bool> accepting{true};
   std::atomic<bool> stopping{false};
-  std::array<std::atomic<int>, 6> inflight{};
+  std::array<std::atomic<int>, wire::n_op_classes> inflight{};
   std::atomic<int> inflight_total{0};
 
   std::mutex mu;  // calls
@@ -412,9 +412,11 @@ struct openai_http::impl {
   };
 
   // Admission (the wire's ipc.max_inflight_* limits) and dispatch of one wire request.
-  expected<std::pair<std::shared_ptr<slot>, std::shared_ptr<call>>> submit(wire::op_class cls, const std::string& op,
-                                                                            ojson body, std::string* rid) {
+  // `op` is a row of the table (ipc/ops.hpp): generate or embed.
+  expected<std::pair<std::shared_ptr<slot>, std::shared_ptr<call>>> submit(const wire::op_info& op, ojson body,
+                                                                            std::string* rid) {
     if (!accepting.load()) return error{errc::unavailable, "aikid is shutting down"};
+    const wire::op_class cls = op.cls;
     auto ci = static_cast<std::size_t>(cls);
     const int limit = limits ? limits()[ci] : 8;
     if (inflight[ci].fetch_add(1) >= limit) {
@@ -434,9 +436,10 @@ struct openai_http::impl {
     *rid = id_prefix() + std::to_string(ticket & ~openai_http_ticket_bit);
     body["v"] = 1;
     body["id"] = *rid;
-    body["op"] = op;
+    body["op"] = std::string(op.name);
     wire::request req;
-    req.op = op;
+    req.op = op.name;
+    req.info = &op;
     req.id = *rid;
     req.deadline_ms = opts.deadline_ms;
     req.text = json_dump(body);
@@ -448,6 +451,7 @@ struct openai_http::impl {
   void cancel(const std::string& rid) {
     wire::request req;
     req.op = "cancel";
+    req.info = &wire::op_row("cancel");
     req.id = "";
     req.text = json_dump(json{{"v", 1}, {"id", ""}, {"op", "cancel"}, {"target", rid}});
     req.body = json::parse(req.text);
@@ -534,7 +538,7 @@ void openai_http::impl::generation(const httplib::Request& req, httplib::Respons
     g->include_usage = so->value("include_usage", ojson(false)) == ojson(true);
   if (g->stream) g->wire["stream"] = true;
   std::string rid;
-  auto sub = submit(wire::op_class::generate, "generate", std::move(g->wire), &rid);
+  auto sub = submit(wire::op_row("generate"), std::move(g->wire), &rid);
   if (!sub) return fail(from_wire(sub.error(), endpoint));
   auto [held, c] = std::move(*sub);
   const std::string id = (chat ? "chatcmpl-" : "cmpl-") + rid.substr(4);
@@ -676,7 +680,7 @@ void openai_http::impl::embeddings(const httplib::Request& req, httplib::Respons
   auto model = find_model(*b, "embedding");
   if (!model) return fail({404, model.error().message, "model", "model_not_found"});
   std::string rid;
-  auto sub = submit(wire::op_class::embed, "embed", ojson{{"texts", std::move(texts)}}, &rid);
+  auto sub = submit(wire::op_row("embed"), ojson{{"texts", std::move(texts)}}, &rid);
   if (!sub) return fail(from_wire(sub.error(), "embed"));
   auto r = wait(*sub->second, rid, deadline_from_now());
   if (auto* e = std::get_if<error>(&r)) return fail(from_wire(*e, "embed"));

@@ -94,35 +94,44 @@ struct top_level_id final : json::json_sax_t {
 
 }  // namespace
 
-const std::vector<std::string>& protocol_ops() {
-  static const std::vector<std::string> ops = {
-      "perceive",      "memory.add",     "memory.search", "memory.get",  "memory.update", "memory.delete",
-      "memory.list",   "memory.history", "memory.delete_all", "kg.add",   "kg.query",      "kg.delete",
-      "kg.entities",   "generate",       "cancel",        "embed",       "tokenize",      "model.info",
-      "ping",          "reminder.list",  "reminder.snooze", "reminder.done", "reminder.delete", "user.timezone"};
-  return ops;
-}
-
 op_class protocol_op_class(std::string_view op) {
-  if (op == "perceive") return op_class::perceive;
-  if (op.rfind("memory.", 0) == 0) return op_class::memory;
-  if (op.rfind("kg.", 0) == 0 || op.rfind("reminder.", 0) == 0 || op.rfind("user.", 0) == 0)
-    return op_class::kg;  // served by synthesis from the graph's database
-  if (op == "generate") return op_class::generate;
-  if (op == "embed" || op == "tokenize") return op_class::embed;
-  return op_class::control;  // ping, cancel, model.info
+  const op_info* o = op_find(op);
+  return o ? o->cls : op_class::control;
 }
 
-std::string_view op_class_name(op_class c) {
-  switch (c) {
-    case op_class::control: return "control";
-    case op_class::perceive: return "perceive";
-    case op_class::memory: return "memory";
-    case op_class::kg: return "kg";
-    case op_class::generate: return "generate";
-    case op_class::embed: return "embed";
+namespace {
+json field_list_json(std::string_view list) {
+  json out = json::array();
+  std::size_t at = 0;
+  for (auto item = op_list_next(list, at); !item.empty(); item = op_list_next(list, at)) {
+    const bool optional = item.back() == '?';
+    out.push_back({{"name", std::string(optional ? item.substr(0, item.size() - 1) : item)}, {"optional", optional}});
   }
-  return "control";
+  return out;
+}
+}  // namespace
+
+json ops_json() {
+  json classes = json::array();
+  for (const auto& c : op_classes) {
+    json names = json::array();
+    for (const auto& o : ops)
+      if (o.cls == c.cls) names.push_back(std::string(o.name));
+    classes.push_back({{"name", std::string(c.name)},
+                       {"limit_key", "ipc.max_inflight_" + std::string(c.name)},
+                       {"default_limit", c.default_limit},
+                       {"ops", std::move(names)}});
+  }
+  json rows = json::array();
+  for (const auto& o : ops)
+    rows.push_back({{"name", std::string(o.name)},
+                    {"class", std::string(op_class_name(o.cls))},
+                    {"server", std::string(op_server_name(o.server))},
+                    {"reads_only", o.reads_only},
+                    {"embeds", o.embeds.empty() ? json() : json(std::string(o.embeds))},
+                    {"fields", field_list_json(o.fields)},
+                    {"reply", field_list_json(o.reply)}});
+  return {{"version", version}, {"classes", std::move(classes)}, {"ops", std::move(rows)}};
 }
 
 bool utf8_valid(std::string_view s, std::size_t* bad_at) {
@@ -179,9 +188,8 @@ expected<request> protocol_parse_request(std::string_view frame, std::size_t max
                                           std::to_string(max_deadline_ms) + " (one day)"};
     r.deadline_ms = d->get<std::int64_t>();
   }
-  const auto& ops = protocol_ops();
-  if (std::find(ops.begin(), ops.end(), r.op) == ops.end())
-    return error{errc::unknown_op, "unknown op \"" + r.op + "\""};
+  r.info = op_find(r.op);
+  if (!r.info) return error{errc::unknown_op, "unknown op \"" + r.op + "\""};
   return r;
 }
 

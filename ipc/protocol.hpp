@@ -5,7 +5,8 @@
 //   protocol_parse_request   frame bytes → request, or a wire error
 //   protocol_reply_ok        {"v":1,"id":…,"ok":true, …fields}
 //   protocol_reply_error     {"v":1,"id":…,"ok":false,"error":{code,message}}
-//   protocol_op_class        which admission class an op belongs to
+//   protocol_op_class        which admission class an op belongs to (ipc/ops.hpp's table)
+//   ops_json                 the table of ops as JSON (aikid --print-ops)
 //   field_*                  typed field accessors whose errors name the field
 //   utf8_valid               strict UTF-8 check (common/utf8.hpp: no overlongs, no surrogates)
 #pragma once
@@ -20,6 +21,7 @@
 
 #include "common/error.hpp"
 #include "common/json.hpp"
+#include "ipc/ops.hpp"
 
 namespace aikid::wire {
 
@@ -31,19 +33,14 @@ constexpr int version = 1;
 /// to a steady_clock time in nanoseconds, which a larger value could overflow.
 constexpr std::int64_t max_deadline_ms = 86'400'000;
 
-/// Admission classes: each has its own in-flight limit (ipc.max_inflight_*).
-enum class op_class { control, perceive, memory, kg, generate, embed };
-
 struct request {
   std::string op;
+  const op_info* info = nullptr;  // op's row of the table (ipc/ops.hpp); never null after a parse
   std::string id;                 // the client's token, echoed in the reply ("" if absent)
   std::optional<std::int64_t> deadline_ms;
   json body;                      // the whole request object
   std::string text;               // the frame as sent: the same object, keys in document order
 };
-
-/// Every op of protocol v1, in the order of the architecture's table.
-const std::vector<std::string>& protocol_ops();
 
 /// Parses one request frame. Fails with:
 ///   too_large   – the frame is longer than max_bytes
@@ -52,7 +49,7 @@ const std::vector<std::string>& protocol_ops();
 ///   bad_json    – not valid UTF-8, not JSON, or not a JSON object
 ///   bad_request – "v" is not 1, "id"/"op" are not strings, deadline_ms not a
 ///                 positive integer ≤ max_deadline_ms (the message names the field)
-///   unknown_op  – the op is not in protocol_ops()
+///   unknown_op  – the op has no row in the table of ops (ipc/ops.hpp)
 /// On failure `id_out` still receives the id when it could be read, so the
 /// error reply can carry it.
 expected<request> protocol_parse_request(std::string_view frame, std::size_t max_bytes, std::string* id_out,
@@ -61,8 +58,14 @@ expected<request> protocol_parse_request(std::string_view frame, std::size_t max
 std::string protocol_reply_ok(std::string_view id, json fields);
 std::string protocol_reply_error(std::string_view id, const error& e);
 
+/// The admission class of op `op` (control for an op not in the table).
 op_class protocol_op_class(std::string_view op);
-std::string_view op_class_name(op_class c);
+
+/// The table of ops and classes as JSON, what `aikid --print-ops` prints:
+/// {"version", "classes": [{name, limit_key, default_limit, ops}],
+///  "ops": [{name, class, server, reads_only, embeds, fields, reply}]},
+/// a field list as [{name, optional}]. Never fails.
+json ops_json();
 
 /// True if `s` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates,
 /// nothing above U+10FFFF). `bad_at` gets the offset of the first bad byte.

@@ -183,9 +183,6 @@ caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
         auto& st = self->state;
         auto& out = *st.env.replies;
         if (kit::expired(r)) return;
-        if (r.op == "tokenize") {
-          return out.reply_error(r.ticket, error{errc::unavailable, "tokenize is served by the inference model"});
-        }
         if (!st.enc) return out.reply_error(r.ticket, error{errc::unavailable, "embedder is down: " + st.down_reason});
         const kit::json& body = kit::body_of(r);
         auto it = body.find("texts");

@@ -277,12 +277,6 @@ void add_serve(memory_actor* self, const request_msg& r, std::vector<float> vec,
   });
 }
 
-// Ops that never write: served on the actor's own thread (a search takes
-// well under a millisecond; the hop to a pool thread and back cost more).
-bool op_reads_only(const std::string& op) {
-  return op == "memory.search" || op == "memory.get" || op == "memory.list" || op == "memory.history";
-}
-
 // Runs one memory op other than add against the store (on a worker thread,
 // or the actor's for reads) and replies. `model` made vec ("" = the
 // configured model). Store errors are replied, never thrown.
@@ -377,14 +371,14 @@ void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<
   fail(error{errc::unknown_op, "memory: unknown op " + op});
 }
 
-// Does this op need a vector from the embedder (text given, no vector)?
-bool needs_embedding(const std::string& op, const json& b) {
-  bool has_vec = b.contains("vector") && !b["vector"].is_null();
-  if (has_vec) return false;
-  if (op == "memory.add") return b.contains("text") && b["text"].is_string();
-  if (op == "memory.search") return b.contains("query") && b["query"].is_string();
-  if (op == "memory.update") return b.contains("text") && b["text"].is_string();
-  return false;
+// Does this op need a vector from the embedder: its row names a field to
+// embed (ipc/ops.hpp: memory.add and memory.update `text`, memory.search
+// `query`), the request gives that field as a string and no `vector`?
+bool needs_embedding(const wire::op_info& op, const json& b) {
+  if (op.embeds.empty()) return false;
+  if (b.contains("vector") && !b["vector"].is_null()) return false;
+  auto it = b.find(op.embeds);
+  return it != b.end() && it->is_string();
 }
 
 // Recalls memories for the percept with query vector qv made by model qm
@@ -566,19 +560,22 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
                                                                       std::to_string(st.dim)});
         auto store = st.store;
         auto replies = st.env.replies;
-        if (r.op == "memory.search" && !*vec && !needs_embedding(r.op, b))
+        const wire::op_info* op = wire::op_find(r.op);  // its row: what to embed, whether it writes
+        if (!op) return out.reply_error(r.ticket, error{errc::unknown_op, "memory: unknown op " + r.op});
+        const bool embeds = needs_embedding(*op, b);
+        if (r.op == "memory.search" && !*vec && !embeds)
           return out.reply_error(r.ticket, error{errc::bad_request, "query or vector: one is required"});
-        if (!needs_embedding(r.op, b) && op_reads_only(r.op))
-          return serve(*store, *replies, r, vec->value_or(std::vector<float>{}));
-        if (!needs_embedding(r.op, b) && r.op == "memory.add")
-          return add_serve(self, r, vec->value_or(std::vector<float>{}));
-        if (!needs_embedding(r.op, b)) {
+        // A read is served on the actor's own thread (a search takes well
+        // under a millisecond; the hop to a pool thread and back cost more).
+        if (!embeds && op->reads_only) return serve(*store, *replies, r, vec->value_or(std::vector<float>{}));
+        if (!embeds && r.op == "memory.add") return add_serve(self, r, vec->value_or(std::vector<float>{}));
+        if (!embeds) {
           st.pool->submit([store, replies, r = std::move(r), v = vec->value_or(std::vector<float>{})]() mutable {
             serve(*store, *replies, r, std::move(v));
           });
           return;
         }
-        std::string text = r.op == "memory.search" ? b["query"].get<std::string>() : b["text"].get<std::string>();
+        std::string text = b.find(op->embeds)->get<std::string>();
         auto timeout = std::chrono::milliseconds(st.env.cfg.get_int("memory.embed_timeout_ms"));
         // by the configured model; live: the previous model's vector of the same text (re-embedding)
         auto embed_current = [=](std::vector<float> live) {

@@ -643,7 +643,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         if (!st.graph) return st.env.replies->reply_error(r.ticket, error{errc::unavailable, "knowledge graph is down: " + st.down_reason});
         if (r.op.rfind("reminder.", 0) == 0 || r.op == "user.timezone") return serve_reminders(st, r);
         serve_kg(st, r);
-        if (r.op != "kg.query" && r.op != "kg.entities") relink(st);
+        if (const wire::op_info* op = wire::op_find(r.op); op && !op->reads_only) relink(st);  // after a write
       },
       [=](percept_msg& p) {
         auto& st = self->state;

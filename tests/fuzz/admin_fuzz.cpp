@@ -51,11 +51,11 @@ expected<config::values> daemon_load_config(const daemon_options& o) {
   return config::config_apply_overrides(config::config_load_defaults(), o.overrides);
 }
 
-std::array<int, 6> daemon_inflight_limits(const config::values& c) {
-  std::array<int, 6> out{};
-  const char* keys[] = {"ipc.max_inflight_control", "ipc.max_inflight_perceive", "ipc.max_inflight_memory",
-                        "ipc.max_inflight_kg",      "ipc.max_inflight_generate", "ipc.max_inflight_embed"};
-  for (int i = 0; i < 6; ++i) out[static_cast<std::size_t>(i)] = static_cast<int>(c.get_int(keys[i]));
+wire::class_limits daemon_inflight_limits(const config::values& c) {
+  // One key a class, named for it (ipc/ops.hpp; daemon/config_keys.cpp declares them).
+  wire::class_limits out{};
+  for (const auto& k : wire::op_classes)
+    out[static_cast<std::size_t>(k.cls)] = static_cast<int>(c.get_int("ipc.max_inflight_" + std::string(k.name)));
   return out;
 }
 

@@ -73,7 +73,7 @@ struct server {
   fake f;
   int port = free_port();
   std::unique_ptr<ipc::openai_http> http;
-  std::array<int, 6> limits{8, 8, 8, 8, 1, 8};
+  wire::class_limits limits{8, 8, 8, 8, 1, 8};
   server() {
     ipc::openai_http_options o;
     o.listen = "127.0.0.1:" + std::to_string(port);

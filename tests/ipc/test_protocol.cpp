@@ -212,3 +212,71 @@ BOOST_AUTO_TEST_CASE(integers_above_int64_max_are_out_of_range) {
   BOOST_TEST_REQUIRE(max.has_value());
   BOOST_TEST(**max == INT64_MAX);
 }
+
+// ---- the table of ops (ipc/ops.hpp) ------------------------------------------
+
+// Every row parses as an op of its own class (what admission reads), and a
+// name that is no row is unknown_op.
+BOOST_AUTO_TEST_CASE(every_row_of_the_table_is_an_op) {
+  for (const auto& o : ops) {
+    const std::string frame = R"({"v":1,"id":"t","op":")" + std::string(o.name) + R"("})";
+    std::string id;
+    auto r = protocol_parse_request(frame, 1024, &id);
+    BOOST_TEST_REQUIRE(r.has_value(), o.name);
+    BOOST_TEST(r->info == &o);
+    BOOST_TEST((protocol_op_class(o.name) == o.cls));
+  }
+  BOOST_TEST(op_find("memory.forget") == nullptr);
+  BOOST_TEST(op_find("") == nullptr);
+  BOOST_TEST(op_find("memory") == nullptr);
+}
+
+// The classes as they were before the table: their names (the ipc.max_inflight_*
+// keys and the stats' latency keys), defaults, and the ops each covers.
+BOOST_AUTO_TEST_CASE(classes_and_their_ops) {
+  BOOST_TEST(n_op_classes == 6u);
+  BOOST_TEST(op_class_name(op_class::control) == "control");
+  BOOST_TEST(op_class_name(op_class::embed) == "embed");
+  const class_limits d = op_class_default_limits();
+  BOOST_TEST((d == class_limits{64, 64, 256, 256, 8, 32}));
+  BOOST_TEST(op_class_summary(op_class::control) == "ping, cancel, model.info");
+  BOOST_TEST(op_class_summary(op_class::perceive) == "perceive");
+  BOOST_TEST(op_class_summary(op_class::memory) == "memory.*");
+  BOOST_TEST(op_class_summary(op_class::kg) == "kg.*, reminder.*, user.timezone");
+  BOOST_TEST(op_class_summary(op_class::generate) == "generate");
+  BOOST_TEST(op_class_summary(op_class::embed) == "embed, tokenize");
+  // tokenize is admitted as embed but served by the generation model
+  BOOST_TEST((op_find("tokenize")->server == op_server::inference));
+  BOOST_TEST((op_find("ping")->server == op_server::ingress));
+}
+
+BOOST_AUTO_TEST_CASE(field_lists) {
+  BOOST_TEST(op_list_has("text,user?,meta?", "text"));
+  BOOST_TEST(op_list_has("text,user?,meta?", "meta"));
+  BOOST_TEST(!op_list_has("text,user?,meta?", "use"));
+  BOOST_TEST(!op_list_has("text,user?,meta?", "ext"));
+  BOOST_TEST(!op_list_has("", "text"));
+  std::size_t at = 0;
+  BOOST_TEST(op_list_next("a,b?", at) == "a");
+  BOOST_TEST(op_list_next("a,b?", at) == "b?");
+  BOOST_TEST(op_list_next("a,b?", at).empty());
+}
+
+// What `aikid --print-ops` prints: a row for each op, field lists split.
+BOOST_AUTO_TEST_CASE(ops_as_json) {
+  const json j = ops_json();
+  BOOST_TEST(j["version"] == 1);
+  BOOST_TEST(j["classes"].size() == n_op_classes);
+  BOOST_TEST(j["classes"][2]["limit_key"] == "ipc.max_inflight_memory");
+  BOOST_TEST(j["ops"].size() == std::size(ops));
+  const json* search = nullptr;
+  for (const auto& o : j["ops"])
+    if (o["name"] == "memory.search") search = &o;
+  BOOST_TEST_REQUIRE(search != nullptr);
+  BOOST_TEST((*search)["class"] == "memory");
+  BOOST_TEST((*search)["server"] == "memory");
+  BOOST_TEST((*search)["reads_only"] == true);
+  BOOST_TEST((*search)["embeds"] == "query");
+  BOOST_TEST((*search)["fields"][0] == (json{{"name", "query"}, {"optional", true}}));
+  BOOST_TEST((*search)["reply"][0] == (json{{"name", "hits"}, {"optional", false}}));
+}
