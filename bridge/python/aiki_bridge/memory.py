@@ -239,7 +239,11 @@ def scope_split(user_id: Optional[str], agent_id: Optional[str], run_id: Optiona
     f = dict(filters or {})
     given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
     for k in ENTITY_KEYS:
-        if k in f and isinstance(f[k], (str, int)) and not isinstance(f[k], bool):
+        if k in f and f[k] is None:
+            del f[k]  # None: not given
+        if k in f and not isinstance(f[k], (str, int)) or isinstance(f.get(k), bool):
+            raise ValueError(f"filters[{k!r}]: aikid takes one id here (a string), not {f[k]!r}")
+        if k in f:
             fv = entity_id_checked(f.pop(k), k)
             if given[k] is not None and entity_id_checked(given[k], k) != fv:
                 raise ValueError(f"{k}={given[k]!r} and filters[{k!r}]={fv!r} disagree")

@@ -272,7 +272,7 @@ def test_search_and_get_all_need_a_scope(memory, store):
 def test_unsupported_filters_raise_before_sending(memory, store):
     n = len(store.daemon.requests)
     for f in ({"user_id": "a", "n": {"gt": 3}}, {"user_id": "a", "OR": [{"a": 1}]},
-              {"user_id": "a", "k": "*"}):
+              {"user_id": "a", "k": "*"}, {"user_id": {"in": ["a", "b"]}}, {"agent_id": None}):
         with pytest.raises(ValueError):
             memory.search("x", filters=f)
     with pytest.raises(ValueError):
