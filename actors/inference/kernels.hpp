@@ -2,8 +2,8 @@
 //
 // A weight matrix W (ne = {n, rows}) stays in its file type; a product W·x
 // first converts x to the weight type's "vec_dot type" exactly as ggml-cpu
-// does (model-facts §4: Q4_0/Q8_0 -> Q8_0, Q4_1 -> Q8_1, F16 -> F16,
-// BF16 -> BF16, F32 -> F32), then takes one dot product per row reading the
+// does (model-facts §4: Q4_0/Q5_0/Q8_0 -> Q8_0, Q4_1/Q5_1 -> Q8_1,
+// Q4_K/Q6_K -> Q8_K, F16 -> F16, BF16 -> BF16, F32 -> F32), then takes one dot product per row reading the
 // quantised blocks directly.
 //
 // kernels_portable() is plain C++ (the reference). Faster ISA versions
@@ -71,6 +71,28 @@ struct kernel_table {
                std::byte* dst);
   void (*matmul_packed)(const weight_view& w, const activation* x, int nt, float* out,
                         std::size_t ldo, std::int64_t r0, std::int64_t r1);
+  // Q5_0 x Q8_0, Q5_1 x Q8_1 (as Q4_0 / Q4_1 with a fifth bit from qh) and
+  // the K-quants x Q8_K in ggml's x86 (AVX2) order: per 256-block, integer
+  // sums in 8 lanes of 4 consecutive products weighted by the sub-block
+  // scales, each lane accumulating fma(d_w*d_a, lane, acc); Q4_K's mins
+  // term (Σ min * bsums) runs in 4 lanes beside them; hsum at the end.
+  float (*dot_q5_0_q8_0)(std::int64_t n, const void* w, const void* a);
+  float (*dot_q5_1_q8_1)(std::int64_t n, const void* w, const void* a);
+  float (*dot_q4_k_q8_k)(std::int64_t n, const void* w, const void* a);
+  float (*dot_q6_k_q8_k)(std::int64_t n, const void* w, const void* a);
+  void (*quantize_q8_k)(const float* x, block_q8_k* y, std::int64_t n);
+  void (*rows_q5_0_q8_0)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
+  void (*rows_q5_1_q8_1)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
+  void (*rows_q4_k_q8_k)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
+  void (*rows_q6_k_q8_k)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
+  // Q2_K, Q3_K, Q5_K x Q8_K (same scheme; Q2_K's mins term runs in the 8
+  // lanes before the products, Q5_K's is one integer sum FMA'd into a scalar)
+  float (*dot_q2_k_q8_k)(std::int64_t n, const void* w, const void* a);
+  float (*dot_q3_k_q8_k)(std::int64_t n, const void* w, const void* a);
+  float (*dot_q5_k_q8_k)(std::int64_t n, const void* w, const void* a);
+  void (*rows_q2_k_q8_k)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
+  void (*rows_q3_k_q8_k)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
+  void (*rows_q5_k_q8_k)(std::int64_t n, const std::byte* w, std::size_t row_bytes, int nr, const void* a, float* y);
 };
 
 /// The reference kernels (plain C++, any CPU).
@@ -107,7 +129,7 @@ struct weight_view {
 
 /// x converted once to a weight type's vec_dot type (reusable buffer).
 struct activation {
-  ggml_type dot_type = ggml_type::f32;  // q8_0, q8_1, f16, bf16 or f32
+  ggml_type dot_type = ggml_type::f32;  // q8_0, q8_1, q8_k, f16, bf16 or f32
   std::int64_t n = 0;
   std::vector<std::byte> data;
 };

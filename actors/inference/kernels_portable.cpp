@@ -3,7 +3,10 @@
 // summed in 8 lanes of 4 consecutive elements, each lane accumulates
 // fma(d_w*d_a, lane_sum, acc) across blocks, and the 8 lanes are reduced as
 // hsum_float_8 does ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). The integer part
-// is exact, so results equal llama.cpp's AVX2 build bit for bit.
+// is exact, so results equal llama.cpp's AVX2 build bit for bit. The
+// K-quant dots (Q4_K, Q6_K x Q8_K) follow ggml's AVX2 ggml_vec_dot_*_q8_K
+// the same way: one set of 8 integer lanes per 256-block (4 consecutive
+// products each, times the sub-block scale), one FMA per lane and block.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -83,6 +86,236 @@ float dot_q8_0_q8_0(std::int64_t n, const void* vw, const void* va) {
     }
   }
   return hsum8(acc);
+}
+
+// Q5_0 / Q5_1: the 5-bit value of element j (low nibbles, then high; bit j
+// of qh is element j's fifth bit).
+inline void unpack_q5(const std::uint8_t* qs, const std::uint8_t* qh8, int out[32]) {
+  std::uint32_t qh;
+  std::memcpy(&qh, qh8, 4);
+  for (int j = 0; j < 16; ++j) {
+    out[j] = (qs[j] & 0x0f) | int(((qh >> j) & 1) << 4);
+    out[j + 16] = (qs[j] >> 4) | int(((qh >> (j + 16)) & 1) << 4);
+  }
+}
+
+float dot_q5_0_q8_0(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const block_q5_0*>(vw);
+  const auto* a = static_cast<const block_q8_0*>(va);
+  float acc[8] = {};
+  for (std::int64_t b = 0; b < n / qk; ++b) {
+    const float d = fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
+    int q[32];
+    unpack_q5(w[b].qs, w[b].qh, q);
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) s += (q[j] - 16) * a[b].qs[j];
+      acc[l] = fma_f32(d, float(s), acc[l]);
+    }
+  }
+  return hsum8(acc);
+}
+
+float dot_q5_1_q8_1(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const block_q5_1*>(vw);
+  const auto* a = static_cast<const block_q8_1*>(va);
+  float acc[8] = {};
+  float summs = 0;
+  for (std::int64_t b = 0; b < n / qk; ++b) {
+    summs += fp16_to_fp32(w[b].m) * fp16_to_fp32(a[b].s);  // exact product (half x half)
+    const float d = fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
+    int q[32];
+    unpack_q5(w[b].qs, w[b].qh, q);
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) s += q[j] * a[b].qs[j];
+      acc[l] = fma_f32(d, float(s), acc[l]);
+    }
+  }
+  return hsum8(acc) + summs;
+}
+
+// Q4_K x Q8_K (ggml AVX2): d = d_a * d_w, dmin = -d_a * dmin_w; lane k of
+// block b sums sc[2j] * Σ q_lo * a + sc[2j+1] * Σ q_hi * a over the four
+// 64-element chunks j (bytes 4k..4k+3 of each chunk); the mins term is
+// Σ min[i] * (bsums[2i] + bsums[2i+1]) in 4 lanes of two sub-blocks each,
+// FMA'd with dmin and reduced (m0+m2)+(m1+m3) at the end. The lane sums of
+// a block stay below 2^24 (exact as floats). Real FMA (std::fma) as the
+// products d * lane are not exact.
+float dot_q4_k_q8_k(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const block_q4_k*>(vw);
+  const auto* a = static_cast<const block_q8_k*>(va);
+  float acc[8] = {}, accm[4] = {};
+  for (std::int64_t b = 0; b < n / qk_k; ++b) {
+    const float d = a[b].d * fp16_to_fp32(w[b].d);
+    const float dmin = -a[b].d * fp16_to_fp32(w[b].dmin);
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) scale_min_k4(j, w[b].scales, sc[j], mn[j]);
+    for (int k = 0; k < 4; ++k) {
+      const int q0 = a[b].bsums[4 * k] + a[b].bsums[4 * k + 1], q1 = a[b].bsums[4 * k + 2] + a[b].bsums[4 * k + 3];
+      accm[k] = std::fma(dmin, float(mn[2 * k] * q0 + mn[2 * k + 1] * q1), accm[k]);
+    }
+    int sumi[8] = {};
+    for (int j = 0; j < 4; ++j) {
+      const std::uint8_t* q4 = w[b].qs + 32 * j;
+      const std::int8_t* q8 = a[b].qs + 64 * j;
+      for (int k = 0; k < 8; ++k) {
+        int lo = 0, hi = 0;
+        for (int e = 4 * k; e < 4 * k + 4; ++e) {
+          lo += (q4[e] & 0x0f) * q8[e];
+          hi += (q4[e] >> 4) * q8[32 + e];
+        }
+        sumi[k] += sc[2 * j] * lo + sc[2 * j + 1] * hi;
+      }
+    }
+    for (int k = 0; k < 8; ++k) acc[k] = std::fma(d, float(sumi[k]), acc[k]);
+  }
+  return hsum8(acc) + ((accm[0] + accm[2]) + (accm[1] + accm[3]));
+}
+
+// The unsigned 6-bit values (0..63) of the 32 elements 128h + 32kk + e of a
+// Q6_K block (ggml AVX2's q4_0..q4_3 of half h).
+inline void unpack_q6(const block_q6_k& w, int h, int kk, int out[32]) {
+  const std::uint8_t* ql = w.ql + 64 * h + (kk & 1) * 32;
+  const std::uint8_t* qh = w.qh + 32 * h;
+  const int lsh = (kk >> 1) * 4, hsh = 2 * kk;
+  for (int e = 0; e < 32; ++e) out[e] = ((ql[e] >> lsh) & 0x0f) | (((qh[e] >> hsh) & 3) << 4);
+}
+
+// Q6_K x Q8_K (ggml AVX2): the -32 offset is taken out once per block as
+// 32 * (bsums[2k] * sc[2k] + bsums[2k+1] * sc[2k+1]) from lane k; lane k of
+// the products sums sc * Σ q * a over bytes 4k..4k+3 of each 32-element run
+// (run m = 4h + kk uses sc[2m] for lanes 0-3 and sc[2m+1] for lanes 4-7).
+float dot_q6_k_q8_k(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const block_q6_k*>(vw);
+  const auto* a = static_cast<const block_q8_k*>(va);
+  float acc[8] = {};
+  for (std::int64_t b = 0; b < n / qk_k; ++b) {
+    const float d = a[b].d * fp16_to_fp32(w[b].d);
+    const std::int8_t* sc = w[b].scales;
+    int sumi[8] = {};
+    for (int h = 0; h < 2; ++h) {
+      for (int kk = 0; kk < 4; ++kk) {
+        int q[32];
+        unpack_q6(w[b], h, kk, q);
+        const std::int8_t* q8 = a[b].qs + 128 * h + 32 * kk;
+        const int m = 4 * h + kk;
+        for (int k = 0; k < 8; ++k) {
+          int s = 0;
+          for (int e = 4 * k; e < 4 * k + 4; ++e) s += q[e] * q8[e];
+          sumi[k] += int(sc[2 * m + (k >= 4)]) * s;
+        }
+      }
+    }
+    for (int k = 0; k < 8; ++k) {
+      const int sub = 32 * (a[b].bsums[2 * k] * sc[2 * k] + a[b].bsums[2 * k + 1] * sc[2 * k + 1]);
+      acc[k] = std::fma(d, float(sumi[k] - sub), acc[k]);
+    }
+  }
+  return hsum8(acc);
+}
+
+// Q2_K x Q8_K (ggml AVX2): lane k first takes fma(dmin, min[2k]*bsums[2k] +
+// min[2k+1]*bsums[2k+1]) (the 4-bit mins of the 16 sub-blocks), then
+// fma(d, Σ over runs of scale * Σ q2 * a) as Q6_K's lanes (no offset).
+float dot_q2_k_q8_k(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const block_q2_k*>(vw);
+  const auto* a = static_cast<const block_q8_k*>(va);
+  float acc[8] = {};
+  for (std::int64_t b = 0; b < n / qk_k; ++b) {
+    const float d = a[b].d * fp16_to_fp32(w[b].d);
+    const float dmin = -a[b].d * fp16_to_fp32(w[b].dmin);
+    const std::uint8_t* sc = w[b].scales;
+    for (int k = 0; k < 8; ++k) {
+      acc[k] = std::fma(dmin, float((sc[2 * k] >> 4) * a[b].bsums[2 * k] + (sc[2 * k + 1] >> 4) * a[b].bsums[2 * k + 1]), acc[k]);
+    }
+    int sumi[8] = {};
+    for (int j = 0; j < 2; ++j) {
+      const std::uint8_t* q2 = w[b].qs + 32 * j;
+      for (int s = 0; s < 4; ++s) {
+        const std::int8_t* q8 = a[b].qs + 128 * j + 32 * s;
+        for (int k = 0; k < 8; ++k) {
+          int sum = 0;
+          for (int e = 4 * k; e < 4 * k + 4; ++e) sum += ((q2[e] >> (2 * s)) & 3) * q8[e];
+          sumi[k] += (sc[8 * j + 2 * s + (k >= 4)] & 0xF) * sum;
+        }
+      }
+    }
+    for (int k = 0; k < 8; ++k) acc[k] = std::fma(d, float(sumi[k]), acc[k]);
+  }
+  return hsum8(acc);
+}
+
+// Q3_K x Q8_K (ggml AVX2): value = low 2 bits - 4 when the hmask bit is
+// clear, scale = 6-bit scale - 32; lanes as Q2_K's products.
+float dot_q3_k_q8_k(std::int64_t n, const void* vw, const void* va) {
+  constexpr std::uint32_t kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+  const auto* w = static_cast<const block_q3_k*>(vw);
+  const auto* a = static_cast<const block_q8_k*>(va);
+  float acc[8] = {};
+  for (std::int64_t b = 0; b < n / qk_k; ++b) {
+    const float d = a[b].d * fp16_to_fp32(w[b].d);
+    std::uint32_t aux[4];
+    std::memcpy(aux, w[b].scales, 12);
+    const std::uint32_t tmp = aux[2];
+    aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
+    aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
+    aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
+    aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
+    std::int8_t sc[16];
+    std::memcpy(sc, aux, 16);
+    int sumi[8] = {};
+    for (int j = 0; j < 2; ++j) {
+      const std::uint8_t* q3 = w[b].qs + 32 * j;
+      for (int s = 0; s < 4; ++s) {
+        const int bit = 4 * j + s;
+        const std::int8_t* q8 = a[b].qs + 128 * j + 32 * s;
+        for (int k = 0; k < 8; ++k) {
+          int sum = 0;
+          for (int e = 4 * k; e < 4 * k + 4; ++e) {
+            sum += (((q3[e] >> (2 * s)) & 3) - (((w[b].hmask[e] >> bit) & 1) ? 0 : 4)) * q8[e];
+          }
+          sumi[k] += (sc[8 * j + 2 * s + (k >= 4)] - 32) * sum;
+        }
+      }
+    }
+    for (int k = 0; k < 8; ++k) acc[k] = std::fma(d, float(sumi[k]), acc[k]);
+  }
+  return hsum8(acc);
+}
+
+// Q5_K x Q8_K (ggml AVX2): Q4_K's lanes with a fifth bit from qh; the mins
+// term is one integer per block, summs = fma(dmin, that, summs) (ggml's
+// `summs += dmin * int` as GCC contracts it with -ffp-contract=fast).
+float dot_q5_k_q8_k(std::int64_t n, const void* vw, const void* va) {
+  const auto* w = static_cast<const block_q5_k*>(vw);
+  const auto* a = static_cast<const block_q8_k*>(va);
+  float acc[8] = {}, summs = 0;
+  for (std::int64_t b = 0; b < n / qk_k; ++b) {
+    const float d = a[b].d * fp16_to_fp32(w[b].d);
+    const float dmin = -a[b].d * fp16_to_fp32(w[b].dmin);
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) scale_min_k4(j, w[b].scales, sc[j], mn[j]);
+    int msum = 0;
+    for (int j = 0; j < 8; ++j) msum += mn[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+    summs = std::fma(dmin, float(msum), summs);
+    int sumi[8] = {};
+    for (int j = 0; j < 4; ++j) {
+      const std::uint8_t* q5 = w[b].qs + 32 * j;
+      const std::int8_t* q8 = a[b].qs + 64 * j;
+      for (int k = 0; k < 8; ++k) {
+        int lo = 0, hi = 0;
+        for (int e = 4 * k; e < 4 * k + 4; ++e) {
+          const int h = w[b].qh[e];
+          lo += ((q5[e] & 0x0f) | (((h >> (2 * j)) & 1) << 4)) * q8[e];
+          hi += ((q5[e] >> 4) | (((h >> (2 * j + 1)) & 1) << 4)) * q8[32 + e];
+        }
+        sumi[k] += sc[2 * j] * lo + sc[2 * j + 1] * hi;
+      }
+    }
+    for (int k = 0; k < 8; ++k) acc[k] = std::fma(d, float(sumi[k]), acc[k]);
+  }
+  return hsum8(acc) + summs;
 }
 
 // Half-precision dot: 16 float lanes, reduced pairwise; sum in double at the
@@ -237,6 +470,10 @@ constexpr kernel_table portable_table{
     attn_dot_f16, attn_weighted_sum, attn_scores,
     silu_mul, softmax_exp, to_fp16,
     nullptr, nullptr, nullptr,  // no packed layout
+    dot_q5_0_q8_0, dot_q5_1_q8_1, dot_q4_k_q8_k, dot_q6_k_q8_k, quantize_row_q8_k,
+    rows_of<dot_q5_0_q8_0>, rows_of<dot_q5_1_q8_1>, rows_of<dot_q4_k_q8_k>, rows_of<dot_q6_k_q8_k>,
+    dot_q2_k_q8_k, dot_q3_k_q8_k, dot_q5_k_q8_k,
+    rows_of<dot_q2_k_q8_k>, rows_of<dot_q3_k_q8_k>, rows_of<dot_q5_k_q8_k>,
 };
 
 }  // namespace
@@ -268,8 +505,10 @@ const kernel_table& kernels_select() {
 // ---- activation conversion and mat-vec -------------------------------------------
 ggml_type vec_dot_type(ggml_type t) {
   switch (t) {
-    case ggml_type::q4_0: case ggml_type::q8_0: return ggml_type::q8_0;
-    case ggml_type::q4_1: return ggml_type::q8_1;
+    case ggml_type::q4_0: case ggml_type::q5_0: case ggml_type::q8_0: return ggml_type::q8_0;
+    case ggml_type::q4_1: case ggml_type::q5_1: return ggml_type::q8_1;
+    case ggml_type::q2_k: case ggml_type::q3_k: case ggml_type::q4_k: case ggml_type::q5_k: case ggml_type::q6_k:
+      return ggml_type::q8_k;
     case ggml_type::f16: return ggml_type::f16;
     case ggml_type::bf16: return ggml_type::bf16;
     default: return ggml_type::f32;
@@ -288,6 +527,10 @@ void activation_quantize(const kernel_table& k, ggml_type wt, const float* x, st
     case ggml_type::q8_1:
       out.data.resize(std::size_t(n / qk) * sizeof(block_q8_1));
       k.quantize_q8_1(x, reinterpret_cast<block_q8_1*>(out.data.data()), n);
+      break;
+    case ggml_type::q8_k:  // block_q8_k holds a float: the vector's storage is aligned for it
+      out.data.resize(std::size_t(n / qk_k) * sizeof(block_q8_k));
+      k.quantize_q8_k(x, reinterpret_cast<block_q8_k*>(out.data.data()), n);
       break;
     case ggml_type::f16:
     case ggml_type::bf16: {
@@ -312,6 +555,13 @@ float row_dot(const kernel_table& k, ggml_type wt, std::int64_t n, const void* w
     case ggml_type::q4_0: return k.dot_q4_0_q8_0(n, w, x);
     case ggml_type::q4_1: return k.dot_q4_1_q8_1(n, w, x);
     case ggml_type::q8_0: return k.dot_q8_0_q8_0(n, w, x);
+    case ggml_type::q5_0: return k.dot_q5_0_q8_0(n, w, x);
+    case ggml_type::q5_1: return k.dot_q5_1_q8_1(n, w, x);
+    case ggml_type::q4_k: return k.dot_q4_k_q8_k(n, w, x);
+    case ggml_type::q6_k: return k.dot_q6_k_q8_k(n, w, x);
+    case ggml_type::q2_k: return k.dot_q2_k_q8_k(n, w, x);
+    case ggml_type::q3_k: return k.dot_q3_k_q8_k(n, w, x);
+    case ggml_type::q5_k: return k.dot_q5_k_q8_k(n, w, x);
     case ggml_type::f16: return k.dot_f16_f16(n, w, x);
     case ggml_type::bf16: return k.dot_bf16_bf16(n, w, x);
     default: return k.dot_f32_f32(n, w, x);
@@ -334,6 +584,13 @@ void matmul_rows(const kernel_table& k, const weight_view& w, const activation* 
     case ggml_type::q4_0: rows = k.rows_q4_0_q8_0; break;
     case ggml_type::q4_1: rows = k.rows_q4_1_q8_1; break;
     case ggml_type::q8_0: rows = k.rows_q8_0_q8_0; break;
+    case ggml_type::q5_0: rows = k.rows_q5_0_q8_0; break;
+    case ggml_type::q5_1: rows = k.rows_q5_1_q8_1; break;
+    case ggml_type::q4_k: rows = k.rows_q4_k_q8_k; break;
+    case ggml_type::q6_k: rows = k.rows_q6_k_q8_k; break;
+    case ggml_type::q2_k: rows = k.rows_q2_k_q8_k; break;
+    case ggml_type::q3_k: rows = k.rows_q3_k_q8_k; break;
+    case ggml_type::q5_k: rows = k.rows_q5_k_q8_k; break;
     default: break;
   }
   // a panel of rows small enough to stay in L2 while every token reads it

@@ -56,7 +56,7 @@ struct binder {
     const auto tr = type_traits_of(std::uint32_t(t->type));
     if (!tr || !tr->supported) {
       return fail("tensor '" + name + "' has type " + type_name(t->type) +
-                  ", which this engine does not support (F32, F16, BF16, Q8_0, Q4_0, Q4_1)");
+                  ", which this engine does not support (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
     }
     if (reinterpret_cast<std::uintptr_t>(t->data) % 4 != 0) {
       return fail("tensor '" + name + "' data is not 4-byte aligned (general.alignment " +

@@ -1,6 +1,11 @@
 // Tensor element types (ggml numbering), their block layouts, half/bfloat
-// conversion, dequantisation and the activation quantisers (Q8_0, Q8_1) that
-// the mat-vec kernels consume. Layouts follow ggml-common.h (model-facts §2).
+// conversion, dequantisation and the activation quantisers (Q8_0, Q8_1, Q8_K)
+// that the mat-vec kernels consume. Layouts follow ggml-common.h (model-facts
+// §2); the K-quants (Q2_K..Q6_K) are super-blocks of 256 elements.
+//
+// Contents: ggml_type, type_traits / type_traits_of, block structs (32- and
+// 256-element), half/bfloat conversion, dequantize_row, quantize_row_q8_0 /
+// q8_1 / q8_K.
 #pragma once
 
 #include <cstddef>
@@ -39,7 +44,35 @@ struct block_q4_1 { std::uint16_t d, m; std::uint8_t qs[qk / 2]; };
 struct block_q8_0 { std::uint16_t d; std::int8_t qs[qk]; };
 struct block_q8_1 { std::uint16_t d, s; std::int8_t qs[qk]; };  // s = d * sum(qs)
 static_assert(sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20);
+struct block_q5_0 { std::uint16_t d; std::uint8_t qh[4]; std::uint8_t qs[qk / 2]; };     // (q - 16) * d
+struct block_q5_1 { std::uint16_t d, m; std::uint8_t qh[4]; std::uint8_t qs[qk / 2]; };  // q * d + m
 static_assert(sizeof(block_q8_0) == 34 && sizeof(block_q8_1) == 36);
+static_assert(sizeof(block_q5_0) == 22 && sizeof(block_q5_1) == 24);
+
+// K-quants: 256 elements, 6-bit (Q4_K/Q5_K: packed in scales[12]) or 8-bit
+// (Q6_K) sub-block scales under one fp16 super-block scale.
+constexpr int qk_k = 256;
+struct block_q2_k { std::uint8_t scales[16]; std::uint8_t qs[64]; std::uint16_t d, dmin; };
+struct block_q3_k { std::uint8_t hmask[32]; std::uint8_t qs[64]; std::uint8_t scales[12]; std::uint16_t d; };
+struct block_q4_k { std::uint16_t d, dmin; std::uint8_t scales[12]; std::uint8_t qs[128]; };
+struct block_q5_k { std::uint16_t d, dmin; std::uint8_t scales[12]; std::uint8_t qh[32]; std::uint8_t qs[128]; };
+struct block_q6_k { std::uint8_t ql[128]; std::uint8_t qh[64]; std::int8_t scales[16]; std::uint16_t d; };
+// Activations for K-quant dots: float scale, 256 int8, sums of each 16.
+struct block_q8_k { float d; std::int8_t qs[qk_k]; std::int16_t bsums[qk_k / 16]; };
+static_assert(sizeof(block_q2_k) == 84 && sizeof(block_q3_k) == 110 && sizeof(block_q4_k) == 144);
+static_assert(sizeof(block_q5_k) == 176 && sizeof(block_q6_k) == 210 && sizeof(block_q8_k) == 292);
+
+/// The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block
+/// (ggml's get_scale_min_k4).
+inline void scale_min_k4(int j, const std::uint8_t* q, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
 
 // ---- scalar conversions -------------------------------------------------------
 /// IEEE half -> float (exact), computed.
@@ -71,5 +104,10 @@ void dequantize_row(ggml_type t, const void* x, float* y, std::int64_t n);
 /// Q8_1 s = fp16(d * Σq). n is a multiple of 32.
 void quantize_row_q8_0(const float* x, block_q8_0* y, std::int64_t n);
 void quantize_row_q8_1(const float* x, block_q8_1* y, std::int64_t n);
+/// Q8_K as ggml's quantize_row_q8_K_ref (which x86 builds use too): per 256,
+/// max = the element of largest magnitude (first one), iscale = -127/max,
+/// q = min(127, round-half-even(iscale*x)), d = 1/iscale, bsums = sums of 16;
+/// an all-zero block gets d = 0, q = 0 (and its bsums left 0). n % 256 == 0.
+void quantize_row_q8_k(const float* x, block_q8_k* y, std::int64_t n);
 
 }  // namespace aikid::inference

@@ -2,6 +2,10 @@
 //
 //   inference_bench <model.gguf> [n_prompt=32] [n_gen=64] [reps=1] [threads=1]
 //   inference_bench --bandwidth [threads=1]   (memory read bandwidth, GB/s)
+//   inference_bench --greedy <model.gguf> <n_gen> <id,id,...>
+//       (the prompt's token ids evaluated in one eval(), then n_gen greedy
+//        tokens one eval() each; prints {"tokens":[...]}: used by
+//        bench/inference/kquant_bench.py to compare with llama.cpp)
 //
 // Decode runs at context n_prompt .. n_prompt+n_gen (so n_prompt=2000 gives
 // "decode at context 2k"). ttft_ms = prefill time of the prompt (the first
@@ -74,6 +78,41 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "--bandwidth") == 0) {
     const int threads = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
     std::printf("{\"threads\":%d,\"read_gbs\":%.2f}\n", threads, bandwidth_gbs(threads));
+    return 0;
+  }
+  if (argc >= 5 && std::strcmp(argv[1], "--greedy") == 0) {
+    model_options go;
+    go.path = argv[2];
+    go.threads = 1;
+    const int n_gen = std::atoi(argv[3]);
+    std::vector<std::int32_t> ids;
+    for (const char* p = argv[4]; *p;) {
+      char* end = nullptr;
+      ids.push_back(std::int32_t(std::strtol(p, &end, 10)));
+      if (end == p) {
+        std::fprintf(stderr, "--greedy: bad token id list '%s'\n", argv[4]);
+        return 2;
+      }
+      p = *end == ',' ? end + 1 : end;
+    }
+    auto gm = model::load(go);
+    if (!gm) {
+      std::fprintf(stderr, "%s\n", gm.error().message.c_str());
+      return 1;
+    }
+    session s(**gm, int(ids.size()) + n_gen + 8);
+    if (auto r = s.eval(ids); !r) {
+      std::fprintf(stderr, "%s\n", r.error().message.c_str());
+      return 1;
+    }
+    std::printf("{\"tokens\":[");
+    for (int i = 0; i < n_gen; ++i) {
+      const std::int32_t tok = std::int32_t(std::max_element(s.logits().begin(), s.logits().end()) - s.logits().begin());
+      std::printf("%s%d", i ? "," : "", tok);
+      const std::int32_t one[] = {tok};
+      if (!s.eval(one)) return 1;
+    }
+    std::printf("]}\n");
     return 0;
   }
   if (argc < 2) {

@@ -197,6 +197,15 @@ BOOST_AUTO_TEST_CASE(bad_tensor_infos) {
   BOOST_CHECK(contains(parse_error(one_tensor("t", {4}, 99, 0, 16)), "unknown ggml type id 99"));
   BOOST_CHECK(contains(parse_error(one_tensor("t", {33}, 2, 0, 64)), "not a multiple of the Q4_0 block size 32"));
   BOOST_CHECK(contains(parse_error(one_tensor("t", {4}, 0, 32, 64)), "data offset 32"));
+  // K-quants: rows of 256-element super-blocks; a row of 576 (SmolLM2's
+  // n_embd, which llama.cpp's quantiser gives Q5_0 instead) is refused, and
+  // data one byte short of rows x blocks x 144 (Q4_K) / 210 (Q6_K) bytes runs
+  // past the end of the file
+  BOOST_CHECK(contains(parse_error(one_tensor("t", {576, 2}, 12, 0, 4096)), "row length 576 is not a multiple of the Q4_K block size 256"));
+  BOOST_CHECK(contains(parse_error(one_tensor("t", {100}, 6, 0, 128)), "not a multiple of the Q5_0 block size 32"));
+  BOOST_CHECK(contains(parse_error(one_tensor("t", {512, 3}, 12, 0, 3 * 2 * 144 - 1)), "+864) runs past the end"));
+  BOOST_CHECK(contains(parse_error(one_tensor("t", {256, 2}, 14, 0, 2 * 210 - 1)), "+420) runs past the end"));
+  BOOST_CHECK(parse(one_tensor("t", {512, 3}, 12, 0, 3 * 2 * 144)));
   BOOST_CHECK(contains(parse_error(one_tensor("t", {4}, 0, 0, 8)), "runs past the end"));
   BOOST_CHECK(contains(parse_error(one_tensor("t", {1ull << 62, 1ull << 62}, 0, 0, 8)), "overflows"));
   // a zero row length keeps the element count at 0; the row count (ne[1]·ne[2]·ne[3]) still overflows

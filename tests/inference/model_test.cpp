@@ -1,13 +1,17 @@
 // model::load on the real file (info, RSS bound) and on crafted tiny llama
 // files: unsupported architecture / tensor type / tokenizer refused by name,
-// missing or mis-shaped tensors named, and a tiny F32 model that runs.
+// missing or mis-shaped tensors named, a tiny F32 model that runs, and a
+// tiny model mixing Q2_K..Q6_K/Q5_0/Q5_1/Q8_0 that runs like its F32 twin.
 #define BOOST_TEST_MODULE inference_model
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <map>
+#include <span>
 
 #include "actors/inference/inference.hpp"
 #include "actors/inference/quants.hpp"
@@ -37,7 +41,53 @@ struct tiny_spec {
   std::uint32_t q_type = 0;  // ggml type of attn_q (0 = F32)
   bool drop_ffn_up = false;
   std::uint64_t k_rows = 128;
+  // per-tensor ggml types (over q_type / F32); the quantised tensors hold
+  // random blocks with moderate fp16 scales. twin_f32: write those tensors as
+  // F32 holding the dequantised values of the very same blocks instead.
+  std::map<std::string, std::uint32_t> types;
+  bool twin_f32 = false;
 };
+
+// Random blocks of ggml type `type` (n elements) with finite, moderate fp16
+// scale/min fields; F32 rows of small random floats.
+std::vector<std::uint8_t> tensor_bytes(std::uint32_t type, std::uint64_t n, bool norm, std::uint32_t& seed) {
+  const auto tr = *type_traits_of(type);
+  std::vector<std::uint8_t> b(n / std::uint64_t(tr.block) * std::uint64_t(tr.block_bytes));
+  auto next = [&] { seed = seed * 1664525u + 1013904223u; return seed; };
+  if (type == 0) {
+    for (std::uint64_t j = 0; j < n; ++j) {
+      const float v = norm ? 1.0f : (float(next() >> 8) / float(1 << 24) - 0.5f) * 0.2f;
+      std::memcpy(b.data() + 4 * j, &v, 4);
+    }
+    return b;
+  }
+  for (auto& x : b) x = std::uint8_t(next() >> 24);
+  int d_at = 0, m_at = -1;  // fp16 scale / min offsets in a block
+  const auto t = ggml_type(type);
+  if (t == ggml_type::q4_1 || t == ggml_type::q5_1 || t == ggml_type::q4_k || t == ggml_type::q5_k) m_at = 2;
+  if (t == ggml_type::q6_k) d_at = 208;
+  if (t == ggml_type::q3_k) d_at = 108;
+  if (t == ggml_type::q2_k) d_at = 80, m_at = 82;
+  if (t == ggml_type::q8_0) {
+    for (std::size_t j = 0; j < b.size(); ++j) {
+      if (j % 34 >= 2 && b[j] == 0x80) b[j] = 0x81;  // ggml never writes -128
+    }
+  }
+  for (std::size_t blk = 0; blk < b.size(); blk += std::size_t(tr.block_bytes)) {
+    // |weights| up to ~0.2, like the F32 tensors' ±0.1
+    const float scale = t == ggml_type::q6_k   ? 0.00005f
+                        : t == ggml_type::q2_k ? 0.004f
+                        : t == ggml_type::q3_k ? 0.0015f
+                        : tr.block == 256      ? 0.0002f
+                        : t == ggml_type::q8_0 ? 0.001f
+                                               : 0.006f;
+    const std::uint16_t d = fp32_to_fp16(scale * (0.5f + float(next() >> 8) / float(1 << 24)));
+    const std::uint16_t m = fp32_to_fp16(-0.003f * float(next() >> 8) / float(1 << 24));
+    std::memcpy(b.data() + blk + std::size_t(d_at), &d, 2);
+    if (m_at >= 0) std::memcpy(b.data() + blk + std::size_t(m_at), &m, 2);
+  }
+  return b;
+}
 
 std::filesystem::path write_tiny(const tiny_spec& s, const std::string& name) {
   const std::uint64_t E = 256, F = 256, V = 8, KV = 128;
@@ -53,6 +103,12 @@ std::filesystem::path write_tiny(const tiny_spec& s, const std::string& name) {
                         {"blk.0.attn_output.weight", {E, E}, 0}, {"blk.0.ffn_norm.weight", {E}, 0},
                         {"blk.0.ffn_gate.weight", {E, F}, 0}, {"blk.0.ffn_down.weight", {F, E}, 0}};
   if (!s.drop_ffn_up) ts.push_back({"blk.0.ffn_up.weight", {E, F}, 0});
+  std::vector<std::uint32_t> data_type;  // the type whose random blocks a tensor's data comes from
+  for (auto& t : ts) {
+    if (auto it = s.types.find(t.name); it != s.types.end()) t.type = it->second;
+    data_type.push_back(t.type);
+    if (s.twin_f32) t.type = 0;
+  }
   gguf_builder g;
   g.header(3, ts.size(), 17);
   g.kv_str("general.architecture", s.arch);
@@ -87,12 +143,17 @@ std::filesystem::path write_tiny(const tiny_spec& s, const std::string& name) {
   std::uint32_t seed = 1;
   for (std::size_t i = 0; i < ts.size(); ++i) {
     const bool norm = ts[i].ne.size() == 1;
-    for (std::uint64_t j = 0; j < sizes[i] / 4; ++j) {
-      seed = seed * 1664525u + 1013904223u;
-      const float v = norm ? 1.0f : (float(seed >> 8) / float(1 << 24) - 0.5f) * 0.2f;
-      g.put(v);
+    std::uint64_t n = 1;
+    for (auto d : ts[i].ne) n *= d;
+    std::vector<std::uint8_t> bytes = tensor_bytes(data_type[i], n, norm, seed);
+    if (ts[i].type != data_type[i]) {  // the F32 twin of a quantised tensor
+      std::vector<float> f(n);
+      dequantize_row(ggml_type(data_type[i]), bytes.data(), f.data(), std::int64_t(n));
+      bytes.resize(n * 4);
+      std::memcpy(bytes.data(), f.data(), n * 4);
     }
-    for (std::uint64_t j = sizes[i] / 4 * 4; j < sizes[i]; ++j) g.put<std::uint8_t>(0);
+    BOOST_REQUIRE_EQUAL(bytes.size(), sizes[i]);
+    for (auto x : bytes) g.put(x);
     g.align(32);
   }
   const auto p = std::filesystem::path(AIKID_BINARY_DIR) / ("inference_" + name + ".gguf");
@@ -193,16 +254,56 @@ BOOST_AUTO_TEST_CASE(tiny_f32_model_runs) {
   BOOST_CHECK(!m.is_eog(3));
 }
 
+BOOST_AUTO_TEST_CASE(tiny_mixed_quant_model_runs_like_its_f32_twin) {
+  // A mix of every K-quant with Q5_0, Q5_1, Q8_0 and F32 in one file (as
+  // Q4_K_M mixes Q4_K, Q6_K, Q5_0 and Q8_0): loads, reports its mix, and
+  // its logits are those of a twin whose
+  // tensors hold the same blocks dequantised to F32, up to the activation
+  // quantisation (Q8_K / Q8_0 / Q8_1) the quantised dots apply.
+  tiny_spec s;
+  s.types = {{"token_embd.weight", 8},    {"blk.0.attn_q.weight", 12},      {"blk.0.attn_k.weight", 6},
+             {"blk.0.attn_v.weight", 14}, {"blk.0.attn_output.weight", 7}, {"blk.0.ffn_gate.weight", 13},
+             {"blk.0.ffn_up.weight", 11}, {"blk.0.ffn_down.weight", 10}};
+  const auto pq = write_tiny(s, "tiny_mixed");
+  s.twin_f32 = true;
+  const auto pf = write_tiny(s, "tiny_mixed_f32");
+  model_options o;
+  o.path = pq;
+  auto rq = model::load(o);
+  BOOST_REQUIRE_MESSAGE(rq, (rq ? "" : rq.error().message));
+  o.path = pf;
+  auto rf = model::load(o);
+  BOOST_REQUIRE_MESSAGE(rf, (rf ? "" : rf.error().message));
+  const auto& types = (*rq)->info().tensor_types;
+  for (const char* name : {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q5_0", "Q5_1", "Q8_0"}) {
+    BOOST_CHECK_MESSAGE(types.count(name) && types.at(name) == 1, name);
+  }
+  session sq(**rq, 0), sf(**rf, 0);
+  const std::vector<std::int32_t> toks{3, 4, 5, 6, 7, 3};
+  for (std::size_t i = 0; i < toks.size(); ++i) {  // one token at a time, then compare each step
+    BOOST_REQUIRE(sq.eval(std::span(&toks[i], 1)));
+    BOOST_REQUIRE(sf.eval(std::span(&toks[i], 1)));
+    double err = 0, mag = 0;
+    for (std::size_t v = 0; v < 8; ++v) {
+      BOOST_REQUIRE(std::isfinite(sq.logits()[v]));
+      err = std::max(err, double(std::fabs(sq.logits()[v] - sf.logits()[v])));
+      mag = std::max(mag, double(std::fabs(sf.logits()[v])));
+    }
+    BOOST_TEST_MESSAGE("step " << i << ": max |logit diff| " << err << ", max |logit| " << mag);
+    BOOST_CHECK_LE(err, 0.1 * mag + 1e-3);  // measured: up to 0.086 at a max logit of 1.96
+  }
+}
+
 BOOST_AUTO_TEST_CASE(refusals_name_what_is_wrong) {
   tiny_spec s;
   s.arch = "gpt2";
   BOOST_CHECK(has(load_error(write_tiny(s, "arch")), "architecture 'gpt2' is not supported"));
   s = {};
-  s.q_type = 14;  // Q6_K
-  BOOST_CHECK(has(load_error(write_tiny(s, "q6k")), "tensor 'blk.0.attn_q.weight' has type Q6_K"));
+  s.q_type = 23;  // IQ4_XS
+  BOOST_CHECK(has(load_error(write_tiny(s, "iq4xs")), "tensor 'blk.0.attn_q.weight' has type IQ4_XS"));
   s = {};
-  s.q_type = 6;  // Q5_0
-  BOOST_CHECK(has(load_error(write_tiny(s, "q50")), "has type Q5_0"));
+  s.q_type = 20;  // IQ4_NL
+  BOOST_CHECK(has(load_error(write_tiny(s, "iq4nl")), "has type IQ4_NL"));
   s = {};
   s.tok_model = "llama";
   BOOST_CHECK(has(load_error(write_tiny(s, "spm")), "tokenizer model 'llama' is not supported"));

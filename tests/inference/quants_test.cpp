@@ -5,7 +5,11 @@
 //  - Q8_0 / Q8_1 activation quantisers follow ggml's x86 definition;
 //  - every kernel table the CPU offers equals the portable reference bit for
 //    bit, and the quantised dots approximate the float dot of the
-//    dequantised rows.
+//    dequantised rows;
+//  - Q5_0/Q5_1 and the K-quants (fixtures/kquants.json): dequantisation
+//    equals the gguf package's, and every table's activation conversion
+//    (Q8_0/Q8_1/Q8_K) and dot equal llama.cpp's own CPU kernels bit for bit;
+//    the Q8_K quantiser follows ggml's quantize_row_q8_K_ref.
 #define BOOST_TEST_MODULE inference_quants
 #include <boost/test/unit_test.hpp>
 
@@ -15,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "actors/inference/gguf.hpp"
 #include "actors/inference/kernels.hpp"
@@ -42,14 +47,36 @@ std::vector<std::uint8_t> from_hex(const std::string& h) {
 
 bool same_float(float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 
+const json& kfixture() {
+  static const json fx = [] {
+    std::ifstream in(std::string(AIKID_SOURCE_DIR) + "/tests/inference/fixtures/kquants.json");
+    BOOST_REQUIRE_MESSAGE(in, "fixture kquants.json missing");
+    return json::parse(in);
+  }();
+  return fx;
+}
+
+// Every table this CPU can run, the portable one first.
+std::vector<const kernel_table*> all_tables() {
+  std::vector<const kernel_table*> tables{&kernels_portable(), &kernels_select()};
+  if (cpu_has_avx2()) tables.push_back(kernels_avx2());
+  if (cpu_has_avx512_vnni()) tables.push_back(kernels_avx512());
+  return tables;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(type_table) {
   BOOST_CHECK_EQUAL(type_name(3), "Q4_1");
   BOOST_CHECK_EQUAL(type_name(14), "Q6_K");
   BOOST_CHECK_EQUAL(type_name(999), "type#999");
-  for (auto id : {0u, 1u, 2u, 3u, 8u, 30u}) BOOST_CHECK(type_traits_of(id)->supported);
-  for (auto id : {6u, 7u, 10u, 12u, 14u, 20u}) BOOST_CHECK(!type_traits_of(id)->supported);
+  for (auto id : {0u, 1u, 2u, 3u, 6u, 7u, 8u, 10u, 11u, 12u, 13u, 14u, 30u}) BOOST_CHECK(type_traits_of(id)->supported);
+  for (auto id : {9u, 15u, 20u, 23u}) BOOST_CHECK(!type_traits_of(id)->supported);
+  BOOST_CHECK_EQUAL(type_traits_of(12)->block, 256);
+  BOOST_CHECK_EQUAL(type_traits_of(12)->block_bytes, 144);
+  BOOST_CHECK_EQUAL(type_traits_of(14)->block_bytes, 210);
+  BOOST_CHECK_EQUAL(type_traits_of(6)->block_bytes, 22);
+  BOOST_CHECK_EQUAL(type_traits_of(7)->block_bytes, 24);
   BOOST_CHECK_EQUAL(type_traits_of(3)->block_bytes, 20);
   BOOST_CHECK_EQUAL(type_traits_of(8)->block_bytes, 34);
 }
@@ -71,6 +98,92 @@ BOOST_AUTO_TEST_CASE(dequantize_matches_gguf_package) {
     ++n_types;
   }
   BOOST_CHECK_EQUAL(n_types, 6);
+}
+
+BOOST_AUTO_TEST_CASE(kquant_dequantize_matches_gguf_package) {
+  std::set<std::string> types;
+  for (const auto& c : kfixture()["blocks"]) {
+    const auto bytes = from_hex(c["bytes"].get<std::string>());
+    const auto want = c["values"].get<std::vector<float>>();
+    const auto n = c["n"].get<std::int64_t>();
+    const auto id = c["type_id"].get<std::uint32_t>();
+    const auto tr = type_traits_of(id);
+    BOOST_REQUIRE(tr);
+    BOOST_REQUIRE_EQUAL(bytes.size(), std::size_t(n / tr->block * tr->block_bytes));
+    std::vector<float> got(static_cast<std::size_t>(n));
+    dequantize_row(ggml_type(id), bytes.data(), got.data(), n);
+    int bad = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) bad += !same_float(got[i], want[i]);
+    BOOST_CHECK_MESSAGE(bad == 0, c["type"].get<std::string>() << ": " << bad << " of " << n << " values differ");
+    types.insert(c["type"].get<std::string>());
+  }
+  BOOST_CHECK_EQUAL(types.size(), 7u);  // Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K
+}
+
+BOOST_AUTO_TEST_CASE(dots_equal_llama_cpp_kernels) {
+  // llama.cpp's from_float and vec_dot (its CPU build on the fixture's
+  // machine) against every table here, for the types this engine multiplies.
+  int checked = 0;
+  for (const auto& c : kfixture()["dots"]) {
+    const auto id = c["type_id"].get<std::uint32_t>();
+    BOOST_REQUIRE(type_traits_of(id)->supported);
+    const auto t = ggml_type(id);
+    const auto n = c["n"].get<std::int64_t>();
+    const auto xb = from_hex(c["x"].get<std::string>());
+    std::vector<float> x(static_cast<std::size_t>(n));
+    BOOST_REQUIRE_EQUAL(xb.size(), x.size() * 4);
+    std::memcpy(x.data(), xb.data(), xb.size());
+    const auto w = from_hex(c["w"].get<std::string>());
+    const auto act = from_hex(c["act"].get<std::string>());
+    const float want = c["dot"].get<float>();
+    BOOST_CHECK_EQUAL(std::uint32_t(vec_dot_type(t)), c["vec_dot_type"].get<std::uint32_t>());
+    for (const kernel_table* k : all_tables()) {
+      activation a;
+      activation_quantize(*k, t, x.data(), n, a);
+      BOOST_REQUIRE_EQUAL(a.data.size(), act.size());
+      BOOST_CHECK_MESSAGE(std::memcmp(a.data.data(), act.data(), act.size()) == 0,
+                          k->name << " " << type_name(t) << " n " << n << ": activation differs from llama.cpp's");
+      const float got = row_dot(*k, t, n, w.data(), a);
+      BOOST_CHECK_MESSAGE(std::memcmp(&got, &want, 4) == 0, k->name << " " << type_name(t) << " n " << n << ": " << got
+                                                                 << " != llama.cpp " << want);
+    }
+    ++checked;
+  }
+  BOOST_CHECK_EQUAL(checked, 42);  // 7 types x 6 rows
+}
+
+BOOST_AUTO_TEST_CASE(q8_k_quantiser_follows_ggml_ref) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.f, 3.f);
+  std::vector<float> x(1024);
+  for (auto& v : x) v = nd(rng);
+  std::fill(x.begin() + 256, x.begin() + 512, 0.0f);  // an all-zero block
+  x[600] = -50.f;                                     // negative extreme: d > 0
+  x[900] = 40.f;                                      // positive extreme: d < 0
+  std::vector<block_q8_k> y(4);
+  quantize_row_q8_k(x.data(), y.data(), 1024);
+  BOOST_CHECK_EQUAL(y[1].d, 0.f);
+  for (int j = 0; j < 256; ++j) BOOST_REQUIRE_EQUAL(int(y[1].qs[j]), 0);
+  BOOST_CHECK_GT(y[2].d, 0.f);
+  BOOST_CHECK_LT(y[3].d, 0.f);
+  for (int b : {0, 2, 3}) {
+    float mx = 0, amax = 0;
+    for (int j = 0; j < 256; ++j) {
+      const float v = x[std::size_t(b * 256 + j)];
+      if (std::fabs(v) > amax) amax = std::fabs(v), mx = v;
+    }
+    const float iscale = -127.f / mx;
+    BOOST_CHECK_EQUAL(y[std::size_t(b)].d, 1 / iscale);
+    for (int g = 0; g < 16; ++g) {
+      int sum = 0;
+      for (int j = 16 * g; j < 16 * g + 16; ++j) {
+        const int want = std::min(127, int(std::nearbyint(iscale * x[std::size_t(b * 256 + j)])));
+        BOOST_REQUIRE_EQUAL(int(y[std::size_t(b)].qs[j]), want);
+        sum += want;
+      }
+      BOOST_CHECK_EQUAL(int(y[std::size_t(b)].bsums[g]), sum);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(dequantize_real_file_rows) {
@@ -154,12 +267,18 @@ std::vector<std::byte> random_row(ggml_type t, int n, std::mt19937& rng) {
   for (auto& b : out) b = std::byte(byte(rng));
   // keep scales finite and moderate: rewrite the fp16 fields
   std::normal_distribution<float> nd(0.f, 0.02f);
-  const int nb = n / 32;
+  const int nb = n / tr->block;
+  // offsets of the fp16 scale and min (-1: none)
+  int d_at = 0, m_at = -1;
+  if (t == ggml_type::q4_1 || t == ggml_type::q5_1 || t == ggml_type::q4_k || t == ggml_type::q5_k) m_at = 2;
+  if (t == ggml_type::q6_k) d_at = 208;
+  if (t == ggml_type::q3_k) d_at = 108;
+  if (t == ggml_type::q2_k) d_at = 80, m_at = 82;
   for (int i = 0; i < nb; ++i) {
     std::byte* blk = out.data() + std::size_t(i * tr->block_bytes);
     const std::uint16_t d = fp32_to_fp16(std::fabs(nd(rng)) + 1e-4f), m = fp32_to_fp16(nd(rng));
-    std::memcpy(blk, &d, 2);
-    if (t == ggml_type::q4_1) std::memcpy(blk + 2, &m, 2);
+    std::memcpy(blk + d_at, &d, 2);
+    if (m_at >= 0) std::memcpy(blk + m_at, &m, 2);
     if (t == ggml_type::q8_0) {
       for (int j = 0; j < 32; ++j) {
         if (std::int8_t(blk[2 + j]) == -128) blk[2 + j] = std::byte(0x81);  // ggml never writes -128
@@ -178,9 +297,10 @@ BOOST_AUTO_TEST_CASE(kernel_tables_equal_portable_reference) {
   BOOST_TEST_MESSAGE("kernels_select() = " << kernels_select().name);
   std::mt19937 rng(42);
   std::normal_distribution<float> nd(0.f, 1.f);
-  const int n = 576;
   for (ggml_type t : {ggml_type::q4_0, ggml_type::q4_1, ggml_type::q8_0, ggml_type::f16, ggml_type::bf16,
-                      ggml_type::f32}) {
+                      ggml_type::f32, ggml_type::q5_0, ggml_type::q5_1, ggml_type::q2_k, ggml_type::q3_k,
+                      ggml_type::q4_k, ggml_type::q5_k, ggml_type::q6_k}) {
+    const int n = type_traits_of(std::uint32_t(t))->block == 256 ? 1536 : 576;
     for (int trial = 0; trial < 50; ++trial) {
       std::vector<std::byte> w;
       if (t == ggml_type::f16 || t == ggml_type::bf16 || t == ggml_type::f32) {
@@ -233,7 +353,8 @@ BOOST_AUTO_TEST_CASE(multi_row_kernels_equal_single_row_reference) {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.f, 1.f);
   const int n = 1536, rows = 11;
-  for (ggml_type t : {ggml_type::q4_0, ggml_type::q4_1, ggml_type::q8_0}) {
+  for (ggml_type t : {ggml_type::q4_0, ggml_type::q4_1, ggml_type::q8_0, ggml_type::q5_0, ggml_type::q5_1,
+                      ggml_type::q2_k, ggml_type::q3_k, ggml_type::q4_k, ggml_type::q5_k, ggml_type::q6_k}) {
     std::vector<std::byte> w;
     std::size_t rb = 0;
     for (int r = 0; r < rows; ++r) {
