@@ -45,6 +45,11 @@ REPS = 3
 SPEED = (32, 128)  # prompt tokens, new tokens
 
 
+def avx512():
+    with open("/proc/cpuinfo") as f:
+        return "avx512f" in f.read().split()
+
+
 def tensor_types(path):
     counts = {}
     for t in GGUFReader(path).tensors:
@@ -114,9 +119,19 @@ def main():
              "weights are the Q4_1 model's values, re-quantised — a test of fidelity and speed, not of quality.",
              "Command: `.venv-peers/bin/python bench/inference/kquant_bench.py build`", "",
              "## Files and fidelity (greedy, 64 tokens, 12 prompts, 1 thread)", "",
+             "The shipped Q4_1 row is the baseline: on it aikid's greedy tokens equal the ones pinned in "
+             "tests/inference/fixtures/forward.json (made by an earlier llama-cpp-python 0.3.36 build; "
+             "inference_forward_test passes), so where this run's llama.cpp build parts from aikid on Q4_1 too, "
+             "the difference is between llama.cpp builds as much as between the engines. "
+             f"This machine has AVX-512: {avx512()}. aikid's attention, softmax and SiLU follow llama.cpp's "
+             "AVX-512 build (the fixtures' machine); on a CPU without AVX-512 llama.cpp runs its AVX2 versions "
+             "of those (other lane counts, another exp), which is where the baseline parts.", "",
              "| file | tensor types | MB | identical greedy sequences | first differing step (others) |",
              "|---|---|---:|---:|---|"]
-    for name, path in models.items():
+    # the shipped Q4_1 file as the baseline: aikid's tokens on it equal those of the llama.cpp build
+    # that made tests/inference/fixtures/forward.json (inference_forward_test)
+    baseline = {"Q4_1 (shipped; baseline)": make_kquant_models.SRC}
+    for name, path in {**baseline, **models}.items():
         same, parts = fidelity(path)
         lines.append(f"| {name} | {tensor_types(path)} | {os.path.getsize(path) / 1e6:.1f} | {same} / {len(PROMPTS)} "
                      f"| {', '.join(map(str, parts)) or '-'} |")
