@@ -9,16 +9,18 @@
 // tests/python/test_ops_table.py checks the bridge's OPS, docs/protocol.md and
 // the serving actors against it.
 //
-// Adding an op: one row in `ops` below, plus its handler in the actor the row
-// names (its if-chain on request_msg::op), plus its section in docs/protocol.md
-// and a method in the bridge (both are tested).
+// The rows are in ipc/ops.cpp (a row changed there rebuilds that one file;
+// this header, included everywhere, changes only with the types). Adding an
+// op: one row there, plus its handler in the actor the row names (its
+// if-chain on request_msg::op), plus its section in docs/protocol.md and a
+// method in the bridge (both are tested).
 //
 // Table of contents
 //   op_class, op_classes     the admission classes: name, default in-flight limit
 //   n_op_classes, class_limits   the class count; one limit per class
 //   op_server                which part serves an op (the ingress thread or an actor)
-//   op_info, ops             the table
-//   op_find, op_row          name → row: nullptr for an unknown op / at compile time
+//   op_info, op_table        a row; the table (ipc/ops.cpp)
+//   op_find, op_row          name → row: nullptr for an unknown op / aborts
 //   op_class_name, op_server_name, op_class_default_limits
 //   op_list_next             walks a row's comma-separated field lists
 //   op_class_summary         the ops of a class, short ("memory.*"): the limit key's help
@@ -28,6 +30,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -71,59 +74,18 @@ struct op_info {
   std::string_view reply;   // the reply's fields
 };
 
-// clang-format off
-inline constexpr op_info ops[] = {
-  // name               class                server                 reads  embeds   fields → reply
-  {"perceive",          op_class::perceive,  op_server::perception, false, "",      "text,user?,source?,meta?",
-                                                                                    "percept_id,duplicate?"},
-  {"memory.add",        op_class::memory,    op_server::memory,     false, "text",  "text,user?,meta?,vector?,dedup?,created?,updated?,history?",
-                                                                                    "memory_id,deduplicated"},
-  {"memory.search",     op_class::memory,    op_server::memory,     true,  "query", "query?,vector?,top_k?,user?,filter?,since?,until?",
-                                                                                    "hits,reindex?"},
-  {"memory.get",        op_class::memory,    op_server::memory,     true,  "",      "memory_id", "memory"},
-  {"memory.update",     op_class::memory,    op_server::memory,     false, "text",  "memory_id,text?,meta?,vector?",
-                                                                                    "updated,memory_id"},
-  {"memory.delete",     op_class::memory,    op_server::memory,     false, "",      "memory_id", "deleted,memory_id"},
-  {"memory.list",       op_class::memory,    op_server::memory,     true,  "",      "user?,filter?,limit?,offset?",
-                                                                                    "memories,total"},
-  {"memory.history",    op_class::memory,    op_server::memory,     true,  "",      "memory_id", "events"},
-  {"memory.delete_all", op_class::memory,    op_server::memory,     false, "",      "user", "deleted"},
-  {"kg.add",            op_class::kg,        op_server::synthesis,  false, "",      "triples,user?", "added"},
-  {"kg.query",          op_class::kg,        op_server::synthesis,  true,  "",      "entity,depth?,user?", "facts"},
-  {"kg.delete",         op_class::kg,        op_server::synthesis,  false, "",      "entity?,triple?,user?", "deleted"},
-  {"kg.entities",       op_class::kg,        op_server::synthesis,  true,  "",      "prefix?,limit?,user?", "entities"},
-  {"generate",          op_class::generate,  op_server::inference,  true,  "",
-   "prompt?,messages?,max_tokens?,stream?,temperature?,top_p?,min_p?,top_k?,repeat_penalty?,frequency_penalty?,"
-   "presence_penalty?,penalty_last_n?,seed?,stop?,schema?",
-                                                                                    "text,tokens,timings,finish_reason,seed"},
-  {"ping",              op_class::control,   op_server::ingress,    true,  "",      "", "pong,version,boot_id"},
-  {"cancel",            op_class::control,   op_server::inference,  true,  "",      "target", "cancelled"},
-  {"embed",             op_class::embed,     op_server::embedder,   true,  "",      "texts", "vectors,dim,truncated,model"},
-  {"tokenize",          op_class::embed,     op_server::inference,  true,  "",      "text", "tokens"},
-  {"model.info",        op_class::control,   op_server::inference,  true,  "",      "", "models"},
-  {"reminder.list",     op_class::kg,        op_server::synthesis,  true,  "",      "user,all?", "reminders,timezone"},
-  {"reminder.snooze",   op_class::kg,        op_server::synthesis,  false, "",      "user,reminder_id,minutes?,until?",
-                                                                                    "reminder"},
-  {"reminder.done",     op_class::kg,        op_server::synthesis,  false, "",      "user,reminder_id", "reminder"},
-  {"reminder.delete",   op_class::kg,        op_server::synthesis,  false, "",      "user,reminder_id", "deleted,reminder_id"},
-  {"user.timezone",     op_class::kg,        op_server::synthesis,  false, "",      "user,timezone?", "user,timezone,source"},
-};
-// clang-format on
+/// The table (ipc/ops.cpp), one row per op, in a stable order (the one
+/// `aikid --print-ops` and the classes' help list them in).
+std::span<const op_info> op_table();
+
 
 /// The row of op `name`; nullptr when there is none (the parser's unknown_op).
-constexpr const op_info* op_find(std::string_view name) {
-  for (const auto& o : ops)
-    if (o.name == name) return &o;
-  return nullptr;
-}
+const op_info* op_find(std::string_view name);
 
-/// The row of op `name`, found by the compiler: a name not in the table does
-/// not compile. For code that names one op (the OpenAI API's generate, embed).
-consteval const op_info& op_row(std::string_view name) {
-  const op_info* o = op_find(name);
-  if (!o) throw "ipc/ops.hpp: no such op";  // not a constant expression: the compile fails here
-  return *o;
-}
+/// The row of op `name`, for code that names one op (the OpenAI API's
+/// generate, embed, cancel). A name without a row is a bug: it aborts, naming
+/// it (ipc_protocol_test and ipc_openai_http_test reach every such call).
+const op_info& op_row(std::string_view name);
 
 constexpr std::string_view op_class_name(op_class c) { return op_classes[static_cast<std::size_t>(c)].name; }
 
@@ -172,7 +134,7 @@ inline std::string op_class_summary(op_class c) {
   auto family = [](std::string_view name) { return name.substr(0, name.find('.')); };
   auto whole_family_in = [&](std::string_view fam) {
     int n = 0;
-    for (const auto& o : ops)
+    for (const auto& o : op_table())
       if (o.name.find('.') != std::string_view::npos && family(o.name) == fam) {
         if (o.cls != c) return false;
         ++n;
@@ -180,7 +142,7 @@ inline std::string op_class_summary(op_class c) {
     return n > 1;
   };
   std::string seen;  // families written as family.* (each followed by '\n')
-  for (const auto& o : ops) {
+  for (const auto& o : op_table()) {
     if (o.cls != c) continue;
     std::string item(o.name);
     if (o.name.find('.') != std::string_view::npos && whole_family_in(family(o.name))) {
@@ -194,24 +156,5 @@ inline std::string op_class_summary(op_class c) {
   }
   return out;
 }
-
-// ---- what the compiler checks of the table -----------------------------------
-namespace detail {
-constexpr bool ops_consistent() {
-  for (std::size_t i = 0; i < std::size(op_classes); ++i)
-    if (static_cast<std::size_t>(op_classes[i].cls) != i || op_classes[i].default_limit < 1) return false;
-  for (std::size_t i = 0; i < std::size(ops); ++i) {
-    const op_info& o = ops[i];
-    if (o.name.empty() || static_cast<std::size_t>(o.cls) >= n_op_classes) return false;
-    for (std::size_t j = i + 1; j < std::size(ops); ++j)
-      if (ops[j].name == o.name) return false;  // one row per op
-    // the field embedded is a field of the op, and only memory embeds
-    if (!o.embeds.empty() && (o.server != op_server::memory || !op_list_has(o.fields, o.embeds))) return false;
-    if (o.reply.empty()) return false;
-  }
-  return true;
-}
-}  // namespace detail
-static_assert(detail::ops_consistent(), "ipc/ops.hpp: a class out of order, an op twice, or a bad `embeds`");
 
 }  // namespace aikid::wire

@@ -115,7 +115,7 @@ json ops_json() {
   json classes = json::array();
   for (const auto& c : op_classes) {
     json names = json::array();
-    for (const auto& o : ops)
+    for (const auto& o : op_table())
       if (o.cls == c.cls) names.push_back(std::string(o.name));
     classes.push_back({{"name", std::string(c.name)},
                        {"limit_key", "ipc.max_inflight_" + std::string(c.name)},
@@ -123,7 +123,7 @@ json ops_json() {
                        {"ops", std::move(names)}});
   }
   json rows = json::array();
-  for (const auto& o : ops)
+  for (const auto& o : op_table())
     rows.push_back({{"name", std::string(o.name)},
                     {"class", std::string(op_class_name(o.cls))},
                     {"server", std::string(op_server_name(o.server))},

@@ -5,7 +5,7 @@
 //   protocol_parse_request   frame bytes → request, or a wire error
 //   protocol_reply_ok        {"v":1,"id":…,"ok":true, …fields}
 //   protocol_reply_error     {"v":1,"id":…,"ok":false,"error":{code,message}}
-//   protocol_op_class        which admission class an op belongs to (ipc/ops.hpp's table)
+//   protocol_op_class        which admission class an op belongs to (the table of ops: ipc/ops.cpp)
 //   ops_json                 the table of ops as JSON (aikid --print-ops)
 //   field_*                  typed field accessors whose errors name the field
 //   utf8_valid               strict UTF-8 check (common/utf8.hpp: no overlongs, no surrogates)
@@ -35,7 +35,7 @@ constexpr std::int64_t max_deadline_ms = 86'400'000;
 
 struct request {
   std::string op;
-  const op_info* info = nullptr;  // op's row of the table (ipc/ops.hpp); never null after a parse
+  const op_info* info = nullptr;  // op's row of the table (ipc/ops.cpp); never null after a parse
   std::string id;                 // the client's token, echoed in the reply ("" if absent)
   std::optional<std::int64_t> deadline_ms;
   json body;                      // the whole request object
@@ -49,7 +49,7 @@ struct request {
 ///   bad_json    – not valid UTF-8, not JSON, or not a JSON object
 ///   bad_request – "v" is not 1, "id"/"op" are not strings, deadline_ms not a
 ///                 positive integer ≤ max_deadline_ms (the message names the field)
-///   unknown_op  – the op has no row in the table of ops (ipc/ops.hpp)
+///   unknown_op  – the op has no row in the table of ops (ipc/ops.cpp)
 /// On failure `id_out` still receives the id when it could be read, so the
 /// error reply can carry it.
 expected<request> protocol_parse_request(std::string_view frame, std::size_t max_bytes, std::string* id_out,

@@ -68,19 +68,19 @@ case "$name" in
   safetensors)
     srcs=(tests/fuzz/safetensors_fuzz.cpp actors/embedding/safetensors.cpp) ;;
   wire)
-    srcs=(tests/fuzz/wire_fuzz.cpp ipc/protocol.cpp)
+    srcs=(tests/fuzz/wire_fuzz.cpp ipc/protocol.cpp ipc/ops.cpp)
     libs=(-lsimdjson)
     max_len=1048576 ;;  # the frame limit (ipc.max_message_bytes): deep nesting needs the room
   admin)
     srcs=(tests/fuzz/admin_fuzz.cpp daemon/admin_commands.cpp daemon/allocator.cpp daemon/config_keys.cpp
       daemon/config/config_schema.cpp daemon/config/config_load.cpp
-      ipc/ingress.cpp ipc/publisher.cpp ipc/endpoint.cpp ipc/protocol.cpp)
+      ipc/ingress.cpp ipc/publisher.cpp ipc/endpoint.cpp ipc/protocol.cpp ipc/ops.cpp)
     defs=("${TOML[@]}" "${SPDLOG[@]}" -DAIKID_VERSION='"fuzz"' -DAIKID_SOURCE_DIR="\"$root\"")
     libs=(-lcaf_core -lspdlog -lfmt -lzmq -ltomlplusplus -lsimdjson -pthread)
     max_len=4096 ;;
   config)
     srcs=(tests/fuzz/config_fuzz.cpp daemon/config_keys.cpp daemon/config/config_schema.cpp
-      daemon/config/config_load.cpp)
+      daemon/config/config_load.cpp ipc/ops.cpp)
     defs=("${TOML[@]}" -DAIKID_SOURCE_DIR="\"$root\"")
     libs=(-lcaf_core -ltomlplusplus)
     max_len=16384 ;;

@@ -218,7 +218,7 @@ BOOST_AUTO_TEST_CASE(integers_above_int64_max_are_out_of_range) {
 // Every row parses as an op of its own class (what admission reads), and a
 // name that is no row is unknown_op.
 BOOST_AUTO_TEST_CASE(every_row_of_the_table_is_an_op) {
-  for (const auto& o : ops) {
+  for (const auto& o : op_table()) {
     const std::string frame = R"({"v":1,"id":"t","op":")" + std::string(o.name) + R"("})";
     std::string id;
     auto r = protocol_parse_request(frame, 1024, &id);
@@ -268,7 +268,7 @@ BOOST_AUTO_TEST_CASE(ops_as_json) {
   BOOST_TEST(j["version"] == 1);
   BOOST_TEST(j["classes"].size() == n_op_classes);
   BOOST_TEST(j["classes"][2]["limit_key"] == "ipc.max_inflight_memory");
-  BOOST_TEST(j["ops"].size() == std::size(ops));
+  BOOST_TEST(j["ops"].size() == op_table().size());
   const json* search = nullptr;
   for (const auto& o : j["ops"])
     if (o["name"] == "memory.search") search = &o;
@@ -279,4 +279,9 @@ BOOST_AUTO_TEST_CASE(ops_as_json) {
   BOOST_TEST((*search)["embeds"] == "query");
   BOOST_TEST((*search)["fields"][0] == (json{{"name", "query"}, {"optional", true}}));
   BOOST_TEST((*search)["reply"][0] == (json{{"name", "hits"}, {"optional", false}}));
+}
+
+// The rows the OpenAI API names by literal (op_row aborts on a name without one).
+BOOST_AUTO_TEST_CASE(the_rows_code_names_exist) {
+  for (const char* name : {"generate", "embed", "cancel", "ping"}) BOOST_TEST(op_row(name).name == name);
 }

@@ -1,4 +1,4 @@
-"""The table of wire ops (ipc/ops.hpp) against what must agree with it.
+"""The table of wire ops (ipc/ops.cpp) against what must agree with it.
 
 `aikid --print-ops` prints the table as JSON. Each test fails on a mismatch:
 
