@@ -1,5 +1,7 @@
 // Small pieces every actor shell uses: parsing a request body, replying,
-// applying tunables, per-stage latency stats. Header-only; no engine code.
+// applying tunables, per-stage latency stats, the guarded behavior and the
+// four handlers every actor answers (basic_handlers: stats, health,
+// tunables, stall). Header-only; no engine code.
 #pragma once
 
 #include <caf/event_based_actor.hpp>
@@ -14,6 +16,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <tuple>
 
 #include "actors/actors.hpp"
 #include "actors/messages.hpp"
@@ -154,6 +158,47 @@ caf::behavior guarded_behavior(const guard_ctx& g, Fs... fs) {
 /// thread, as a hung engine would, so the watchdog test can see pings stop.
 inline void stall(bool enabled, std::int32_t ms) {
   if (enabled) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+// ---- the four handlers every actor answers --------------------------------------
+// stats, health, tunables and stall are written once here; an actor gives
+// what differs: its stats and health as JSON objects, and what it re-reads
+// after its live keys changed.
+
+/// The four handlers, each answering as the actors did one by one:
+///   stats_atom    → stats() as JSON text (admin `stats`, /metrics)
+///   health_atom   → health() as JSON text ({"up", "reason"?, …}); any answer
+///                   is also the watchdog's heartbeat
+///   tunables_msg  → the validated values applied to the actor's env.cfg, then
+///                   retune() (an engine setting it re-reads); answers ""
+///   stall_atom    → stall(): blocks the actor's thread with daemon.debug only
+/// `Self` is a stateful actor whose state has `env` (actor_env). Pass the
+/// result to actor_behavior().
+template <class Self, class Stats, class Health, class Retune>
+auto basic_handlers(Self* self, Stats stats, Health health, Retune retune) {
+  return std::make_tuple([=](stats_atom) -> std::string { return json_dump(stats()); },
+                         [=](health_atom) -> std::string { return json_dump(health()); },
+                         [=](tunables_msg& m) -> std::string {
+                           apply_tunables(self->state.env.cfg, m);
+                           retune();
+                           return std::string{};
+                         },
+                         [=](stall_atom, std::int32_t ms) { stall(self->state.env.debug, ms); });
+}
+
+/// basic_handlers() of an actor that re-reads nothing after a tunables_msg.
+template <class Self, class Stats, class Health>
+auto basic_handlers(Self* self, Stats stats, Health health) {
+  return basic_handlers(self, std::move(stats), std::move(health), [] {});
+}
+
+/// A guarded behavior (guarded_behavior) of the actor's own handlers `fs`
+/// followed by its basic_handlers().
+template <class... Basics, class... Fs>
+caf::behavior actor_behavior(const guard_ctx& g, std::tuple<Basics...> basics, Fs... fs) {
+  return std::apply(
+      [&](Basics&... b) { return caf::behavior{guarded(g, std::move(fs))..., guarded(g, std::move(b))...}; },
+      basics);
 }
 
 }  // namespace aikid::kit

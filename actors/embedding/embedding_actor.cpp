@@ -135,8 +135,30 @@ caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
   self->state.env = std::move(env);
   load(self->state);
   const kit::guard_ctx guard{"embedder", self->state.env.replies, self->state.env.thoughts};
-  return kit::guarded_behavior(
-      guard,
+  auto basics = kit::basic_handlers(
+      self,
+      [=] {
+        auto& st = self->state;
+        return kit::json{{"embed", st.embed.to_json()}, {"texts", st.texts}};
+      },
+      [=] {
+        auto& st = self->state;
+        kit::json j = {{"up", st.enc != nullptr}};
+        if (st.enc) {
+          j["model"] = st.enc->model_id();
+          j["dim"] = st.enc->dim();
+          if (st.prev) j["previous_model"] = st.prev->model_id();
+        } else {
+          j["reason"] = st.down_reason;
+        }
+        return j;
+      },
+      [=] {
+        auto& st = self->state;
+        if (st.enc) st.enc->set_threads(static_cast<int>(st.env.cfg.get_int("embedding.threads")));
+      });
+  return kit::actor_behavior(
+      guard, std::move(basics),
       // Internal: perception's percepts. Replies (vector, model id); an empty
       // vector with the reason in place of the model id when down.
       [=](embed_atom, const std::vector<std::string>& texts) -> caf::result<std::vector<float>, std::string> {
@@ -220,31 +242,7 @@ caf::behavior embedder_fun(embedder_actor* self, actor_env env) {
                                 {"dim", dim},
                                 {"truncated", std::move(trunc)},
                                 {"model", st.enc->model_id()}});
-      },
-      [=](stats_atom) {
-        auto& st = self->state;
-        return kit::json{{"embed", st.embed.to_json()}, {"texts", st.texts}}.dump();
-      },
-      [=](health_atom) {
-        auto& st = self->state;
-        kit::json j = {{"up", st.enc != nullptr}};
-        if (st.enc) {
-          j["model"] = st.enc->model_id();
-          j["dim"] = st.enc->dim();
-          if (st.prev) j["previous_model"] = st.prev->model_id();
-        } else {
-          j["reason"] = st.down_reason;
-        }
-        return j.dump();
-      },
-      [=](tunables_msg& m) {
-        auto& st = self->state;
-        kit::apply_tunables(st.env.cfg, m);
-        if (st.enc) st.enc->set_threads(static_cast<int>(st.env.cfg.get_int("embedding.threads")));
-        return std::string{};
-      },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
-  );
+      });
 }
 
 }  // namespace

@@ -558,8 +558,26 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
   self->state.env = std::move(env);
   load(self->state);
   const kit::guard_ctx guard{"inference", self->state.env.replies, self->state.env.thoughts};
-  return kit::guarded_behavior(
-      guard,
+  auto basics = kit::basic_handlers(
+      self,
+      [=] {
+        auto& st = self->state;
+        return json{{"generate", st.gen.to_json()}, {"tokens_out", st.tokens_out}, {"cancelled", st.cancelled}, {"cached_tokens", st.cached_tokens},
+                    {"reloads", st.reloads}, {"cache_slots", st.cache ? st.cache->slots() : 0},
+                    {"queued", st.queue.size()}, {"background", st.background.size() + (st.paused ? 1 : 0)},
+                    {"superseded", st.superseded}, {"busy_refused", st.busy}, {"dropped_background", st.dropped_background},
+                    {"running", st.cur.has_value()}};
+      },
+      [=] {
+        auto& st = self->state;
+        json j = {{"up", st.model != nullptr}};
+        if (st.model) j["model"] = st.model->info().name;
+        else j["reason"] = st.down_reason;
+        if (st.loading) j["loading"] = st.loading->path;
+        return j;
+      });
+  return kit::actor_behavior(
+      guard, std::move(basics),
       [=](request_msg& r) {
         auto& st = self->state;
         auto& out = *st.env.replies;
@@ -711,30 +729,7 @@ caf::behavior inference_fun(inference_actor* self, actor_env env) {
           st.queue.pop_front();
           finish_aside(self, std::move(queued), error{errc::cancelled, "aikid is shutting down"});
         }
-      },
-      [=](stats_atom) {
-        auto& st = self->state;
-        return json{{"generate", st.gen.to_json()}, {"tokens_out", st.tokens_out}, {"cancelled", st.cancelled}, {"cached_tokens", st.cached_tokens},
-                    {"reloads", st.reloads}, {"cache_slots", st.cache ? st.cache->slots() : 0},
-                    {"queued", st.queue.size()}, {"background", st.background.size() + (st.paused ? 1 : 0)},
-                    {"superseded", st.superseded}, {"busy_refused", st.busy}, {"dropped_background", st.dropped_background},
-                    {"running", st.cur.has_value()}}
-            .dump();
-      },
-      [=](health_atom) {
-        auto& st = self->state;
-        json j = {{"up", st.model != nullptr}};
-        if (st.model) j["model"] = st.model->info().name;
-        else j["reason"] = st.down_reason;
-        if (st.loading) j["loading"] = st.loading->path;
-        return json_dump(j);
-      },
-      [=](tunables_msg& m) {
-        kit::apply_tunables(self->state.env.cfg, m);
-        return std::string{};
-      },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
-  );
+      });
 }
 
 }  // namespace

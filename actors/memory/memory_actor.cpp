@@ -543,8 +543,36 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
   st0.pool = std::make_unique<kit::work_pool>(static_cast<int>(st0.env.cfg.get_int("memory.workers")));
   reindex_start(self);
   const kit::guard_ctx guard{"memory", self->state.env.replies, self->state.env.thoughts};
-  return kit::guarded_behavior(
-      guard,
+  auto basics = kit::basic_handlers(
+      self,
+      [=] {
+        auto& st = self->state;
+        adds_settle(st);
+        json j = {{"recall", st.recall.to_json()}, {"percepts", st.percepts}, {"remembered", st.remembered->load()},
+                  {"remember_errors", st.remember_errors->load()}};
+        if (st.store) {
+          j["store"] = st.store->stats();
+          j["reindex"] = reindex_json(st);
+        }
+        return j;
+      },
+      [=] {
+        auto& st = self->state;
+        json j = {{"up", st.store != nullptr}};
+        if (!st.store) j["reason"] = st.down_reason;
+        else j["reindex"] = reindex_json(st);
+        return j;
+      },
+      [=] {
+        auto& st = self->state;
+        if (st.store) {
+          st.store->set_dedup_threshold(st.env.cfg.get_real("memory.dedup_threshold"));
+          st.store->set_ef_search(static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_search")));
+        }
+        self->send(self, tick_atom_v);  // memory.reindex_paused may have been lifted
+      });
+  return kit::actor_behavior(
+      guard, std::move(basics),
       [=](request_msg& r) {
         auto& st = self->state;
         auto& out = *st.env.replies;
@@ -673,24 +701,6 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
       },
       [=](flush_atom) { adds_settle(self->state); },
       [=](tick_atom, const std::string& summary) { reindex_done(self, summary); },
-      [=](stats_atom) {
-        auto& st = self->state;
-        adds_settle(st);
-        json j = {{"recall", st.recall.to_json()}, {"percepts", st.percepts}, {"remembered", st.remembered->load()},
-                  {"remember_errors", st.remember_errors->load()}};
-        if (st.store) {
-          j["store"] = st.store->stats();
-          j["reindex"] = reindex_json(st);
-        }
-        return json_dump(j);
-      },
-      [=](health_atom) {
-        auto& st = self->state;
-        json j = {{"up", st.store != nullptr}};
-        if (!st.store) j["reason"] = st.down_reason;
-        else j["reindex"] = reindex_json(st);
-        return json_dump(j);
-      },
       [=](admin_atom, const std::string& cmd, const std::string& arg) -> std::string {
         auto& st = self->state;
         if (!st.store) return kit::admin_error(error{errc::unavailable, st.down_reason});
@@ -703,19 +713,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         expected<std::size_t> n = cmd == "export" ? st.store->export_jsonl(arg) : st.store->import_jsonl(arg);
         if (!n) return kit::admin_error(n.error());
         return json{{"ok", true}, {cmd == "export" ? "exported" : "imported", *n}}.dump();
-      },
-      [=](tunables_msg& m) {
-        auto& st = self->state;
-        kit::apply_tunables(st.env.cfg, m);
-        if (st.store) {
-          st.store->set_dedup_threshold(st.env.cfg.get_real("memory.dedup_threshold"));
-          st.store->set_ef_search(static_cast<int>(st.env.cfg.get_int("memory.hnsw_ef_search")));
-        }
-        self->send(self, tick_atom_v);  // memory.reindex_paused may have been lifted
-        return std::string{};
-      },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
-  );
+      });
 }
 
 }  // namespace

@@ -87,8 +87,20 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
   self->state.embedder = embedder;
   self->state.memory = memory;
   const kit::guard_ctx guard{"perception", self->state.env.replies, self->state.env.thoughts};
-  return kit::guarded_behavior(
-      guard,
+  auto basics = kit::basic_handlers(
+      self,
+      [=] {
+        auto& st = self->state;
+        return kit::json{{"perceive", st.perceive.to_json()},
+                         {"embed", st.embed.to_json()},
+                         {"duplicates", st.duplicates},
+                         {"busy", st.busy},
+                         {"pending", st.pending},
+                         {"embed_failures", st.embed_failures}};
+      },
+      [] { return kit::json{{"up", true}}; });
+  return kit::actor_behavior(
+      guard, std::move(basics),
       [=](request_msg& r) {
         auto& st = self->state;
         auto& out = *st.env.replies;
@@ -164,24 +176,7 @@ caf::behavior perception_fun(perception_actor* self, actor_env env, caf::actor e
                   p.stage_ms.push_back(kit::ms_since(t_embed));
                   self->send(mem, std::move(p));
                 });
-      },
-      [=](stats_atom) {
-        auto& st = self->state;
-        return kit::json{{"perceive", st.perceive.to_json()},
-                         {"embed", st.embed.to_json()},
-                         {"duplicates", st.duplicates},
-                         {"busy", st.busy},
-                         {"pending", st.pending},
-                         {"embed_failures", st.embed_failures}}
-            .dump();
-      },
-      [=](health_atom) { return kit::json{{"up", true}}.dump(); },
-      [=](tunables_msg& m) {
-        kit::apply_tunables(self->state.env.cfg, m);
-        return std::string{};
-      },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
-  );
+      });
 }
 
 }  // namespace

@@ -64,8 +64,16 @@ caf::behavior proactive_fun(proactive_actor* self, actor_env env, caf::actor syn
   self->state.synthesis = synthesis;
   self->send(self, tick_atom_v);
   const kit::guard_ctx guard{"proactive", self->state.env.replies, self->state.env.thoughts};
-  return kit::guarded_behavior(
-      guard,
+  auto basics = kit::basic_handlers(
+      self,
+      [=] {
+        auto& st = self->state;
+        return kit::json{{"ticks", st.ticks}, {"reflections", st.reflections}, {"now_ms", now_of(st)},
+                         {"clock_offset_ms", st.offset_ms}};
+      },
+      [] { return kit::json{{"up", true}}; });
+  return kit::actor_behavior(
+      guard, std::move(basics),
       [=](tick_atom) {
         check(self);
         self->delayed_send(self, std::chrono::milliseconds(self->state.env.cfg.get_int("proactive.tick_ms")), tick_atom_v);
@@ -77,20 +85,7 @@ caf::behavior proactive_fun(proactive_actor* self, actor_env env, caf::actor syn
         self->send(st.synthesis, clock_atom_v, st.offset_ms);  // before the tick: reminders said after it count from here
         check(self);
         return kit::json{{"ok", true}, {"now_ms", now_of(st)}, {"offset_ms", st.offset_ms}}.dump();
-      },
-      [=](stats_atom) {
-        auto& st = self->state;
-        return kit::json{{"ticks", st.ticks}, {"reflections", st.reflections}, {"now_ms", now_of(st)},
-                         {"clock_offset_ms", st.offset_ms}}
-            .dump();
-      },
-      [=](health_atom) { return kit::json{{"up", true}}.dump(); },
-      [=](tunables_msg& m) {
-        kit::apply_tunables(self->state.env.cfg, m);
-        return std::string{};
-      },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
-  );
+      });
 }
 
 }  // namespace

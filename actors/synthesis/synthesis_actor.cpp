@@ -635,8 +635,37 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
     if (auto m = inference::model::load(mo)) st0.tokenizer = std::move(*m);
   }
   const kit::guard_ctx guard{"synthesis", self->state.env.replies, self->state.env.thoughts};
-  return kit::guarded_behavior(
-      guard,
+  auto basics = kit::basic_handlers(
+      self,
+      [=] {
+        auto& st = self->state;
+        json j = {{"compose", st.compose.to_json()}, {"answered", st.answered}, {"prompted", st.prompted},
+                  {"extractions", st.extractions}, {"learned_triples", st.learned_triples},
+                  {"learn_errors", st.learn_errors}, {"reminders", st.reminders}, {"reflections", st.reflections},
+                  {"reminders_made", st.reminders_made}, {"reminders_refused", st.reminders_refused},
+                  {"reminder_commands", st.reminder_commands}, {"understood", st.understood},
+                  {"templates", st.templates ? syn::templates_count(*st.templates) : 0}};
+        if (st.graph) {
+          auto ks = syn::kg_stats_get(*st.graph);
+          j["kg"] = {{"entities", ks.entities}, {"relations", ks.relations}};
+        }
+        return j;
+      },
+      [=] {
+        auto& st = self->state;
+        json j = {{"up", st.graph != nullptr}};
+        if (!st.graph) j["reason"] = st.down_reason;
+        if (!st.templates_error.empty()) j["templates_error"] = st.templates_error;
+        if (!st.words_error.empty()) j["time_words_error"] = st.words_error;
+        if (!st.und_error.empty()) j["understanding_error"] = st.und_error;
+        return j;
+      },
+      [=] {
+        auto& st = self->state;
+        syn::turns_set_max(*st.conversation, static_cast<std::size_t>(st.env.cfg.get_int("synthesis.turns")));
+      });
+  return kit::actor_behavior(
+      guard, std::move(basics),
       [=](request_msg& r) {
         auto& st = self->state;
         if (kit::expired(r)) return;
@@ -740,29 +769,6 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         g.repeat_penalty = static_cast<float>(st.env.cfg.get_real("synthesis.repeat_penalty"));
         self->send(st.inference, std::move(g));
       },
-      [=](stats_atom) {
-        auto& st = self->state;
-        json j = {{"compose", st.compose.to_json()}, {"answered", st.answered}, {"prompted", st.prompted},
-                  {"extractions", st.extractions}, {"learned_triples", st.learned_triples},
-                  {"learn_errors", st.learn_errors}, {"reminders", st.reminders}, {"reflections", st.reflections},
-                  {"reminders_made", st.reminders_made}, {"reminders_refused", st.reminders_refused},
-                  {"reminder_commands", st.reminder_commands}, {"understood", st.understood},
-                  {"templates", st.templates ? syn::templates_count(*st.templates) : 0}};
-        if (st.graph) {
-          auto ks = syn::kg_stats_get(*st.graph);
-          j["kg"] = {{"entities", ks.entities}, {"relations", ks.relations}};
-        }
-        return json_dump(j);
-      },
-      [=](health_atom) {
-        auto& st = self->state;
-        json j = {{"up", st.graph != nullptr}};
-        if (!st.graph) j["reason"] = st.down_reason;
-        if (!st.templates_error.empty()) j["templates_error"] = st.templates_error;
-        if (!st.words_error.empty()) j["time_words_error"] = st.words_error;
-        if (!st.und_error.empty()) j["understanding_error"] = st.und_error;
-        return json_dump(j);
-      },
       // The learning path's findings: facts into the graph, the model's answer as a turn.
       [=](learn_msg& m) {
         auto& st = self->state;
@@ -799,15 +805,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         if (auto w = load_words(self->state); !w) return kit::admin_error(w.error());
         if (auto u = load_understanding(self->state); !u) return kit::admin_error(u.error());
         return json{{"ok", true}, {"templates", self->state.templates ? syn::templates_count(*self->state.templates) : 0}}.dump();
-      },
-      [=](tunables_msg& m) {
-        auto& st = self->state;
-        kit::apply_tunables(st.env.cfg, m);
-        syn::turns_set_max(*st.conversation, static_cast<std::size_t>(st.env.cfg.get_int("synthesis.turns")));
-        return std::string{};
-      },
-      [=](stall_atom, std::int32_t ms) { kit::stall(self->state.env.debug, ms); }
-  );
+      });
 }
 
 }  // namespace
