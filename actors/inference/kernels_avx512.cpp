@@ -8,8 +8,7 @@
 //    accumulates fma(d_w*d_a, lane, acc) over blocks, hsum at the end. Four
 //    rows are computed together: four independent FMA chains and one load of
 //    each activation block for four rows (the single-row dot is latency-bound).
-//    Q5_0/Q5_1 likewise (the fifth bit from a mask register); the K-quants
-//    use the AVX2 kernels (kernels_avx2.cpp).
+//    Q5_0/Q5_1 and the K-quants use the AVX2 kernels (kernels_avx2.cpp).
 //  - attention: the portable lane layout, vectorised over the head dimension
 //    (products of two halves are exact, so fma == mul + add).
 #include <immintrin.h>
@@ -106,59 +105,6 @@ void rows_q8_0(std::int64_t n, const std::byte* w, std::size_t rb, const void* v
     }
   }
   for (int r = 0; r < R; ++r) y[r] = hsum_float_8(acc[r]);
-}
-
-// Q5_0 / Q5_1: the nibbles with the fifth bit from qh (one mask register:
-// byte j = 0xFF where bit j is set).
-inline __m256i bits_32(const std::uint8_t* qh) {
-  std::uint32_t m;
-  std::memcpy(&m, qh, 4);
-  return _mm256_movm_epi8(__mmask32(m));
-}
-
-template <int R>
-void rows_q5_0(std::int64_t n, const std::byte* w, std::size_t rb, const void* va, float* y) {
-  const auto* a = static_cast<const block_q8_0*>(va);
-  const block_q5_0* x[R];
-  for (int r = 0; r < R; ++r) x[r] = reinterpret_cast<const block_q5_0*>(w + std::size_t(r) * rb);
-  __m256 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-  const __m256i f0 = _mm256_set1_epi8(char(0xF0));
-  for (std::int64_t ib = 0; ib < n / qk; ++ib) {
-    const float d1 = h2f(a[ib].d);
-    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs));
-    for (int r = 0; r < R; ++r) {
-      const block_q5_0& b = x[r][ib];
-      _mm_prefetch(reinterpret_cast<const char*>(&b) + prefetch_ahead, _MM_HINT_T0);
-      // (q | bit << 4) - 16 == q | 0xF0 (as int8) where the bit is clear
-      const __m256i qx = _mm256_or_si256(nibbles_32(b.qs), _mm256_andnot_si256(bits_32(b.qh), f0));
-      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b.d) * d1), dot_i8(qx, qy), acc[r]);
-    }
-  }
-  for (int r = 0; r < R; ++r) y[r] = hsum_float_8(acc[r]);
-}
-
-template <int R>
-void rows_q5_1(std::int64_t n, const std::byte* w, std::size_t rb, const void* va, float* y) {
-  const auto* a = static_cast<const block_q8_1*>(va);
-  const block_q5_1* x[R];
-  for (int r = 0; r < R; ++r) x[r] = reinterpret_cast<const block_q5_1*>(w + std::size_t(r) * rb);
-  __m256 acc[R];
-  float summs[R];
-  for (int r = 0; r < R; ++r) { acc[r] = _mm256_setzero_ps(); summs[r] = 0; }
-  const __m256i b4 = _mm256_set1_epi8(0x10);
-  for (std::int64_t ib = 0; ib < n / qk; ++ib) {
-    const float d1 = h2f(a[ib].d), s1 = h2f(a[ib].s);
-    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs));
-    for (int r = 0; r < R; ++r) {
-      const block_q5_1& b = x[r][ib];
-      _mm_prefetch(reinterpret_cast<const char*>(&b) + prefetch_ahead, _MM_HINT_T0);
-      summs[r] += h2f(b.m) * s1;
-      const __m256i qx = _mm256_or_si256(nibbles_32(b.qs), _mm256_and_si256(bits_32(b.qh), b4));
-      acc[r] = _mm256_fmadd_ps(dot_u8(qx, qy), _mm256_set1_ps(h2f(b.d) * d1), acc[r]);
-    }
-  }
-  for (int r = 0; r < R; ++r) y[r] = hsum_float_8(acc[r]) + summs[r];
 }
 
 template <void (*K4)(std::int64_t, const std::byte*, std::size_t, const void*, float*),
@@ -397,12 +343,13 @@ const kernel_table* kernels_avx512() {
     t.silu_mul = silu_mul;
     t.softmax_exp = softmax_exp;
     t.to_fp16 = to_fp16;
-    t.dot_q5_0_q8_0 = dot_of<rows_q5_0<1>>;
-    t.dot_q5_1_q8_1 = dot_of<rows_q5_1<1>>;
-    t.rows_q5_0_q8_0 = rows_of<rows_q5_0<4>, rows_q5_0<1>>;
-    t.rows_q5_1_q8_1 = rows_of<rows_q5_1<4>, rows_q5_1<1>>;
-    // the K-quants: the AVX2 kernels (this CPU runs them)
+    // Q5_0/Q5_1 and the K-quants: the AVX2 kernels (this CPU runs them;
+    // they were written and verified on a machine without AVX-512)
     const kernel_table& a2 = *kernels_avx2();
+    t.dot_q5_0_q8_0 = a2.dot_q5_0_q8_0;
+    t.dot_q5_1_q8_1 = a2.dot_q5_1_q8_1;
+    t.rows_q5_0_q8_0 = a2.rows_q5_0_q8_0;
+    t.rows_q5_1_q8_1 = a2.rows_q5_1_q8_1;
     t.dot_q4_k_q8_k = a2.dot_q4_k_q8_k;
     t.dot_q6_k_q8_k = a2.dot_q6_k_q8_k;
     t.rows_q4_k_q8_k = a2.rows_q4_k_q8_k;
