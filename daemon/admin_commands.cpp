@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "actors/messages.hpp"
+#include "common/json.hpp"
 
 namespace aikid {
 
@@ -156,11 +157,93 @@ json cmd_health(admin_context& ctx) {
   return h;
 }
 
+// export-user / import-user: one user's whole data in pages of records,
+// through this socket to and from the client's own file (aikictl
+// export-user / import-user; format in docs/admin.md). The argument is the
+// rest of the line, a JSON object. Fails: bad_request naming the field (a
+// wrong format or version included), or the actors' errors.
+constexpr const char* k_user_format = "aikid.user";
+constexpr int k_user_version = 1;
+constexpr auto user_io_timeout = std::chrono::seconds(60);
+
+expected<json> user_arg(const std::string& line, const std::string& cmd) {
+  const auto at = line.find(cmd) + cmd.size();
+  const std::string text = line.substr(at);
+  if (auto deep = json_depth_check(text, json_default_max_depth, "ipc.max_json_depth"); !deep) return deep.error();
+  json a = json::parse(text, nullptr, false);
+  if (!a.is_object()) return error{errc::bad_request, "usage: " + cmd + " {\"user\": USER, …} (a JSON object)"};
+  if (!a.contains("user") || !a["user"].is_string()) return error{errc::bad_request, "user: missing or not a string"};
+  return a;
+}
+
+// Asks an actor with admin_atom (cmd, arg) and parses its reply; its error as ours.
+expected<json> ask_json(admin_context& ctx, const caf::actor& a, const std::string& cmd, const json& arg) {
+  auto r = ask_within(ctx, user_io_timeout, a, admin_atom_v, cmd, json_dump(arg));
+  if (!r) return r.error();
+  json j = json::parse(*r, nullptr, false);
+  if (!j.is_object()) return error{errc::internal, cmd + ": unreadable reply"};
+  if (!j.value("ok", false)) {
+    const json e = j.value("error", json::object());
+    return error{errc_from_name(e.value("code", "internal")), e.value("message", cmd + " failed")};
+  }
+  return j;
+}
+
+json cmd_export_user(admin_context& ctx, const std::string& line) {
+  auto a = user_arg(line, "export-user");
+  if (!a) return fail(a.error());
+  const auto after = a->value("after", json(0));
+  const auto limit = a->value("limit", json(200));
+  if (!after.is_number_integer() || after.get<std::int64_t>() < 0)
+    return fail("bad_request", "after: must be a non-negative integer (the last page's next)");
+  if (!limit.is_number_integer() || limit.get<std::int64_t>() < 1 || limit.get<std::int64_t>() > 10000)
+    return fail("bad_request", "limit: must be an integer in [1, 10000]");
+  const std::string user = (*a)["user"];
+  json records = json::array();
+  if (after.get<std::int64_t>() == 0) {  // the first page: everything but the memories, then their first page
+    auto syn = ask_json(ctx, ctx.actors.synthesis, "export_user", {{"user", user}});
+    if (!syn) return fail(syn.error());
+    records = std::move((*syn)["records"]);
+  }
+  auto mem = ask_json(ctx, ctx.actors.memory, "export_user", {{"user", user}, {"after", after}, {"limit", limit}});
+  if (!mem) return fail(mem.error());
+  for (auto& r : (*mem)["records"]) records.push_back(std::move(r));
+  return {{"ok", true}, {"format", k_user_format}, {"version", k_user_version}, {"user", user},
+          {"records", std::move(records)}, {"next", (*mem)["next"]}};
+}
+
+json cmd_import_user(admin_context& ctx, const std::string& line) {
+  auto a = user_arg(line, "import-user");
+  if (!a) return fail(a.error());
+  if (a->value("format", std::string()) != k_user_format)
+    return fail("bad_request", std::string("format: must be \"") + k_user_format + "\"");
+  if (!a->contains("version") || !(*a)["version"].is_number_integer() || (*a)["version"] != k_user_version)
+    return fail("bad_request", "version: " + a->value("version", json()).dump() + " is not one this aikid reads (" +
+                                   std::to_string(k_user_version) + ")");
+  const json& recs = a->value("records", json());
+  if (!recs.is_array()) return fail("bad_request", "records: must be an array");
+  json mems = json::array(), rest = json::array();
+  for (const auto& r : recs) (r.is_object() && r.value("type", std::string()) == "memory" ? mems : rest).push_back(r);
+  const std::string user = (*a)["user"];
+  json out = {{"ok", true}, {"memories", 0}, {"graph", 0}, {"turns", 0}, {"reminders", 0}, {"settings", 0}};
+  if (!rest.empty()) {
+    auto syn = ask_json(ctx, ctx.actors.synthesis, "import_user", {{"user", user}, {"records", std::move(rest)}});
+    if (!syn) return fail(syn.error());
+    for (const char* k : {"graph", "turns", "reminders", "settings"}) out[k] = (*syn)[k];
+  }
+  if (!mems.empty()) {
+    auto mem = ask_json(ctx, ctx.actors.memory, "import_user", {{"user", user}, {"records", std::move(mems)}});
+    if (!mem) return fail(mem.error());
+    out["memories"] = (*mem)["memories"];
+  }
+  return out;
+}
+
 json cmd_help() {
   return {{"ok", true},
           {"commands",
            {"help", "get KEY", "set KEY VALUE", "config", "stats", "health", "metrics",
-            "reload config|templates|model", "snapshot", "export FILE", "import FILE", "debug stall ACTOR MS", "debug crash ACTOR", "debug clock UNIX_MS|real"}}};
+            "reload config|templates|model", "snapshot", "export FILE", "import FILE", "export-user JSON", "import-user JSON", "debug stall ACTOR MS", "debug crash ACTOR", "debug clock UNIX_MS|real"}}};
 }
 
 }  // namespace
@@ -361,6 +444,8 @@ json admin_execute(admin_context& ctx, const std::string& line) {
       }
       return fail("bad_request", "reload: expected config, templates or model");
     }
+    if (c == "export-user") return cmd_export_user(ctx, line);
+    if (c == "import-user") return cmd_import_user(ctx, line);
     if (c == "snapshot" || c == "export" || c == "import") {
       if (c != "snapshot" && w.size() != 2) return fail("bad_request", "usage: " + c + " FILE");
       auto r = ask(ctx, ctx.actors.memory, admin_atom_v, c, w.size() > 1 ? w[1] : std::string{});

@@ -10,6 +10,7 @@
 //
 // Files inside the data folder: memory.db (+ -wal, -shm) and memory.index
 // (the index snapshot; any damage to it only costs a rebuild at open).
+// Forgetting (remove, delete_all) leaves the words nowhere: see remove.
 //
 // Scores are cosine similarities: vectors are stored and queried as unit
 // vectors, and a score is their inner product. Ties are broken by smaller id.
@@ -116,6 +117,7 @@ struct add_result {
   bool deduplicated = false;
 };
 
+/// One memory of an add_batch.
 struct history_event {
   /// "add" | "update" | "delete" | "dedup"
   std::string event;
@@ -123,7 +125,6 @@ struct history_event {
   std::int64_t at_ms = 0;
 };
 
-/// One memory of an add_batch.
 struct new_memory {
   std::string user, text;
   nlohmann::json meta = nlohmann::json::object();
@@ -235,19 +236,30 @@ class store {
   expected<void> update(std::int64_t id, std::optional<std::string> text,
                         std::optional<nlohmann::json> meta,
                         std::optional<std::vector<float>> vec);
-  /// `not_found` when no memory has this id.
+  /// Forgets the memory: its row and vectors go (the index's copy zeroed,
+  /// the snapshot rewritten by the worker 1 s after the last forget), its
+  /// history keeps the events but not their texts, and the database is
+  /// checkpointed and its WAL truncated after the commit (secure_delete
+  /// zeroes the freed bytes). `not_found` when no memory has this id.
   expected<void> remove(std::int64_t id);
   /// A page of the matching memories in id order, and the total that match.
   /// `bad_request` on a malformed filter, limit < 0 or offset < 0. An offset
   /// past the end gives an empty page.
+  /// since/until: created_ms in [since, until] (both inclusive).
   expected<std::pair<std::vector<record>, std::int64_t>> list(
       std::optional<std::string> user, const nlohmann::json& filter, std::int64_t limit,
-      std::int64_t offset) const;
-  /// Every change to the memory, oldest first (kept after a delete).
+      std::int64_t offset, std::optional<std::int64_t> since = std::nullopt,
+      std::optional<std::int64_t> until = std::nullopt) const;
+  /// Every change to the memory, oldest first (kept after a delete, but a
+  /// deleted memory's events keep no text: old and new are none).
   /// `not_found` when the id never existed.
   expected<std::vector<history_event>> history(std::int64_t id) const;
-  /// Deletes every memory of the user; returns how many.
-  expected<std::int64_t> delete_all(const std::string& user);
+  /// Forgets every memory of the user that matches the filter and was
+  /// created in [since, until] (see remove); returns how many. `bad_request`
+  /// on a malformed filter.
+  expected<std::int64_t> delete_all(const std::string& user, const nlohmann::json& filter = {},
+                                    std::optional<std::int64_t> since = std::nullopt,
+                                    std::optional<std::int64_t> until = std::nullopt);
   /// Writes the index snapshot now (memory.index, atomically replaced).
   expected<void> snapshot();
   /// Writes every memory (with its vector) and every history event as JSONL;
@@ -257,6 +269,20 @@ class store {
   /// existing id is replaced) and their history replaces what the store
   /// had for those ids. All or nothing: `bad_request` naming line and field.
   expected<std::size_t> import_jsonl(const std::filesystem::path&);
+  /// One page of the user's memories after id `after` (at most `limit`), as
+  /// export records {"type":"memory", id, text, meta, created, updated,
+  /// model, vector, history: [{event, old, new, at}]}; *next = the id to
+  /// ask after for the next page, 0 when this is the last. `internal` on a
+  /// read error, `bad_request` when limit is 0.
+  expected<nlohmann::json> export_user(const std::string& user, std::int64_t after, std::size_t limit,
+                                       std::int64_t* next) const;
+  /// Adds export_user's records as new memories of `user` (new ids, never
+  /// merged by dedup; created, updated, model, vector and history kept; no
+  /// history: one `add` event), one transaction. A memory the user already
+  /// has with the same text and created time is skipped (importing twice
+  /// adds nothing). Returns how many were added. All or nothing:
+  /// `bad_request` naming records[i] and the field.
+  expected<std::size_t> import_user(const std::string& user, const nlohmann::json& records);
 
   // --- re-embedding after a model change (driven by the actor) ----------
   // When opts.model_id differs from the model that made the live index, the

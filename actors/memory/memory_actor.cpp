@@ -277,10 +277,39 @@ void add_serve(memory_actor* self, const request_msg& r, std::vector<float> vec,
   });
 }
 
+// memory.delete_all's fields: user (required), filter, since, until.
+struct delete_all_fields {
+  std::string user;
+  json filter;
+  std::optional<std::int64_t> since, until;
+};
+
+expected<delete_all_fields> delete_all_args(const json& b) {
+  delete_all_fields a;
+  auto user = wire::field_string(b, "user");
+  if (!user) return user.error();
+  a.user = *user;
+  if (auto it = b.find("filter"); it != b.end() && !it->is_null()) {
+    if (!it->is_object()) return error{errc::bad_request, "filter: must be an object"};
+    a.filter = *it;
+  }
+  auto since = wire::field_opt_int(b, "since", 0, INT64_MAX);
+  if (!since) return since.error();
+  auto until = wire::field_opt_int(b, "until", 0, INT64_MAX);
+  if (!until) return until.error();
+  if (*since && *until && **since > **until)
+    return error{errc::bad_request, "since: is after until (" + std::to_string(**since) + " > " +
+                                        std::to_string(**until) + ")"};
+  a.since = *since;
+  a.until = *until;
+  return a;
+}
+
 // Runs one memory op other than add against the store (on a worker thread,
 // or the actor's for reads) and replies. `model` made vec ("" = the
 // configured model). Store errors are replied, never thrown.
-void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<float> vec, std::string model = {}) {
+void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<float> vec, std::string model = {},
+           const json& forgot = json::object()) {
   const json& b = kit::body_of(r);
   const std::string& op = r.op;
   auto fail = [&](const error& e) { out.reply_error(r.ticket, e); };
@@ -343,7 +372,11 @@ void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<
     if (!offset) return fail(offset.error());
     json filter = b.contains("filter") ? b["filter"] : json();
     if (!filter.is_null() && !filter.is_object()) return fail(error{errc::bad_request, "filter: must be an object"});
-    auto res = s.list(*user, filter, limit->value_or(100), offset->value_or(0));
+    auto since = wire::field_opt_int(b, "since", 0, INT64_MAX);
+    if (!since) return fail(since.error());
+    auto until = wire::field_opt_int(b, "until", 0, INT64_MAX);
+    if (!until) return fail(until.error());
+    auto res = s.list(*user, filter, limit->value_or(100), offset->value_or(0), *since, *until);
     return kit::reply(out, r.ticket, res, [](const std::pair<std::vector<memory::record>, std::int64_t>& p) {
       json arr = json::array();
       for (const auto& m : p.first) arr.push_back(record_json(m));
@@ -363,12 +396,56 @@ void serve(memory::store& s, reply_sink& out, const request_msg& r, std::vector<
       return json{{"events", std::move(arr)}};
     });
   }
-  if (op == "memory.delete_all") {
-    auto user = wire::field_string(b, "user");
-    if (!user) return fail(user.error());
-    return kit::reply(out, r.ticket, s.delete_all(*user), [](std::int64_t n) { return json{{"deleted", n}}; });
+  if (op == "memory.delete_all") {  // delete_all_serve checked the fields and asked synthesis
+    auto a = delete_all_args(b);
+    if (!a) return fail(a.error());
+    return kit::reply(out, r.ticket, s.delete_all(a->user, a->filter, a->since, a->until),
+                      [&](std::int64_t n) {
+                        json j{{"deleted", n}};
+                        for (const char* k : {"graph", "turns", "reminders"}) j[k] = forgot.value(k, 0);
+                        return j;
+                      });
   }
   fail(error{errc::unknown_op, "memory: unknown op " + op});
+}
+
+// memory.delete_all forgets the user everywhere: without a filter, synthesis
+// first forgets their turns, graph facts and reminders (in the time range
+// when one is given); then the memories go, on the pool. A synthesis that
+// cannot forget fails the op before any memory is deleted (unavailable,
+// naming why). With a filter (a memory meta field) only memories go.
+void delete_all_serve(memory_actor* self, request_msg r) {
+  auto& st = self->state;
+  auto a = delete_all_args(kit::body_of(r));
+  if (!a) return st.env.replies->reply_error(r.ticket, a.error());
+  auto run = [self](request_msg r, json forgot) {
+    auto& s2 = self->state;
+    s2.pool->submit([store = s2.store, replies = s2.env.replies, r = std::move(r), forgot = std::move(forgot)]() mutable {
+      serve(*store, *replies, r, {}, {}, forgot);
+    });
+  };
+  const bool scoped = a->filter.is_object() && !a->filter.empty();
+  if (scoped || !st.synthesis) return run(std::move(r), json::object());
+  json arg{{"user", a->user}};
+  if (a->since) arg["since"] = *a->since;
+  if (a->until) arg["until"] = *a->until;
+  self->request(st.synthesis, std::chrono::seconds(30), admin_atom_v, std::string("forget"), arg.dump())
+      .then(
+          [=](const std::string& res) mutable {
+            json j = json::parse(res, nullptr, false);
+            if (!j.is_object() || !j.value("ok", false)) {
+              std::string why = j.is_object() && j.contains("error") ? j["error"].value("message", res) : res;
+              return self->state.env.replies->reply_error(
+                  r.ticket, error{errc::unavailable, "memory.delete_all: the knowledge graph could not forget (" +
+                                                         why + "); no memory was deleted"});
+            }
+            run(std::move(r), std::move(j));
+          },
+          [=](caf::error& e) {
+            self->state.env.replies->reply_error(
+                r.ticket, error{errc::unavailable, "memory.delete_all: synthesis did not answer (" +
+                                                       self->system().render(e) + "); no memory was deleted"});
+          });
 }
 
 // Does this op need a vector from the embedder: its row names a field to
@@ -597,6 +674,7 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
         // under a millisecond; the hop to a pool thread and back cost more).
         if (!embeds && op->reads_only) return serve(*store, *replies, r, vec->value_or(std::vector<float>{}));
         if (!embeds && r.op == "memory.add") return add_serve(self, r, vec->value_or(std::vector<float>{}));
+        if (r.op == "memory.delete_all") return delete_all_serve(self, std::move(r));
         if (!embeds) {
           st.pool->submit([store, replies, r = std::move(r), v = vec->value_or(std::vector<float>{})]() mutable {
             serve(*store, *replies, r, std::move(v));
@@ -709,6 +787,23 @@ caf::behavior memory_fun(memory_actor* self, actor_env env, caf::actor embedder,
           auto r = st.store->snapshot();
           if (!r) return kit::admin_error(r.error());
           return json{{"ok", true}}.dump();
+        }
+        // admin export-user / import-user (daemon/admin_commands.cpp): arg is
+        // {"user", "after", "limit"} / {"user", "records"}
+        if (cmd == "export_user" || cmd == "import_user") {
+          json a = json::parse(arg, nullptr, false);
+          if (!a.is_object() || !a.contains("user") || !a["user"].is_string())
+            return kit::admin_error(error{errc::bad_request, cmd + ": a JSON object with a string user"});
+          if (cmd == "export_user") {
+            std::int64_t next = 0;
+            auto recs = st.store->export_user(a["user"], a.value("after", std::int64_t{0}),
+                                              a.value("limit", std::size_t{200}), &next);
+            if (!recs) return kit::admin_error(recs.error());
+            return json_dump(json{{"ok", true}, {"records", std::move(*recs)}, {"next", next}});
+          }
+          auto n = st.store->import_user(a["user"], a.contains("records") ? a["records"] : json());
+          if (!n) return kit::admin_error(n.error());
+          return json{{"ok", true}, {"memories", *n}}.dump();
         }
         expected<std::size_t> n = cmd == "export" ? st.store->export_jsonl(arg) : st.store->import_jsonl(arg);
         if (!n) return kit::admin_error(n.error());

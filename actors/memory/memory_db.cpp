@@ -143,6 +143,7 @@ expected<std::unique_ptr<SQLite::Database>> db_open(const std::filesystem::path&
   try {
     db->exec("PRAGMA journal_mode = WAL");
     db->exec("PRAGMA synchronous = FULL");  // WAL + FULL: each commit syncs the WAL
+    db->exec("PRAGMA secure_delete = ON");   // deleted rows' bytes are zeroed, not left in free pages
     sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
     if (!db->tableExists("meta")) {
       // A new store is written at the latest schema in one transaction: the
@@ -200,7 +201,8 @@ db_writer::db_writer(SQLite::Database& d)
       put_change(d, "INSERT OR REPLACE INTO changes(seq, memory_id) VALUES(?, ?)"),
       put_shadow(d, "INSERT OR REPLACE INTO shadow(id, vector) VALUES(?, ?)"),
       delete_shadow(d, "DELETE FROM shadow WHERE id = ?"),
-      put_meta(d, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)") {}
+      put_meta(d, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"),
+      scrub_history(d, "UPDATE history SET old = NULL, new = NULL WHERE memory_id = ?") {}
 
 void db_put_memory(db_writer& w, const db_memory_row& r) {
   auto& s = w.put_memory;
@@ -221,6 +223,18 @@ void db_delete_memory(db_writer& w, std::int64_t id) {
   s.reset();
   s.bind(1, static_cast<std::int64_t>(id));
   s.exec();
+}
+
+void db_forget(db_writer& w, std::int64_t id, std::int64_t seq, std::int64_t at_ms) {
+  db_delete_memory(w, id);
+  db_delete_shadow(w, id);
+  auto& s = w.scrub_history;
+  s.reset();
+  s.bind(1, static_cast<std::int64_t>(id));
+  s.exec();
+  db_put_history(w, id, "delete", std::nullopt, std::nullopt, at_ms);
+  db_put_change(w, seq, id);
+  w.checkpoint_after = true;
 }
 
 void db_put_history(db_writer& w, std::int64_t memory_id, const std::string& event,
@@ -322,9 +336,21 @@ void committer::run() {
     if (!failed_before) {
       try {
         db_->exec("BEGIN IMMEDIATE");
+        w_->checkpoint_after = false;
         try {
           for (auto& q : batch) q.w(*w_);
           db_->exec("COMMIT");  // synchronous=FULL: the WAL is synced before this returns
+          if (w_->checkpoint_after) {
+            // forgotten text: copy the WAL into the database (whose freed
+            // bytes secure_delete zeroed) and truncate it; a reader holding
+            // an old snapshot makes it partial (retried at the next forget
+            // and at close), never a failure of the batch
+            w_->checkpoint_after = false;
+            try {
+              db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+            } catch (const std::exception&) {
+            }
+          }
         } catch (...) {
           try {
             db_->exec("ROLLBACK");

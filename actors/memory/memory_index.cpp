@@ -139,6 +139,17 @@ bool vindex::erase(std::int64_t id) {
   return true;
 }
 
+bool vindex::forget(std::int64_t id) {
+  auto it = where_.find(id);
+  if (it == where_.end()) return false;
+  const loc l = it->second;
+  erase(id);
+  std::vector<float> zero(static_cast<std::size_t>(p_.dim), 0.0f);
+  std::memcpy(const_cast<float*>(row_ptr(l)), zero.data(), sizeof(float) * p_.dim);
+  if (!l.in_hnsw) flat_scan_put(static_cast<std::size_t>(l.row), zero.data());
+  return true;
+}
+
 void vindex::flat_reset() {
   flat_ = flat_new(p_.dim);
   flat_dead_.clear();
@@ -377,6 +388,7 @@ bool vindex::hnsw_build(build_job& job, const std::atomic<bool>& stop,
 void vindex::build_install(build_job& job) {
   const std::size_t n = job.ids.size();
   std::vector<std::uint8_t> dead(n, 0);
+  std::vector<std::size_t> deleted;  // rows whose memory was deleted meanwhile: zeroed (forgotten)
   std::size_t dead_n = 0;
   for (std::size_t row = 0; row < n; ++row) {
     const std::int64_t id = job.ids[row];
@@ -384,12 +396,15 @@ void vindex::build_install(build_job& job) {
     if (changed_during_build_.count(id) || it == where_.end()) {
       dead[row] = 1;  // replaced or deleted while the graph was built
       ++dead_n;
+      if (it == where_.end()) deleted.push_back(row);
       continue;
     }
     if (!it->second.in_hnsw) mark_dead(it->second);  // moves from the buffer into the graph
     it->second = loc{true, static_cast<std::int64_t>(row)};
   }
   hnsw_ = std::move(job.index);
+  for (std::size_t row : deleted)
+    std::memset(const_cast<float*>(row_ptr(loc{true, static_cast<std::int64_t>(row)})), 0, sizeof(float) * p_.dim);
   hnsw_dead_ = std::move(dead);
   hnsw_dead_n_ = dead_n;
   changed_during_build_.clear();

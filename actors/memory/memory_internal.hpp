@@ -224,6 +224,11 @@ class vindex {
 
   void upsert(std::int64_t id, const float* unit_vec);
   bool erase(std::int64_t id);
+  /// erase, and the row's floats (and its scan copies) overwritten with
+  /// zeros, so the forgotten vector is in no later snapshot. An HNSW row
+  /// stays a node of the graph (a tombstone) until the next rebuild; a
+  /// zero vector scores 0, so walks rarely pass through it.
+  bool forget(std::int64_t id);
   bool contains(std::int64_t id) const { return where_.count(id) != 0; }
   const float* vector_of(std::int64_t id) const;
   std::size_t size() const { return where_.size(); }
@@ -328,7 +333,13 @@ expected<std::unique_ptr<SQLite::Database>> db_open_reader(const std::filesystem
 struct db_writer {
   explicit db_writer(SQLite::Database& d);
   SQLite::Database& db;
-  SQLite::Statement put_memory, delete_memory, put_history, put_change, put_shadow, delete_shadow, put_meta;
+  SQLite::Statement put_memory, delete_memory, put_history, put_change, put_shadow, delete_shadow, put_meta,
+      scrub_history;
+  /// Set by a work closure that forgot text (db_forget): after the batch's
+  /// COMMIT the committer truncates the WAL (wal_checkpoint(TRUNCATE)), so
+  /// the forgotten rows' old frames do not stay in memory.db-wal. Cleared
+  /// by the committer.
+  bool checkpoint_after = false;
 };
 
 /// Group commit: write closures queued by many threads run on one thread,
@@ -386,6 +397,12 @@ struct db_memory_row {
 };
 void db_put_memory(db_writer& w, const db_memory_row& r);
 void db_delete_memory(db_writer& w, std::int64_t id);
+/// Forgets a memory: deletes its row and shadow vector, keeps its history
+/// events but blanks their texts (old, new), adds the "delete" event without
+/// text, journals the change and asks for a WAL truncation after the commit
+/// (checkpoint_after). With secure_delete on (db_open) the freed bytes are
+/// zeroed. Throws SQLite::Exception (the batch fails).
+void db_forget(db_writer& w, std::int64_t id, std::int64_t seq, std::int64_t at_ms);
 void db_put_history(db_writer& w, std::int64_t memory_id, const std::string& event,
                     const std::optional<std::string>& old_text,
                     const std::optional<std::string>& new_text, std::int64_t at_ms);

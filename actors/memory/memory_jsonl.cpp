@@ -4,9 +4,13 @@
 //    "updated_ms":…,"model":…,"vector":[…]}
 //   {"type":"history","memory_id":…,"event":…,"old":…|null,"new":…|null,"at_ms":…}
 // Memories first (id order), then history (in the order it happened).
+// export_user / import_user: one user's memories as records with their
+// history inside, a page at a time (the admin socket's export-user and
+// import-user, docs/admin.md); new ids on import, never merged by dedup.
 #include <fstream>
 
 #include "actors/memory/memory_store_impl.hpp"
+#include "common/utf8.hpp"
 
 namespace aikid::memory {
 
@@ -249,6 +253,185 @@ expected<std::size_t> store::import_jsonl(const std::filesystem::path& path) {
   if (sw)
     if (auto c = s.wait_and_snapshot(sw, true); !c) return c.error();
   return count;
+}
+
+expected<nlohmann::json> store::export_user(const std::string& user, std::int64_t after, std::size_t limit,
+                                            std::int64_t* next) const {
+  const impl& s = *p_;
+  if (auto d = s.down(); !d) return d.error();
+  if (limit < 1) return error{errc::bad_request, "limit: must be at least 1"};
+  nlohmann::json out = nlohmann::json::array();
+  *next = 0;
+  try {
+    std::lock_guard lk(s.reader_mu);
+    SQLite::Transaction read(*s.reader);
+    SQLite::Statement q(*s.reader,
+                        "SELECT id, text, meta, created_ms, updated_ms, model, vector FROM memories"
+                        " WHERE user = ? AND id > ? ORDER BY id LIMIT ?");
+    q.bind(1, user);
+    q.bind(2, static_cast<std::int64_t>(after));
+    q.bind(3, static_cast<std::int64_t>(limit + 1));
+    SQLite::Statement h(*s.reader, "SELECT event, old, new, at_ms FROM history WHERE memory_id = ? ORDER BY seq");
+    std::size_t n = 0;
+    while (q.executeStep()) {
+      const std::int64_t id = q.getColumn(0).getInt64();
+      if (n == limit) {  // one more exists: the next page starts after the last one sent
+        *next = out.back()["id"].get<std::int64_t>();
+        break;
+      }
+      const auto blob = q.getColumn(6);
+      const float* f = static_cast<const float*>(blob.getBlob());
+      std::vector<float> vec(f, f + blob.getBytes() / sizeof(float));
+      nlohmann::json hist = nlohmann::json::array();
+      h.reset();
+      h.bind(1, static_cast<std::int64_t>(id));
+      while (h.executeStep()) {
+        auto text = [&](int c) {
+          return h.getColumn(c).isNull() ? nlohmann::json() : nlohmann::json(s.stored_text(h.getColumn(c).getString()));
+        };
+        hist.push_back({{"event", h.getColumn(0).getString()}, {"old", text(1)}, {"new", text(2)},
+                        {"at", h.getColumn(3).getInt64()}});
+      }
+      out.push_back({{"type", "memory"},
+                     {"id", id},
+                     {"text", s.stored_text(q.getColumn(1).getString())},
+                     {"meta", meta_or_throw(s.stored_meta(q.getColumn(2).getString(), id))},
+                     {"created", q.getColumn(3).getInt64()},
+                     {"updated", q.getColumn(4).getInt64()},
+                     {"model", q.getColumn(5).getString()},
+                     {"vector", std::move(vec)},
+                     {"history", std::move(hist)}});
+      ++n;
+    }
+  } catch (const std::exception& e) {
+    return error{errc::internal, s.db_file.string() + ": export of user failed: " + e.what()};
+  }
+  return out;
+}
+
+expected<std::size_t> store::import_user(const std::string& user, const nlohmann::json& records) {
+  impl& s = *p_;
+  if (auto bad = utf8_first_invalid(user); bad >= 0)
+    return error{errc::bad_request, "user: not valid UTF-8 (byte " + std::to_string(bad) + ")"};
+  if (!records.is_array()) return error{errc::bad_request, "records: must be an array"};
+  struct item {
+    record r;
+    std::vector<float> vec;
+    std::vector<import_history> hist;
+  };
+  std::vector<item> items;
+  // 1. check every record; nothing is applied before all passed
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& j = records[i];
+    const std::string where = "records[" + std::to_string(i) + "]";
+    if (!j.is_object()) return error{errc::bad_request, where + ": not a JSON object"};
+    item it;
+    auto text = field<std::string>(j, "text", where);
+    if (!text) return text.error();
+    if (auto bad = utf8_first_invalid(*text); bad >= 0)
+      return error{errc::bad_request, where + ": text: not valid UTF-8 (byte " + std::to_string(bad) + ")"};
+    auto created = field<std::int64_t>(j, "created", where);
+    if (!created) return created.error();
+    auto updated = field<std::int64_t>(j, "updated", where);
+    if (!updated) return updated.error();
+    auto model = field<std::string>(j, "model", where);
+    if (!model) return model.error();
+    auto vec = field<std::vector<float>>(j, "vector", where);
+    if (!vec) return vec.error();
+    if (static_cast<int>(vec->size()) != s.opts.dim || !vec_normalize(*vec))
+      return error{errc::bad_request, where + ": vector: needs " + std::to_string(s.opts.dim) +
+                                          " finite values, not all zero"};
+    auto meta = j.find("meta");
+    if (meta != j.end() && !meta->is_object() && !meta->is_null())
+      return error{errc::bad_request, where + ": meta: must be an object"};
+    if (auto h = j.find("history"); h != j.end() && !h->is_null()) {
+      if (!h->is_array()) return error{errc::bad_request, where + ": history: must be an array"};
+      for (std::size_t k = 0; k < h->size(); ++k) {
+        const auto& e = (*h)[k];
+        const std::string hw = where + ".history[" + std::to_string(k) + "]";
+        if (!e.is_object()) return error{errc::bad_request, hw + ": not a JSON object"};
+        import_history ih;
+        auto ev = field<std::string>(e, "event", hw);
+        if (!ev) return ev.error();
+        if (*ev != "add" && *ev != "update" && *ev != "delete" && *ev != "dedup")
+          return error{errc::bad_request, hw + ": event: '" + *ev + "' is not add|update|delete|dedup"};
+        auto at = field<std::int64_t>(e, "at", hw);
+        if (!at) return at.error();
+        auto o = opt_text(e, "old", hw);
+        if (!o) return o.error();
+        auto n = opt_text(e, "new", hw);
+        if (!n) return n.error();
+        ih.event = std::move(*ev);
+        ih.at_ms = *at;
+        ih.old_text = std::move(*o);
+        ih.new_text = std::move(*n);
+        it.hist.push_back(std::move(ih));
+      }
+    }
+    it.r.user = user;
+    it.r.text = std::move(*text);
+    it.r.meta = (meta == j.end() || meta->is_null()) ? nlohmann::json::object() : *meta;
+    it.r.created_ms = *created;
+    it.r.updated_ms = *updated;
+    it.r.model = std::move(*model);
+    it.vec = std::move(*vec);
+    items.push_back(std::move(it));
+  }
+  // 2. apply: new ids; a memory the user has already (same text, same
+  // created time: imported before) is skipped, so importing twice adds nothing
+  std::unique_lock wl(s.write_mu);
+  if (auto d = s.down(); !d) return d.error();
+  for (std::size_t i = 0; i < items.size(); ++i) {  // a vector of another model would be searched in the wrong space
+    const std::string& m = items[i].r.model;
+    if (!m.empty() && m != s.index_model && m != s.opts.model_id)
+      return error{errc::bad_request, "records[" + std::to_string(i) + "].model: '" + m +
+                                          "' made the vector; this store's vectors are '" + s.index_model +
+                                          "' (export from a daemon with the same embedding model)"};
+  }
+  const bool rx = s.reindexing();
+  struct row_out {
+    db_memory_row row;
+    std::int64_t seq;
+    bool shadow;
+    std::vector<import_history> hist;
+  };
+  auto rows = std::make_shared<std::vector<row_out>>();
+  {
+    std::unique_lock lk(s.mu);
+    std::unordered_set<std::string> have;
+    auto key = [](const std::string& t, std::int64_t c) { return std::to_string(c) + '\x1f' + t; };
+    if (auto u = s.by_user.find(user); u != s.by_user.end())
+      for (std::int64_t id : u->second) {
+        const auto& r = s.recs.at(id);
+        have.insert(key(r.text, r.created_ms));
+      }
+    for (auto& it : items) {
+      if (!have.insert(key(it.r.text, it.r.created_ms)).second) continue;
+      it.r.id = s.next_id++;
+      s.cat_insert(it.r);
+      const bool to_shadow = rx && it.r.model == s.opts.model_id;
+      if (to_shadow) s.shadow->upsert(it.r.id, it.vec.data());
+      else s.index->upsert(it.r.id, it.vec.data());
+      if (it.hist.empty()) it.hist.push_back(import_history{it.r.id, it.r.created_ms, "add", std::nullopt, it.r.text});
+      rows->push_back(row_out{db_memory_row{it.r.id, it.r.user, it.r.text, json_dump(it.r.meta), it.r.created_ms,
+                                            it.r.updated_ms, std::move(it.vec), it.r.model},
+                              s.next_seq++, to_shadow, std::move(it.hist)});
+    }
+  }
+  if (rows->empty()) return std::size_t{0};
+  const std::uint64_t t = s.commit->enqueue([rows](db_writer& w) {
+    for (const auto& r : *rows) {
+      db_put_memory(w, r.row);
+      if (r.shadow) db_put_shadow(w, r.row.id, r.row.vec);
+      for (const auto& h : r.hist) db_put_history(w, r.row.id, h.event, h.old_text, h.new_text, h.at_ms);
+      db_put_change(w, r.seq, r.row.id);
+    }
+  });
+  wl.unlock();
+  if (auto c = s.commit->wait(t); !c) return c.error();
+  if (s.opts.on_change)
+    s.opts.on_change(change{"import", 0, user, std::nullopt, static_cast<std::int64_t>(rows->size())});
+  return rows->size();
 }
 
 }  // namespace aikid::memory

@@ -611,6 +611,10 @@ static void worker_run(store::impl& s) {
       }
     }
     idle = !(build || merge || compact);
+    if (std::int64_t f = s.forget_snap_ms.load(); f != 0 && !build && now_ms() - f >= 1000) {
+      s.forget_snap_ms.compare_exchange_strong(f, 0);  // a forget meanwhile keeps it set: another snapshot
+      if (auto r = s.snapshot_run(); !r) s.log("memory: snapshot after a forget failed: " + r.error().message);
+    }
     if (build) {
       std::unique_ptr<vindex::build_job> job;
       {
@@ -1032,22 +1036,17 @@ expected<void> store::remove(std::int64_t id) {
   if (auto d = s.down(); !d) return d.error();
   auto it = s.recs.find(id);
   if (it == s.recs.end()) return error{errc::not_found, not_found_msg(id)};
-  std::string old_text = it->second.text;
   const std::string user = it->second.user;
   const std::int64_t seq = s.next_seq++;
   {
     std::unique_lock lk(s.mu);
     s.cat_erase(id);
-    s.index->erase(id);
-    s.shadow->erase(id);
+    s.index->forget(id);
+    s.shadow->forget(id);
   }
   const std::int64_t at = now_ms();
-  const std::uint64_t t = s.commit->enqueue([id, old_text = std::move(old_text), seq, at](db_writer& w) {
-    db_delete_memory(w, id);
-    db_delete_shadow(w, id);
-    db_put_history(w, id, "delete", old_text, std::nullopt, at);
-    db_put_change(w, seq, id);
-  });
+  const std::uint64_t t = s.commit->enqueue([id, seq, at](db_writer& w) { db_forget(w, id, seq, at); });
+  s.forget_snap_ms = at;
   const std::uint64_t sw = s.switch_if_complete();  // the last memory without a new vector may be gone
   wl.unlock();
   if (auto c = s.commit->wait(t); !c) return c;
@@ -1055,42 +1054,37 @@ expected<void> store::remove(std::int64_t id) {
   return sw ? s.wait_and_snapshot(sw, true) : expected<void>{};
 }
 
-expected<std::int64_t> store::delete_all(const std::string& user) {
+expected<std::int64_t> store::delete_all(const std::string& user, const nlohmann::json& filter,
+                                         std::optional<std::int64_t> since, std::optional<std::int64_t> until) {
+  auto sc = scope_make(user, filter, since, until);
+  if (!sc) return sc.error();
   impl& s = *p_;
   std::unique_lock wl(s.write_mu);
   if (auto d = s.down(); !d) return d.error();
-  std::vector<std::pair<std::int64_t, std::string>> gone;  // id, old text
+  std::vector<std::int64_t> gone;
   std::vector<std::int64_t> seqs;
   {
     std::unique_lock lk(s.mu);
-    auto u = s.by_user.find(user);
-    if (u != s.by_user.end()) {
-      std::vector<std::int64_t> ids(u->second.begin(), u->second.end());
-      std::sort(ids.begin(), ids.end());
-      for (std::int64_t id : ids) {
-        gone.emplace_back(id, s.recs.at(id).text);
-        seqs.push_back(s.next_seq++);
-        s.cat_erase(id);
-        s.index->erase(id);
-        s.shadow->erase(id);
-      }
+    gone = scope_ids(s, *sc);
+    std::sort(gone.begin(), gone.end());
+    for (std::int64_t id : gone) {
+      seqs.push_back(s.next_seq++);
+      s.cat_erase(id);
+      s.index->forget(id);
+      s.shadow->forget(id);
     }
   }
   if (gone.empty()) return std::int64_t{0};
   const std::int64_t at = now_ms();
   const std::uint64_t t = s.commit->enqueue([gone, seqs, at](db_writer& w) {
-    for (std::size_t i = 0; i < gone.size(); ++i) {
-      db_delete_memory(w, gone[i].first);
-      db_delete_shadow(w, gone[i].first);
-      db_put_history(w, gone[i].first, "delete", gone[i].second, std::nullopt, at);
-      db_put_change(w, seqs[i], gone[i].first);
-    }
+    for (std::size_t i = 0; i < gone.size(); ++i) db_forget(w, gone[i], seqs[i], at);
   });
+  s.forget_snap_ms = at;
   const std::uint64_t sw = s.switch_if_complete();
   wl.unlock();
   if (auto c = s.commit->wait(t); !c) return c.error();
   if (s.opts.on_change)
-    for (const auto& g : gone) s.opts.on_change(change{"delete", g.first, user, std::nullopt});
+    for (std::int64_t id : gone) s.opts.on_change(change{"delete", id, user, std::nullopt});
   if (sw)
     if (auto c = s.wait_and_snapshot(sw, true); !c) return c.error();
   return static_cast<std::int64_t>(gone.size());
@@ -1130,11 +1124,13 @@ expected<record> store::get(std::int64_t id) const {
 
 expected<std::pair<std::vector<record>, std::int64_t>> store::list(std::optional<std::string> user,
                                                                    const nlohmann::json& filter, std::int64_t limit,
-                                                                   std::int64_t offset) const {
+                                                                   std::int64_t offset,
+                                                                   std::optional<std::int64_t> since,
+                                                                   std::optional<std::int64_t> until) const {
   const impl& s = *p_;
   if (limit < 0) return error{errc::bad_request, "limit: must not be negative"};
   if (offset < 0) return error{errc::bad_request, "offset: must not be negative"};
-  auto sc = scope_make(std::move(user), filter, std::nullopt, std::nullopt);
+  auto sc = scope_make(std::move(user), filter, since, until);
   if (!sc) return sc.error();
   if (auto d = s.down(); !d) return d.error();
   std::shared_lock lk(s.mu);

@@ -66,6 +66,11 @@ struct store::impl {
   std::atomic<double> dedup_threshold{0.95};
   std::atomic<int> ef_search{32};
 
+  // A forget (remove, delete_all) zeroes the vector in memory; the worker
+  // then writes a snapshot once no forget has come for 1 s, so that the
+  // memory.index file on disk no longer holds it (0: none pending).
+  std::atomic<std::int64_t> forget_snap_ms{0};
+
   std::thread worker;
   std::mutex worker_mu;
   std::condition_variable worker_cv;

@@ -102,6 +102,8 @@ namespace detail {
 SQLite::Database& kg_db(kg& g);
 /// Creates the reminders and settings tables (schema v3; kg_open's migration).
 void reminders_schema_create(SQLite::Database& db);
+/// Creates the turns table (schema v5; kg_open's migration; turns.cpp).
+void turns_schema_create(SQLite::Database& db);
 }  // namespace detail
 }  // namespace aikid::synthesis
 

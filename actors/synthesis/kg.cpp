@@ -12,10 +12,11 @@
 //
 // Table of contents
 //   records and scopes   entity_rec, rel_rec, scope, struct kg (memory mutations, lookups)
-//   open                 schema_create, migrate_v4 (scopes + history), kg_open, loading
+//   open                 schema_create, migrate_v4 (scopes + history), v5 (turns), kg_open, loading
 //   writes               triple_check, writer (resolve, add, supersede), kg_add, kg_replace
+//   export / import      kg_export_user, kg_import_user (one user's graph, names not ids)
 //   query                kg_query, kg_facts, kg_history
-//   delete               kg_delete_entity, kg_delete_triple, kg_delete_user
+//   delete               kg_delete_entity, kg_delete_triple, kg_delete_user, kg_forget, kg_checkpoint
 //   listing              kg_entities, kg_find, kg_due, kg_due_take, kg_stats_get
 //   linker access        detail::kg_for_each_name
 #include <algorithm>
@@ -35,7 +36,7 @@ namespace aikid::synthesis {
 
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 struct rel_rec;
 struct scope;
@@ -353,6 +354,7 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
     g->db->exec("PRAGMA synchronous=FULL");  // WAL + FULL: a commit is on disk when it returns
     g->db->exec("PRAGMA foreign_keys=ON");
     g->db->exec("PRAGMA busy_timeout=5000");
+    g->db->exec("PRAGMA secure_delete=ON");  // deleted rows' bytes are zeroed, not left in free pages
     {
       SQLite::Transaction tx(*g->db);
       g->db->exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
@@ -381,6 +383,10 @@ expected<kg_ptr> kg_open(const std::filesystem::path& path, const kg_options& op
       if (version < 4) {  // v4: scoped by user; superseded relations kept as history
         migrate_v4(*g->db);
         g->db->exec("INSERT INTO schema_version(version) VALUES (4)");
+      }
+      if (version < 5) {  // v5: conversation turns (turns.cpp)
+        detail::turns_schema_create(*g->db);
+        g->db->exec("INSERT INTO schema_version(version) VALUES (5)");
       }
       tx.commit();
       // A new file gets every step in the one transaction above: it is
@@ -708,6 +714,205 @@ expected<std::int64_t> kg_write(kg& g, std::span<const triple> add, std::span<co
   return n->added;
 }
 
+// ---- export / import of one user's graph ----------------------------------------
+
+expected<nlohmann::json> kg_export_user(kg& g, std::string_view user) {
+  if (user.empty()) return error{errc::bad_request, "user: \"\" is the shared graph, not a user's"};
+  if (auto u = user_check(user); !u) return u.error();
+  nlohmann::json out = nlohmann::json::array();
+  try {
+    SQLite::Statement e(*g.db, "SELECT id, name, type, created FROM entities WHERE user = ? ORDER BY id");
+    e.bind(1, std::string(user));
+    SQLite::Statement a(*g.db, "SELECT alias FROM aliases WHERE entity_id = ? ORDER BY rowid");
+    while (e.executeStep()) {
+      nlohmann::json aliases = nlohmann::json::array();
+      a.reset();
+      a.bind(1, e.getColumn(0).getInt64());
+      while (a.executeStep()) aliases.push_back(utf8_repaired(a.getColumn(0).getString()));
+      out.push_back({{"type", "entity"}, {"name", utf8_repaired(e.getColumn(1).getString())},
+                     {"entity_type", utf8_repaired(e.getColumn(2).getString())}, {"aliases", std::move(aliases)},
+                     {"created", e.getColumn(3).getInt64()}});
+    }
+    SQLite::Statement r(*g.db,
+                        "SELECT s.name, r.relation, o.name, r.attrs, r.due, r.fired, r.superseded, r.created"
+                        " FROM relations r JOIN entities s ON r.subject = s.id JOIN entities o ON r.object = o.id"
+                        " WHERE s.user = ? ORDER BY r.id");
+    r.bind(1, std::string(user));
+    auto opt = [&](int col) { return r.getColumn(col).isNull() ? nlohmann::json() : nlohmann::json(r.getColumn(col).getInt64()); };
+    while (r.executeStep()) {
+      auto attrs = nlohmann::json::parse(r.getColumn(3).getString(), nullptr, false);
+      out.push_back({{"type", "relation"}, {"subject", utf8_repaired(r.getColumn(0).getString())},
+                     {"relation", utf8_repaired(r.getColumn(1).getString())},
+                     {"object", utf8_repaired(r.getColumn(2).getString())},
+                     {"attrs", attrs.is_object() ? attrs : nlohmann::json::object()}, {"due", opt(4)},
+                     {"fired", opt(5)}, {"superseded", opt(6)}, {"created", r.getColumn(7).getInt64()}});
+    }
+  } catch (const std::exception& ex) {
+    return error{errc::unavailable, std::string("knowledge graph: export: ") + ex.what()};
+  }
+  return out;
+}
+
+namespace {
+
+// A name of an import record: a non-empty string of at most 1024 bytes (trimmed).
+expected<std::string> import_name(const nlohmann::json& rec, const char* field, const std::string& at) {
+  auto it = rec.find(field);
+  if (it == rec.end() || !it->is_string()) return error{errc::bad_request, at + "." + field + ": must be a string"};
+  std::string v = detail::text_trim(it->get<std::string>());
+  if (utf8_first_invalid(v) >= 0) return error{errc::bad_request, at + "." + field + ": invalid UTF-8"};
+  if (v.empty()) return error{errc::bad_request, at + "." + field + ": empty"};
+  if (v.size() > 1024) return error{errc::too_large, at + "." + field + ": longer than 1024 bytes"};
+  return v;
+}
+
+expected<std::optional<std::int64_t>> import_ms(const nlohmann::json& rec, const char* field, const std::string& at) {
+  auto it = rec.find(field);
+  if (it == rec.end() || it->is_null()) return std::optional<std::int64_t>();
+  if (!it->is_number_integer()) return error{errc::bad_request, at + "." + field + ": must be an integer (unix ms) or null"};
+  return std::optional<std::int64_t>(it->get<std::int64_t>());
+}
+
+}  // namespace
+
+expected<std::int64_t> kg_import_user(kg& g, std::string_view user, const nlohmann::json& records) {
+  if (user.empty()) return error{errc::bad_request, "user: \"\" is the shared graph, not a user's"};
+  if (auto u = user_check(user); !u) return u.error();
+  if (!records.is_array()) return error{errc::bad_request, "records: must be an array"};
+  // checked first: nothing is written when one record is bad
+  struct ent_in {
+    std::string name, type;
+    std::vector<std::string> aliases;
+    std::optional<std::int64_t> created;
+  };
+  struct rel_in {
+    std::string s, r, o;
+    nlohmann::json attrs;
+    std::optional<std::int64_t> due, fired, superseded, created;
+  };
+  std::vector<ent_in> ents;
+  std::vector<rel_in> rels;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& rec = records[i];
+    const std::string at = "records[" + std::to_string(i) + "]";
+    if (!rec.is_object() || !rec.contains("type") || !rec["type"].is_string())
+      return error{errc::bad_request, at + ": must be an object with a string type"};
+    const std::string type = rec["type"];
+    auto created = import_ms(rec, "created", at);
+    if (!created) return created.error();
+    if (type == "entity") {
+      ent_in e;
+      auto name = import_name(rec, "name", at);
+      if (!name) return name.error();
+      e.name = *name;
+      if (auto t = rec.find("entity_type"); t != rec.end() && !t->is_null()) {
+        if (!t->is_string()) return error{errc::bad_request, at + ".entity_type: must be a string"};
+        e.type = detail::text_trim(t->get<std::string>());
+      }
+      if (auto a = rec.find("aliases"); a != rec.end() && !a->is_null()) {
+        if (!a->is_array()) return error{errc::bad_request, at + ".aliases: must be an array of strings"};
+        for (std::size_t k = 0; k < a->size(); ++k) {
+          auto al = import_name(nlohmann::json{{"alias", (*a)[k]}}, "alias", at + ".aliases[" + std::to_string(k) + "]");
+          if (!al) return al.error();
+          e.aliases.push_back(*al);
+        }
+      }
+      e.created = *created;
+      ents.push_back(std::move(e));
+    } else if (type == "relation") {
+      rel_in r;
+      auto sname = import_name(rec, "subject", at);
+      if (!sname) return sname.error();
+      auto rname = import_name(rec, "relation", at);
+      if (!rname) return rname.error();
+      auto oname = import_name(rec, "object", at);
+      if (!oname) return oname.error();
+      if (detail::text_key(*rname) == "alias")
+        return error{errc::bad_request, at + ".relation: 'alias' is an entity's alias (entity.aliases), not a relation"};
+      r.s = *sname;
+      r.r = *rname;
+      r.o = *oname;
+      r.attrs = rec.value("attrs", nlohmann::json::object());
+      if (r.attrs.is_null()) r.attrs = nlohmann::json::object();
+      if (!r.attrs.is_object()) return error{errc::bad_request, at + ".attrs: must be an object"};
+      for (auto [field, out] : {std::pair{"due", &r.due}, std::pair{"fired", &r.fired}, std::pair{"superseded", &r.superseded}}) {
+        auto v = import_ms(rec, field, at);
+        if (!v) return v.error();
+        *out = *v;
+      }
+      r.created = *created;
+      rels.push_back(std::move(r));
+    } else {
+      return error{errc::bad_request, at + ".type: '" + type + "' is not entity|relation"};
+    }
+  }
+  std::int64_t n = 0;
+  try {
+    SQLite::Transaction tx(*g.db);
+    writer w(g, user);
+    SQLite::Statement set_created(*g.db, "UPDATE entities SET created = ? WHERE id = ?");
+    SQLite::Statement ins(*g.db,
+                          "INSERT INTO relations(subject, relation, object, attrs, due, created, fired, superseded)"
+                          " VALUES (?,?,?,?,?,?,?,?)");
+    for (const auto& e : ents) {
+      const std::string key = detail::text_key(e.name);
+      const bool fresh = !w.new_names.count(key) && !g.lookup(w.user, key);
+      const auto id = w.resolve(e.name, key, e.type);
+      if (fresh) {
+        ++n;
+        if (e.created) {
+          set_created.reset();
+          set_created.bind(1, static_cast<std::int64_t>(*e.created));
+          set_created.bind(2, static_cast<std::int64_t>(id));
+          set_created.exec();
+        }
+      }
+      for (const auto& a : e.aliases) {
+        w.ins_alias.reset();
+        w.ins_alias.bind(1, static_cast<std::int64_t>(id));
+        w.ins_alias.bind(2, a);
+        w.ins_alias.bind(3, detail::text_key(a));
+        w.ins_alias.exec();
+        w.apply.push_back([id, a, k = detail::text_key(a)](kg& g2) { g2.put_alias(id, a, k); });
+      }
+    }
+    for (const auto& r : rels) {
+      const auto s = w.resolve(r.s, detail::text_key(r.s), "");
+      const auto o = w.resolve(r.o, detail::text_key(r.o), "");
+      const auto tk = triple_key(s, r.r, o);
+      if (!r.superseded && (w.new_triples.count(tk) || g.triples.count(tk))) continue;  // the user has it
+      ins.reset();
+      ins.bind(1, static_cast<std::int64_t>(s));
+      ins.bind(2, r.r);
+      ins.bind(3, static_cast<std::int64_t>(o));
+      ins.bind(4, json_dump(r.attrs));
+      if (r.due) ins.bind(5, static_cast<std::int64_t>(*r.due)); else ins.bind(5);
+      ins.bind(6, static_cast<std::int64_t>(r.created.value_or(w.now)));
+      if (r.fired) ins.bind(7, static_cast<std::int64_t>(*r.fired)); else ins.bind(7);
+      if (r.superseded) ins.bind(8, static_cast<std::int64_t>(*r.superseded)); else ins.bind(8);
+      ins.exec();
+      const auto id = g.db->getLastInsertRowid();
+      if (!r.superseded) w.new_triples[tk] = id;
+      rel_rec rr;
+      rr.id = id;
+      rr.s = s;
+      rr.o = o;
+      rr.relation = r.r;
+      rr.attrs = r.attrs;
+      rr.due = r.due;
+      rr.fired = r.fired;
+      rr.superseded = r.superseded;
+      w.apply.push_back([rr = std::move(rr)](kg& k) mutable { k.put_relation(std::move(rr)); });
+      ++n;
+    }
+    tx.commit();
+    w.done();
+  } catch (const std::exception& e) {
+    return error{errc::internal, std::string("kg.import: ") + e.what()};
+  }
+  return n;
+}
+
 // ---- query -------------------------------------------------------------------
 
 expected<std::vector<fact>> kg_query(const kg& g, std::string_view name, int depth, std::string_view user) {
@@ -872,6 +1077,71 @@ expected<std::int64_t> kg_delete_user(kg& g, std::string_view user) {
   for (auto id : ids) g.drop_entity(id);  // the last one erases the scope
   ++g.generation;
   return static_cast<std::int64_t>(ids.size() + rel_ids.size());
+}
+
+expected<std::int64_t> kg_forget(kg& g, std::string_view user, std::optional<std::int64_t> since,
+                                 std::optional<std::int64_t> until) {
+  if (!since && !until) return kg_delete_user(g, user);
+  if (user.empty()) return error{errc::bad_request, "user: \"\" is the shared graph, not a user's"};
+  if (auto u = user_check(user); !u) return u.error();
+  if (!g.find_scope(user)) return std::int64_t{0};
+  const std::int64_t lo = since.value_or(INT64_MIN), hi = until.value_or(INT64_MAX);
+  std::vector<std::int64_t> rel_ids, ent_ids;
+  try {
+    SQLite::Transaction tx(*g.db);
+    {
+      SQLite::Statement q(*g.db,
+                          "SELECT r.id FROM relations r JOIN entities e ON r.subject = e.id"
+                          " WHERE e.user = ?1 AND r.created >= ?2 AND r.created <= ?3");
+      q.bind(1, std::string(user));
+      q.bind(2, static_cast<std::int64_t>(lo));
+      q.bind(3, static_cast<std::int64_t>(hi));
+      while (q.executeStep()) rel_ids.push_back(q.getColumn(0).getInt64());
+    }
+    SQLite::Statement dr(*g.db, "DELETE FROM relations WHERE id = ?");
+    for (auto id : rel_ids) {
+      dr.reset();
+      dr.bind(1, static_cast<std::int64_t>(id));
+      dr.exec();
+    }
+    {
+      SQLite::Statement q(*g.db,
+                          "SELECT id FROM entities e WHERE user = ?1 AND created >= ?2 AND created <= ?3"
+                          " AND NOT EXISTS (SELECT 1 FROM relations r WHERE r.subject = e.id OR r.object = e.id)");
+      q.bind(1, std::string(user));
+      q.bind(2, static_cast<std::int64_t>(lo));
+      q.bind(3, static_cast<std::int64_t>(hi));
+      while (q.executeStep()) ent_ids.push_back(q.getColumn(0).getInt64());
+    }
+    SQLite::Statement da(*g.db, "DELETE FROM aliases WHERE entity_id = ?");
+    SQLite::Statement de(*g.db, "DELETE FROM entities WHERE id = ?");
+    for (auto id : ent_ids) {
+      da.reset();
+      da.bind(1, static_cast<std::int64_t>(id));
+      da.exec();
+      de.reset();
+      de.bind(1, static_cast<std::int64_t>(id));
+      de.exec();
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    return error{errc::internal, std::string("kg.forget: ") + e.what()};
+  }
+  for (auto id : rel_ids) g.drop_relation(id);
+  for (auto id : ent_ids) g.drop_entity(id);
+  if (!rel_ids.empty() || !ent_ids.empty()) ++g.generation;
+  return static_cast<std::int64_t>(rel_ids.size() + ent_ids.size());
+}
+
+expected<void> kg_checkpoint(kg& g) {
+  try {
+    SQLite::Statement q(*g.db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    if (q.executeStep() && q.getColumn(0).getInt() != 0)
+      return error{errc::unavailable, "knowledge graph: WAL checkpoint blocked by a reader"};
+  } catch (const std::exception& e) {
+    return error{errc::unavailable, std::string("knowledge graph: WAL checkpoint: ") + e.what()};
+  }
+  return {};
 }
 
 // ---- listing -----------------------------------------------------------------

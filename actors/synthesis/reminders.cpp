@@ -104,6 +104,44 @@ expected<reminder> reminder_add(kg& g, reminder r) {
   }
 }
 
+expected<std::optional<reminder>> reminder_import(kg& g, reminder r) {
+  if (r.user.empty()) return error{errc::bad_request, "user: required for a reminder"};
+  if (r.what.empty()) return error{errc::bad_request, "what: empty"};
+  if (r.state != "pending" && r.state != "fired" && r.state != "done")
+    return error{errc::bad_request, "state: '" + r.state + "' is not pending|fired|done"};
+  for (const std::string* s : {&r.user, &r.what, &r.lang, &r.said})
+    if (utf8_first_invalid(*s) >= 0) return error{errc::bad_request, "reminder text is not valid UTF-8"};
+  try {
+    auto& db = detail::kg_db(g);
+    SQLite::Statement same(db, "SELECT id FROM reminders WHERE user = ? AND what = ? AND due = ? AND created = ?");
+    same.bind(1, r.user);
+    same.bind(2, r.what);
+    same.bind(3, static_cast<std::int64_t>(r.due_ms));
+    same.bind(4, static_cast<std::int64_t>(r.created_ms));
+    if (same.executeStep()) return std::optional<reminder>();  // imported before: kept as it is
+    SQLite::Statement ins(db,
+                          "INSERT INTO reminders(user, what, lang, said, due, every, weekday, hour, minute, state,"
+                          " created, fired) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    ins.bind(1, r.user);
+    ins.bind(2, r.what);
+    ins.bind(3, r.lang);
+    ins.bind(4, r.said);
+    ins.bind(5, static_cast<std::int64_t>(r.due_ms));
+    ins.bind(6, every_name(r.repeat.every));
+    ins.bind(7, r.repeat.weekday);
+    ins.bind(8, r.repeat.hour);
+    ins.bind(9, r.repeat.minute);
+    ins.bind(10, r.state);
+    ins.bind(11, static_cast<std::int64_t>(r.created_ms));
+    if (r.fired_ms) ins.bind(12, static_cast<std::int64_t>(*r.fired_ms)); else ins.bind(12);
+    ins.exec();
+    r.id = db.getLastInsertRowid();
+    return std::optional<reminder>(std::move(r));
+  } catch (const std::exception& e) {
+    return db_error("import", e);
+  }
+}
+
 expected<std::vector<reminder>> reminder_list(kg& g, std::string_view user, bool all) {
   try {
     SQLite::Statement q(detail::kg_db(g), std::string("SELECT ") + kColumns + " FROM reminders WHERE user = ?" +
@@ -178,16 +216,21 @@ expected<void> reminder_delete(kg& g, std::int64_t id, std::string_view user) {
   return change_one(g, id, user, "DELETE FROM reminders WHERE id = ? AND user = ?");
 }
 
-expected<std::int64_t> reminder_delete_user(kg& g, std::string_view user) {
+expected<std::int64_t> reminder_delete_user(kg& g, std::string_view user, std::optional<std::int64_t> since,
+                                            std::optional<std::int64_t> until) {
   try {
     auto& db = detail::kg_db(g);
     SQLite::Transaction tx(db);
-    SQLite::Statement d(db, "DELETE FROM reminders WHERE user = ?");
+    SQLite::Statement d(db, "DELETE FROM reminders WHERE user = ?1 AND created >= ?2 AND created <= ?3");
     d.bind(1, std::string(user));
+    d.bind(2, static_cast<std::int64_t>(since.value_or(INT64_MIN)));
+    d.bind(3, static_cast<std::int64_t>(until.value_or(INT64_MAX)));
     const int n = d.exec();
-    SQLite::Statement s(db, "DELETE FROM settings WHERE user = ?");
-    s.bind(1, std::string(user));
-    s.exec();
+    if (!since && !until) {
+      SQLite::Statement s(db, "DELETE FROM settings WHERE user = ?");
+      s.bind(1, std::string(user));
+      s.exec();
+    }
     tx.commit();
     return std::int64_t{n};
   } catch (const std::exception& e) {

@@ -11,7 +11,7 @@
 //   4. templates         templates_load_dir, templates_load_sources, templates_match,
 //                        template_render (+ the documented rendering context)
 //   5. prompt builder    prompt_build
-//   6. turns             turns_new, turns_add, turns_recent, turns_set_max
+//   6. turns             turns_new, turns_attach, turns_add, turns_recent, turns_set_max, turns_forget
 //   7. compose           synthesis_compose: link → match → render, or build the prompt
 //   8. reminders said in words
 //                        time_words_load_dir, when_find, repeat_next, when_format,
@@ -181,6 +181,36 @@ expected<std::int64_t> kg_delete_triple(kg& g, const triple& t, std::string_view
 /// Fails: bad_request (user "" — the shared graph is no user's; not UTF-8),
 /// internal (SQLite; nothing is changed).
 expected<std::int64_t> kg_delete_user(kg& g, std::string_view user);
+
+/// Forgets what `user`'s graph learned in [since, until] (unix ms, each
+/// bound optional; neither: kg_delete_user): the relations (current and
+/// superseded) whose subject is the user's and that were made in the range,
+/// then the user's entities made in the range that no relation touches any
+/// more; one transaction. Returns entities + relations removed. Fails as
+/// kg_delete_user.
+expected<std::int64_t> kg_forget(kg& g, std::string_view user, std::optional<std::int64_t> since,
+                                 std::optional<std::int64_t> until);
+
+/// `user`'s graph as export records, by names (never ids): {"type":"entity",
+/// name, entity_type, aliases[], created} for each entity, then
+/// {"type":"relation", subject, relation, object, attrs, due, fired,
+/// superseded, created} for each relation (superseded ones included), in the
+/// order they were made. Fails: bad_request (user "", not UTF-8),
+/// unavailable (SQLite).
+expected<nlohmann::json> kg_export_user(kg& g, std::string_view user);
+/// Brings kg_export_user's records into `user`'s graph in one transaction:
+/// an entity is found by name (or made, with its created time), its type and
+/// aliases added; a relation is added with its times unless the user has it
+/// as a current triple already (so importing twice adds nothing). Returns
+/// the entities and relations added. Every record is checked before anything
+/// is written. Fails: bad_request naming records[i] and the field (or
+/// too_large: a name over 1024 bytes), internal (SQLite; nothing written).
+expected<std::int64_t> kg_import_user(kg& g, std::string_view user, const nlohmann::json& records);
+
+/// Copies the database's WAL into it and truncates the WAL file (after a
+/// forget: with secure_delete on, no forgotten bytes stay in either file).
+/// Fails: unavailable (a reader held the WAL; it is truncated later).
+expected<void> kg_checkpoint(kg& g);
 
 /// Entities `user` sees (their own and the shared ones) whose name starts
 /// with `prefix` (case-insensitive), by name (the user's before a shared one
@@ -453,7 +483,8 @@ expected<prompt_result> prompt_build(const prompt_input& in, const prompt_budget
                                      const count_tokens_fn& count_tokens);
 
 // ============================================================================
-// 6. Conversation turns — the last N per user, N live.
+// 6. Conversation turns — the last N per user, N live; kept in the graph's
+//    database once attached (they survive a restart).
 // ============================================================================
 
 struct turns;
@@ -461,13 +492,28 @@ struct turns_closer { void operator()(turns*) const noexcept; };
 using turns_ptr = std::unique_ptr<turns, turns_closer>;
 
 turns_ptr turns_new(std::size_t max_per_user = 8);
+/// Loads the last N turns of each user from g's database (table `turns`,
+/// schema v5; rows past N are deleted first) and writes every later turn
+/// there too. Returns how many were loaded. Fails: unavailable (SQLite; the
+/// turns then stay in memory only). g must outlive t.
+expected<std::size_t> turns_attach(turns& t, kg& g);
+/// Adds a turn; once attached, also its row (one durable transaction that
+/// deletes the user's rows past N). A failed write is counted
+/// (turns_write_errors) and the turn is still served from memory.
 void turns_add(turns& t, std::string_view user, std::string_view role, std::string_view text,
                std::int64_t ts_ms);
 /// Oldest first; empty for an unknown user.
 std::vector<turn> turns_recent(const turns& t, std::string_view user);
-/// Trims every user's history to n at once. n = 0 keeps nothing.
+/// Trims every user's history to n at once (rows too). n = 0 keeps nothing.
 void turns_set_max(turns& t, std::size_t n);
 std::size_t turns_max(const turns& t);
+/// Deletes the user's turns said in [since, until] (each bound optional:
+/// none = every turn of the user); returns how many rows (attached) or
+/// turns (memory only) went. Fails: unavailable (SQLite; memory untouched).
+expected<std::int64_t> turns_forget(turns& t, std::string_view user, std::optional<std::int64_t> since,
+                                    std::optional<std::int64_t> until);
+/// Writes that failed since the start; the last one's message in *last.
+std::uint64_t turns_write_errors(const turns& t, std::string* last = nullptr);
 
 // ============================================================================
 // 7. Compose — one percept to an answer or to messages for the model.
@@ -658,6 +704,12 @@ struct reminder {
 /// Stores a new reminder (id assigned). Fails: bad_request (empty user or
 /// what, bad UTF-8), unavailable (the database).
 expected<reminder> reminder_add(kg& g, reminder r);
+/// Stores a reminder as it was exported (state, created, fired kept; a new
+/// id) and returns it; when one with the same user, what, due and created
+/// exists, nothing is stored and nullopt is returned (importing twice adds
+/// nothing). Fails: bad_request (empty user or what, a state not
+/// pending|fired|done, bad UTF-8), unavailable.
+expected<std::optional<reminder>> reminder_import(kg& g, reminder r);
 /// A user's reminders, soonest first; `all` adds fired and done ones.
 /// Fails: unavailable.
 expected<std::vector<reminder>> reminder_list(kg& g, std::string_view user, bool all = false);
@@ -673,7 +725,11 @@ expected<reminder> reminder_done(kg& g, std::int64_t id, std::string_view user);
 /// Deletes it. Fails as reminder_get.
 expected<void> reminder_delete(kg& g, std::int64_t id, std::string_view user);
 /// Deletes every reminder and setting of `user`; returns how many reminders.
-expected<std::int64_t> reminder_delete_user(kg& g, std::string_view user);
+/// With since and/or until (unix ms), only the reminders made in that range
+/// (the settings stay).
+expected<std::int64_t> reminder_delete_user(kg& g, std::string_view user,
+                                            std::optional<std::int64_t> since = std::nullopt,
+                                            std::optional<std::int64_t> until = std::nullopt);
 
 /// A reminder whose due time has come, as handed out once.
 struct reminder_firing {

@@ -30,7 +30,10 @@ std::vector<config::key_spec> synthesis_config_keys() {
       key_real("synthesis.match_threshold", 0.55, 0.0, 1.0, "least score for a template to answer").is_live(),
       key_real("synthesis.keyword_boost", 0.25, 0.0, 1.0, "added to a template's score when a keyword occurs")
           .is_live(),
-      key_int("synthesis.turns", 8, 0, 256, "recent conversation turns kept per user").is_live(),
+      key_int("synthesis.turns", 8, 0, 256,
+              "recent conversation turns kept per user, in memory and in kg.sqlite (they survive a restart; "
+              "lowering it deletes the older ones; memory.delete_all forgets a user's)")
+          .is_live(),
       key_int("synthesis.fact_depth", 1, 1, 3, "knowledge-graph depth around linked entities").is_live(),
       key_string("synthesis.timezone", "",
                  "IANA time zone for dates and times in answers and reminders (\"\": the machine's, /etc/localtime); "
@@ -584,6 +587,154 @@ void publish_reminders(synthesis_state& st, std::int64_t now_ms) {
   }
 }
 
+// Forgets what a user said: their turns, graph facts and reminders (all of
+// them, or those made in [since, until]), the reflection pending for them;
+// then truncates the database's WAL (secure_delete zeroes the freed bytes).
+// The memory actor asks this before it deletes the user's memories
+// (memory.delete_all). Returns {"graph", "turns", "reminders"} counts, or
+// the first failure as an admin error (a step that failed left its part).
+std::string forget_user(synthesis_state& st, const std::string& arg) {
+  json a = json::parse(arg, nullptr, false);
+  if (!a.is_object() || !a.contains("user") || !a["user"].is_string())
+    return kit::admin_error(error{errc::bad_request, "forget: a JSON object with a string user"});
+  const std::string user = a["user"];
+  std::optional<std::int64_t> since, until;
+  if (a.contains("since") && a["since"].is_number_integer()) since = a["since"].get<std::int64_t>();
+  if (a.contains("until") && a["until"].is_number_integer()) until = a["until"].get<std::int64_t>();
+  if (!st.graph) return kit::admin_error(error{errc::unavailable, "knowledge graph is down: " + st.down_reason});
+  auto turns = syn::turns_forget(*st.conversation, user, since, until);
+  if (!turns) return kit::admin_error(turns.error());
+  std::int64_t graph = 0;
+  if (!user.empty()) {  // "" names the shared graph: no one's to forget
+    auto g = syn::kg_forget(*st.graph, user, since, until);
+    if (!g) return kit::admin_error(g.error());
+    graph = *g;
+    relink(st);
+  }
+  auto rem = syn::reminder_delete_user(*st.graph, user, since, until);
+  if (!rem) return kit::admin_error(rem.error());
+  if (!since && !until) {
+    st.users_since_reflection.erase(user);
+    st.user_zones.erase(user);
+  }
+  if (auto c = syn::kg_checkpoint(*st.graph); !c) spdlog::warn("synthesis: forget: {}", c.error().message);
+  return json{{"ok", true}, {"graph", graph}, {"turns", *turns}, {"reminders", *rem}}.dump();
+}
+
+// admin export-user: the user's graph (kg_export_user), turns, reminders and
+// settings as export records; import-user: the same records brought back
+// (records of other types are refused). Each returns an admin reply.
+std::string export_user(synthesis_state& st, const std::string& user) {
+  if (!st.graph) return kit::admin_error(error{errc::unavailable, "knowledge graph is down: " + st.down_reason});
+  json recs = json::array();
+  if (!user.empty()) {
+    auto g = syn::kg_export_user(*st.graph, user);
+    if (!g) return kit::admin_error(g.error());
+    recs = std::move(*g);
+  }
+  for (const auto& t : syn::turns_recent(*st.conversation, user))
+    recs.push_back({{"type", "turn"}, {"role", t.role}, {"text", t.text}, {"at", t.ts_ms}});
+  auto rem = syn::reminder_list(*st.graph, user, true);
+  if (!rem) return kit::admin_error(rem.error());
+  for (const auto& r : *rem) {
+    json j = reminder_json(st, r);
+    j["type"] = "reminder";
+    recs.push_back(std::move(j));
+  }
+  auto tz = syn::user_setting_get(*st.graph, user, "timezone");
+  if (!tz) return kit::admin_error(tz.error());
+  if (!tz->empty()) recs.push_back({{"type", "setting"}, {"key", "timezone"}, {"value", *tz}});
+  return json_dump(json{{"ok", true}, {"records", std::move(recs)}});
+}
+
+std::string import_user(synthesis_state& st, const std::string& user, const json& records) {
+  if (!st.graph) return kit::admin_error(error{errc::unavailable, "knowledge graph is down: " + st.down_reason});
+  if (!records.is_array()) return kit::admin_error(error{errc::bad_request, "records: must be an array"});
+  json graph = json::array();
+  std::vector<syn::turn> turns;
+  std::vector<syn::reminder> rems;
+  std::vector<std::pair<std::string, std::string>> settings;
+  auto str = [](const json& j, const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  auto num = [](const json& j, const char* k) -> std::optional<std::int64_t> {
+    if (!j.contains(k) || !j[k].is_number_integer()) return std::nullopt;
+    return j[k].get<std::int64_t>();
+  };
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const json& r = records[i];
+    const std::string at = "records[" + std::to_string(i) + "]";
+    const std::string type = r.is_object() ? str(r, "type") : "";
+    if (type == "entity" || type == "relation") {
+      graph.push_back(r);
+    } else if (type == "turn") {
+      const std::string role = str(r, "role");
+      if ((role != "user" && role != "assistant") || !r.contains("text") || !r["text"].is_string() || !num(r, "at"))
+        return kit::admin_error(error{errc::bad_request, at + ": a turn needs role user|assistant, text and at"});
+      turns.push_back({role, r["text"].get<std::string>(), *num(r, "at")});
+    } else if (type == "reminder") {
+      syn::reminder m;
+      m.user = user;
+      m.what = str(r, "what");
+      m.lang = str(r, "lang");
+      m.said = str(r, "said");
+      m.state = str(r, "state");
+      if (!num(r, "due") || !num(r, "created"))
+        return kit::admin_error(error{errc::bad_request, at + ": a reminder needs due and created (unix ms)"});
+      m.due_ms = *num(r, "due");
+      m.created_ms = *num(r, "created");
+      m.fired_ms = num(r, "fired");
+      if (r.contains("repeat") && r["repeat"].is_object()) {
+        const json& rp = r["repeat"];
+        const std::string every = str(rp, "every");
+        m.repeat.every = every == "day" ? syn::repeat_rule::kind::daily  // as reminder_json says them
+                         : every == "week" ? syn::repeat_rule::kind::weekly
+                                           : syn::repeat_rule::kind::none;
+        m.repeat.weekday = static_cast<int>(num(rp, "weekday").value_or(0));
+        m.repeat.hour = static_cast<int>(num(rp, "hour").value_or(0));
+        m.repeat.minute = static_cast<int>(num(rp, "minute").value_or(0));
+      }
+      rems.push_back(std::move(m));
+    } else if (type == "setting") {
+      if (str(r, "key") != "timezone" || !syn::zone_open(str(r, "value")))
+        return kit::admin_error(error{errc::bad_request, at + ": a setting is {key: timezone, value: an IANA zone}"});
+      settings.emplace_back(str(r, "key"), str(r, "value"));
+    } else {
+      return kit::admin_error(error{errc::bad_request, at + ".type: '" + type +
+                                                           "' is not entity|relation|turn|reminder|setting"});
+    }
+  }
+  std::int64_t g = 0, nt = 0, nr = 0;
+  if (!graph.empty()) {
+    auto n = syn::kg_import_user(*st.graph, user, graph);
+    if (!n) return kit::admin_error(n.error());
+    g = *n;
+    relink(st);
+  }
+  // turns already there (same time and text) are not added again
+  const auto have = syn::turns_recent(*st.conversation, user);
+  for (const auto& t : turns) {
+    bool dup = false;
+    for (const auto& h : have) dup = dup || (h.ts_ms == t.ts_ms && h.text == t.text && h.role == t.role);
+    if (dup) continue;
+    syn::turns_add(*st.conversation, user, t.role, t.text, t.ts_ms);
+    ++nt;
+  }
+  for (auto& m : rems) {
+    auto r = syn::reminder_import(*st.graph, std::move(m));
+    if (!r) return kit::admin_error(r.error());
+    nr += r->has_value();
+  }
+  std::int64_t ns = 0;
+  for (const auto& [k, v] : settings) {
+    auto now = syn::user_setting_get(*st.graph, user, k);
+    if (!now) return kit::admin_error(now.error());
+    if (*now == v) continue;  // as it is already
+    if (auto s = syn::user_setting_set(*st.graph, user, k, v); !s) return kit::admin_error(s.error());
+    if (auto z = syn::zone_open(v)) st.user_zones[user] = *z;
+    ++ns;
+  }
+  return json{{"ok", true}, {"graph", g}, {"turns", nt}, {"reminders", nr}, {"settings", ns}}.dump();
+}
+
 // One summary request per user whose turns grew since the last reflection.
 void ask_reflections(synthesis_state& st, std::int64_t now_ms) {
   for (const auto& user : st.users_since_reflection) {
@@ -622,6 +773,11 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
   if (auto g = syn::kg_open(kg_path, kg_opts)) {
     st0.graph = std::move(*g);
     st0.links = syn::linker_build(*st0.graph);
+    // the conversation turns live in the graph's database (kept across restarts)
+    if (auto n = syn::turns_attach(*st0.conversation, *st0.graph); !n)
+      spdlog::error("synthesis: {} (turns kept in memory only)", n.error().message);
+    else if (*n)
+      spdlog::info("synthesis: {} conversation turns loaded", *n);
   } else {
     st0.down_reason = g.error().message;
   }
@@ -644,6 +800,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
                   {"learn_errors", st.learn_errors}, {"reminders", st.reminders}, {"reflections", st.reflections},
                   {"reminders_made", st.reminders_made}, {"reminders_refused", st.reminders_refused},
                   {"reminder_commands", st.reminder_commands}, {"understood", st.understood},
+                  {"turn_write_errors", syn::turns_write_errors(*st.conversation)},
                   {"templates", st.templates ? syn::templates_count(*st.templates) : 0}};
         if (st.graph) {
           auto ks = syn::kg_stats_get(*st.graph);
@@ -699,10 +856,13 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
             return kit::publish_final(*st.env.thoughts, p, "", "error", p.memory_ids, &u->error());
           }
           ++st.understood[(*u)->source];
-          syn::turns_add(*st.conversation, p.user, "user", p.text, kit::unix_ms());
+          // the turns are written (a synced transaction each) after the answer is out
+          const std::int64_t said_at = kit::unix_ms();
+          kit::publish_final(*st.env.thoughts, p, (*u)->text, (*u)->source, p.memory_ids);
+          syn::turns_add(*st.conversation, p.user, "user", p.text, said_at);
           syn::turns_add(*st.conversation, p.user, "assistant", (*u)->text, kit::unix_ms());
           st.users_since_reflection.insert(p.user);
-          return kit::publish_final(*st.env.thoughts, p, (*u)->text, (*u)->source, p.memory_ids);
+          return;
         }
         syn::compose_env cenv;
         cenv.graph = st.graph.get();
@@ -737,7 +897,8 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
           kit::publish_final(*st.env.thoughts, p, "", "error", p.memory_ids, &c.error());
           return;
         }
-        syn::turns_add(*st.conversation, p.user, "user", p.text, kit::unix_ms());
+        const std::int64_t said_at = kit::unix_ms();
+        const std::string turn_user = p.user, turn_text = p.text;  // p moves on below
         st.users_since_reflection.insert(p.user);
         // Learning path: facts from what the user said, queued behind the answer.
         if (p.source == "user" && st.env.cfg.get_bool("synthesis.learn") &&
@@ -755,8 +916,9 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         }
         if (c->answered) {
           ++st.answered;
-          syn::turns_add(*st.conversation, p.user, "assistant", c->text, kit::unix_ms());
           kit::publish_final(*st.env.thoughts, p, c->text, c->source, c->memory_ids.empty() ? p.memory_ids : c->memory_ids);
+          syn::turns_add(*st.conversation, turn_user, "user", turn_text, said_at);
+          syn::turns_add(*st.conversation, turn_user, "assistant", c->text, kit::unix_ms());
           return;
         }
         ++st.prompted;
@@ -768,6 +930,7 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         g.temperature = static_cast<float>(st.env.cfg.get_real("synthesis.temperature"));
         g.repeat_penalty = static_cast<float>(st.env.cfg.get_real("synthesis.repeat_penalty"));
         self->send(st.inference, std::move(g));
+        syn::turns_add(*st.conversation, turn_user, "user", turn_text, said_at);  // the answer's comes as a learn_msg
       },
       // The learning path's findings: facts into the graph, the model's answer as a turn.
       [=](learn_msg& m) {
@@ -797,6 +960,18 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
       },
       [=](tick_atom, std::int64_t now_ms) { publish_reminders(self->state, now_ms); },
       [=](reflect_atom, std::int64_t now_ms) { ask_reflections(self->state, now_ms); },
+      // memory.delete_all's other half (the memory actor asks): "forget", {user, since, until}
+      [=](admin_atom, const std::string& cmd, const std::string& arg) -> std::string {
+        if (cmd == "forget") return forget_user(self->state, arg);
+        if (cmd == "export_user" || cmd == "import_user") {
+          json a = json::parse(arg, nullptr, false);
+          if (!a.is_object() || !a.contains("user") || !a["user"].is_string())
+            return kit::admin_error(error{errc::bad_request, cmd + ": a JSON object with a string user"});
+          if (cmd == "export_user") return export_user(self->state, a["user"]);
+          return import_user(self->state, a["user"], a.contains("records") ? a["records"] : json());
+        }
+        return kit::admin_error(error{errc::unknown_op, "synthesis: unknown admin command " + cmd});
+      },
       // the debug clock's offset from the wall clock (proactive sends it): times said in words count from it
       [=](clock_atom, std::int64_t offset_ms) { self->state.clock_offset_ms = offset_ms; },
       [=](reload_atom) -> std::string {

@@ -3,7 +3,10 @@
 #define BOOST_TEST_MODULE memory_ops
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <cmath>
+#include <iterator>
+#include <thread>
 
 #include <SQLiteCpp/Database.h>
 
@@ -73,19 +76,18 @@ BOOST_AUTO_TEST_CASE(add_get_update_remove_history) {
   BOOST_TEST(s->remove(a->id).error().code == errc::not_found);
   BOOST_TEST(s->update(a->id, std::string("x"), std::nullopt, std::nullopt).error().code == errc::not_found);
 
-  auto h = s->history(a->id);  // kept after the delete
+  auto h = s->history(a->id);  // the events are kept after the delete, their texts are not
   BOOST_REQUIRE(h);
   BOOST_REQUIRE(h->size() == 4u);
   BOOST_TEST((*h)[0].event == "add");
-  BOOST_TEST(!(*h)[0].old_text.has_value());
-  BOOST_TEST(*(*h)[0].new_text == "likes tea");
   BOOST_TEST((*h)[1].event == "update");
-  BOOST_TEST(*(*h)[1].old_text == "likes tea");
-  BOOST_TEST(*(*h)[1].new_text == "likes green tea");
   BOOST_TEST((*h)[2].event == "update");
   BOOST_TEST((*h)[3].event == "delete");
-  BOOST_TEST(*(*h)[3].old_text == "likes green tea");
-  BOOST_TEST(!(*h)[3].new_text.has_value());
+  for (const auto& e : *h) {
+    BOOST_TEST(!e.old_text.has_value());
+    BOOST_TEST(!e.new_text.has_value());
+    BOOST_TEST(e.at_ms > 0);
+  }
   BOOST_TEST(s->history(999).error().code == errc::not_found);
   BOOST_TEST(s->size() == 0u);
 }
@@ -558,4 +560,83 @@ BOOST_AUTO_TEST_CASE(a_list_offset_past_the_end_is_an_empty_page) {
   BOOST_REQUIRE(page);
   BOOST_TEST(page->first.empty());
   BOOST_TEST(page->second == 3);
+}
+
+// Forgetting: after remove and delete_all the words are in none of the
+// store's files (memory.db, -wal, -shm; the index snapshot once the worker
+// has rewritten it), history keeps the events without their texts, and a
+// time range picks which memories go.
+static bool file_has(const std::filesystem::path& f, const std::string& needle) {
+  std::ifstream in(f, std::ios::binary);
+  if (!in) return false;
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return bytes.find(needle) != std::string::npos;
+}
+
+static bool any_file_has(const std::filesystem::path& dir, const std::string& needle) {
+  for (const char* f : {"memory.db", "memory.db-wal", "memory.db-shm"})
+    if (file_has(dir / f, needle)) return true;
+  return false;
+}
+
+BOOST_AUTO_TEST_CASE(forgotten_text_is_in_no_file) {
+  temp_dir d("forget");
+  auto s = open_ok(opts(d));
+  auto a = s->add("kari", "my secret PIN is 4321", {{"topic", "pin"}}, axis(0));
+  auto b = s->add("kari", "my bank is Sparebank Vest", {}, axis(1));
+  auto c = s->add("ola", "ola keeps the word marzipan-77", {}, axis(2));
+  BOOST_REQUIRE(a && b && c);
+  BOOST_REQUIRE(s->update(b->id, std::string("my bank is DNB Oslo"), std::nullopt, axis(1, 0.1f)));
+  BOOST_REQUIRE(any_file_has(d.path, "4321"));  // the check can see the text while it is there
+  BOOST_REQUIRE(s->remove(a->id));
+  BOOST_TEST(!any_file_has(d.path, "secret PIN is 4321"));
+  auto h = s->history(a->id);
+  BOOST_REQUIRE(h);
+  BOOST_TEST(h->size() == 2u);
+  BOOST_TEST(h->back().event == "delete");
+  for (const auto& e : *h) BOOST_TEST((!e.old_text && !e.new_text));
+  BOOST_REQUIRE(*s->delete_all("kari") == 1);
+  BOOST_TEST(!any_file_has(d.path, "Sparebank Vest"));  // the text before the update, in history
+  BOOST_TEST(!any_file_has(d.path, "DNB Oslo"));
+  BOOST_TEST(any_file_has(d.path, "marzipan-77"));  // another user's memory stays
+  BOOST_TEST(s->get(c->id)->text == "ola keeps the word marzipan-77");
+  // the index snapshot is rewritten without the forgotten vectors (1 s after the last forget)
+  s.reset();
+  s = open_ok(opts(d));
+  BOOST_TEST(s->size() == 1u);
+  query q;
+  q.vector = axis(0);
+  q.top_k = 10;
+  auto hits = s->search(q);
+  BOOST_REQUIRE(hits);
+  BOOST_REQUIRE(hits->size() == 1u);
+  BOOST_TEST(hits->front().rec.id == c->id);
+}
+
+BOOST_AUTO_TEST_CASE(delete_all_and_list_take_a_time_range) {
+  temp_dir d("forget_range");
+  auto s = open_ok(opts(d));
+  std::vector<std::int64_t> ids, at;
+  for (int i = 0; i < 3; ++i) {
+    auto r = s->add("kari", "said on day " + std::to_string(i), {}, axis(i));
+    BOOST_REQUIRE(r);
+    ids.push_back(r->id);
+    at.push_back(s->get(r->id)->created_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  }
+  auto l = s->list(std::string("kari"), {}, 100, 0, at[1], at[1]);
+  BOOST_REQUIRE(l);
+  BOOST_TEST(l->second == 1);
+  BOOST_TEST(l->first.at(0).id == ids[1]);
+  BOOST_TEST(s->list(std::string("kari"), {}, 100, 0, at[1], std::nullopt)->second == 2);
+  BOOST_TEST(s->list(std::string("kari"), {}, 100, 0, std::nullopt, at[1])->second == 2);
+  BOOST_TEST(*s->delete_all("kari", {}, at[1], at[1]) == 1);
+  BOOST_TEST(!any_file_has(d.path, "said on day 1"));
+  BOOST_TEST(s->get(ids[0]).has_value());
+  BOOST_TEST(s->get(ids[2]).has_value());
+  BOOST_TEST(!s->get(ids[1]).has_value());
+  BOOST_TEST(*s->delete_all("kari", {{"nope", 1}}) == 0);  // a filter no memory matches
+  BOOST_TEST(s->delete_all("kari", {{"a", {{"bad", 1}}}}).error().code == errc::bad_request);
+  BOOST_TEST(*s->delete_all("kari", {}, std::nullopt, at[0]) == 1);
+  BOOST_TEST(s->size() == 1u);
 }

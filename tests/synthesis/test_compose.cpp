@@ -32,6 +32,47 @@ BOOST_AUTO_TEST_CASE(turns_keep_the_last_n_per_user) {
   BOOST_TEST(syn::turns_recent(*t, "ola").empty());
 }
 
+// Attached to the graph's database, turns are written, bounded per user,
+// loaded again by a new turns object (a restart), forgotten per user or
+// time range, and trimmed when fewer are kept.
+BOOST_AUTO_TEST_CASE(turns_kept_in_the_database_survive_a_reopen) {
+  auto dir = std::filesystem::temp_directory_path() / ("syn_turns_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    auto g = syn::kg_open(dir / "kg.sqlite");
+    BOOST_REQUIRE(g.has_value());
+    auto t = syn::turns_new(3);
+    BOOST_TEST(syn::turns_attach(*t, **g).value() == 0u);
+    for (int i = 0; i < 5; ++i) syn::turns_add(*t, "ola", "user", "o" + std::to_string(i), 100 + i);
+    syn::turns_add(*t, "kari", "user", "k0", 100);
+    syn::turns_add(*t, "kari", "assistant", "k1", 200);
+    BOOST_TEST(syn::turns_write_errors(*t) == 0u);
+  }
+  auto g = syn::kg_open(dir / "kg.sqlite");
+  BOOST_REQUIRE(g.has_value());
+  auto t = syn::turns_new(3);
+  BOOST_TEST(syn::turns_attach(*t, **g).value() == 5u);  // ola's last 3, kari's 2
+  auto o = syn::turns_recent(*t, "ola");
+  BOOST_REQUIRE_EQUAL(o.size(), 3u);
+  BOOST_TEST(o.front().text == "o2");
+  BOOST_TEST(o.back().text == "o4");
+  BOOST_TEST(o.back().ts_ms == 104);
+  // a time range: kari's turn at 200 only
+  BOOST_TEST(syn::turns_forget(*t, "kari", 150, std::nullopt).value() == 1);
+  BOOST_REQUIRE_EQUAL(syn::turns_recent(*t, "kari").size(), 1u);
+  BOOST_TEST(syn::turns_recent(*t, "kari")[0].text == "k0");
+  BOOST_TEST(syn::turns_forget(*t, "kari", std::nullopt, std::nullopt).value() == 1);
+  BOOST_TEST(syn::turns_recent(*t, "kari").empty());
+  syn::turns_set_max(*t, 1);
+  auto t2 = syn::turns_new(8);  // a later start keeping more: only what was stored
+  BOOST_TEST(syn::turns_attach(*t2, **g).value() == 1u);
+  BOOST_TEST(syn::turns_recent(*t2, "ola")[0].text == "o4");
+  BOOST_TEST(syn::turns_recent(*t2, "kari").empty());
+  g->reset();
+  std::filesystem::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_CASE(answer_or_prompt) {
   auto dir = std::filesystem::temp_directory_path() / ("syn_compose_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);

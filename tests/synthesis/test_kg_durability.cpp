@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(writes_survive_reopen) {
   // Pragmas and schema version, read by an independent connection.
   SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
   BOOST_TEST(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 4);
+  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 5);
   g->reset();
   std::filesystem::remove_all(dir);
 }
@@ -174,7 +174,7 @@ BOOST_AUTO_TEST_CASE(a_version_1_database_is_migrated) {
   BOOST_TEST(syn::kg_due_take(**g, 1893492000000)->size() == 1u);
   BOOST_TEST(syn::kg_due_take(**g, 1893492000000)->empty());
   SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
-  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 4);
+  BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 5);
   BOOST_TEST(db.execAndGet("SELECT fired FROM relations WHERE id = 1").getInt64() == 1893492000000);
   // v3: the reminders and settings tables (reminders said in words)
   BOOST_TEST(db.execAndGet("SELECT count(*) FROM reminders").getInt() == 0);

@@ -11,14 +11,19 @@
 //                        a_walk_never_enters_another_users_graph, deletes_stay_in_their_scope
 //   history              replace_supersedes_and_keeps_history, a_superseded_triple_can_be_added_again
 //   per user             due_lists_and_reminders_per_user, linker_links_only_visible_entities,
-//                        compose_links_and_queries_in_the_users_scope, delete_user_removes_only_that_user
+//                        compose_links_and_queries_in_the_users_scope, delete_user_removes_only_that_user,
+//                        forget_takes_what_was_learned_in_a_time_range, forgotten_facts_are_in_no_file
 //   durability           reopen_keeps_scopes_and_history, a_version_3_database_is_migrated_to_scopes
 //   bad input            a_user_that_is_not_utf8_is_refused
 #define BOOST_TEST_MODULE synthesis_kg_scopes
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
 #include <set>
 #include <unistd.h>
 
@@ -355,6 +360,52 @@ BOOST_AUTO_TEST_CASE(delete_user_removes_only_that_user) {
   BOOST_TEST(db.execAndGet("SELECT count(*) FROM relations WHERE superseded IS NOT NULL").getInt() == 0);
 }
 
+// "Forget what I said on Tuesday": the relations made in the range go, and
+// the entities made in it that nothing touches any more; older facts stay.
+BOOST_AUTO_TEST_CASE(forget_takes_what_was_learned_in_a_time_range) {
+  tmp_kg k("forgetrange");
+  add(*k.g, {{"Kari", "lives in", "Bergen", {}}}, "alice");
+  const std::int64_t t0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count() + 1;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  add(*k.g, {{"Kari", "likes", "tea", {}}, {"Kari", "works at", "DNB", {}}}, "alice");
+  add(*k.g, {{"Kari", "likes", "coffee", {}}}, "bob");
+  // nothing made before t0 - 1000 ms
+  BOOST_TEST(syn::kg_forget(*k.g, "alice", std::nullopt, t0 - 1000).value() == 0);
+  // tea, DNB and their two relations; Kari (made before t0) stays with Bergen
+  BOOST_TEST(syn::kg_forget(*k.g, "alice", t0, std::nullopt).value() == 4);
+  BOOST_TEST(query(*k.g, "Kari", "alice") == (strs{"Kari lives in Bergen @alice"}), boost::test_tools::per_element());
+  BOOST_TEST(query(*k.g, "Kari", "bob") == (strs{"Kari likes coffee @bob"}), boost::test_tools::per_element());
+  BOOST_TEST(!syn::kg_find(*k.g, "tea", "alice"));
+  BOOST_TEST(syn::kg_forget(*k.g, "", t0, std::nullopt).error().code == errc::bad_request);
+  k.reopen();
+  BOOST_TEST(query(*k.g, "Kari", "alice") == (strs{"Kari lives in Bergen @alice"}), boost::test_tools::per_element());
+  BOOST_TEST(syn::kg_stats_get(*k.g).entities == 4u);  // alice: Kari, Bergen; bob: Kari, coffee
+  // no range: the whole user
+  BOOST_TEST(syn::kg_forget(*k.g, "alice", std::nullopt, std::nullopt).value() == 3);
+}
+
+// With secure_delete and the WAL truncated, a forgotten name is in no file.
+BOOST_AUTO_TEST_CASE(forgotten_facts_are_in_no_file) {
+  tmp_kg k("forgetfiles");
+  add(*k.g, {{"Zebedeus", "lives in", "Quixotown", {}}}, "alice");
+  add(*k.g, {{"Olafsen", "lives in", "Bergenby", {}}}, "bob");
+  auto holds = [&](const std::string& needle) {
+    for (const char* f : {"kg.sqlite", "kg.sqlite-wal", "kg.sqlite-shm"}) {
+      std::ifstream in(k.dir / f, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (bytes.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  };
+  BOOST_REQUIRE(holds("Quixotown"));
+  BOOST_TEST(syn::kg_forget(*k.g, "alice", std::nullopt, std::nullopt).value() == 3);
+  BOOST_REQUIRE(syn::kg_checkpoint(*k.g));
+  BOOST_TEST(!holds("Quixotown"));
+  BOOST_TEST(!holds("Zebedeus"));
+  BOOST_TEST(holds("Bergenby"));
+}
+
 BOOST_AUTO_TEST_CASE(reopen_keeps_scopes_and_history) {
   tmp_kg k("reopen");
   add(*k.g, {{"Kari", "lives in", "Bergen", {}}, {"Kari", "alias", "Kaja", {}}}, "alice");
@@ -448,7 +499,7 @@ BOOST_AUTO_TEST_CASE(a_version_3_database_is_migrated_to_scopes) {
   BOOST_TEST(syn::kg_stats_get(g).relations == 3u);
   {
     SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
-    BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 4);
+    BOOST_TEST(db.execAndGet("SELECT max(version) FROM schema_version").getInt() == 5);
     BOOST_TEST(db.execAndGet("SELECT count(*) FROM entities WHERE user = ''").getInt() == 3);
     BOOST_TEST(db.execAndGet("SELECT count(*) FROM aliases").getInt() == 2);
     BOOST_TEST(db.execAndGet("SELECT count(*) FROM reminders").getInt() == 1);
@@ -475,7 +526,7 @@ BOOST_AUTO_TEST_CASE(a_version_3_database_is_migrated_to_scopes) {
   k.reopen();
   BOOST_TEST(syn::kg_stats_get(*k.g).entities == 4u);  // Kari, tea; alice's Kari, Oslo
   SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
-  BOOST_TEST(db.execAndGet("SELECT count(*) FROM schema_version").getInt() == 4);
+  BOOST_TEST(db.execAndGet("SELECT count(*) FROM schema_version").getInt() == 5);
 }
 
 BOOST_AUTO_TEST_CASE(a_user_that_is_not_utf8_is_refused) {

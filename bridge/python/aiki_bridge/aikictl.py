@@ -36,6 +36,8 @@ COMMANDS = [
     ("snapshot", "write the memory index snapshot"),
     ("export FILE", "export the memories as JSONL"),
     ("import FILE", "import memories from JSONL"),
+    ("export-user JSON", "a page of one user's records (aikictl: export-user USER FILE writes them all to your file)"),
+    ("import-user JSON", "a batch of one user's records (aikictl: import-user FILE [USER] sends your file)"),
     ("debug stall ACTOR MS", "block an actor (daemon.debug = true only)"),
     ("debug crash ACTOR", "end an actor as an escaped exception would (daemon.debug = true only)"),
     ("debug clock UNIX_MS|real", "move the proactive clock (daemon.debug = true only)"),
@@ -102,12 +104,39 @@ def interactive(client: AdminClient, compact: bool) -> int:
                 print(f"aikictl: history not saved: {e}", file=sys.stderr)
 
 
+def user_file(client: AdminClient, words: List[str], compact: bool) -> int:
+    """``export-user USER FILE`` / ``import-user FILE [USER]``: one user's whole
+    data (memories, history, graph, turns, reminders, settings) to or from a
+    file of the client's, streamed through the admin socket in pages."""
+    try:
+        if words[0] == "export-user":
+            if len(words) != 3:
+                print("aikictl: usage: export-user USER FILE", file=sys.stderr)
+                return 2
+            counts = client.export_user(words[1], words[2])
+            return reply_print({"ok": True, "file": words[2], "user": words[1], "records": counts}, compact,
+                               sys.stdout)
+        if len(words) not in (2, 3):
+            print("aikictl: usage: import-user FILE [USER]", file=sys.stderr)
+            return 2
+        totals = client.import_user(words[1], words[2] if len(words) == 3 else None)
+        return reply_print({"ok": True, "file": words[1], "imported": totals}, compact, sys.stdout)
+    except (OSError, ValueError) as e:
+        print(f"aikictl: {e}", file=sys.stderr)
+        return 1
+    except AdminError as e:
+        print(f"aikictl: {e}", file=sys.stderr)
+        return 1
+
+
 def run(socket_path: str, words: List[str], compact: bool = False,
         timeout: float = 10.0) -> int:
     """One command (``words`` joined by spaces) or, with none, the prompt."""
     with AdminClient(socket_path, timeout=timeout) as client:
         if not words:
             return interactive(client, compact)
+        if words[0] in ("export-user", "import-user") and words[1:2] and not words[1].startswith("{"):
+            return user_file(client, words, compact)
         try:
             return reply_print(client.command(" ".join(words)), compact, sys.stdout, words[0])
         except AdminError as e:
