@@ -396,6 +396,7 @@ struct memory_hit {
   std::int64_t id = 0;
   std::string text;
   float score = 0;
+  std::int64_t created_ms = 0;  // when it was said (unix ms); 0 = not known
 };
 
 struct turn {

@@ -846,7 +846,8 @@ caf::behavior synthesis_fun(synthesis_actor* self, actor_env env, caf::actor emb
         std::vector<syn::memory_hit> hits;
         if (mems.is_array())
           for (const auto& m : mems)
-            hits.push_back({m.value("id", std::int64_t{0}), m.value("text", std::string{}), m.value("score", 0.0f)});
+            hits.push_back({m.value("id", std::int64_t{0}), m.value("text", std::string{}), m.value("score", 0.0f),
+                            m.value("created", std::int64_t{0})});
         if (auto u = understand_words(st, p, hits)) {  // understood without the model
           p.stage_names.push_back("compose");
           p.stage_ms.push_back(kit::ms_since(t0));

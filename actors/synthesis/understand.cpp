@@ -1442,9 +1442,12 @@ void trim_fillers(const lang_rules& L, toks& t);
 void expand_words(const lang_rules& L, toks& t);
 
 // A recalled memory that answers: it shares words of substance with the
-// question (a name counts twice), and it is not a sentence understanding takes
-// as facts (those answer from the graph; when the graph has them no more, they
-// were forgotten or replaced).
+// question (a name counts twice), and what understanding takes from it as
+// facts is all still in the graph (a sentence whose facts were forgotten or
+// replaced is no answer any more: "Actually she moved to Oslo" outdates "Kari
+// lives in Bergen"). A memory whose facts stand answers a question its facts
+// did not ("Where's the cabin key?" after "I keep the spare key to the cabin
+// in the blue tin").
 std::optional<std::string> memory_answer(const understanding& u, const lang_rules& L, const kg& g, const understand_input& in,
                                          const understand_state::per_user& st, const toks& q, std::string_view text,
                                          std::span<const memory_hit> memories) {
@@ -1470,7 +1473,7 @@ std::optional<std::string> memory_answer(const understanding& u, const lang_rule
           plain_common = plain_common || it->second == 1;
         }
     if (common < 2 || !plain_common) continue;  // a name alone ("Per") does not make a memory an answer
-    bool facts = false;  // taken as facts when said?
+    bool outdated = false;  // a fact it says is outdated?
     for (const auto& S : u.langs) {
       auto dry = st;
       std::optional<when_parsed> when;
@@ -1479,9 +1482,19 @@ std::optional<std::string> memory_answer(const understanding& u, const lang_rule
       expand_words(S, t);
       trim_fillers(S, t);
       if (t.empty()) continue;
-      if (tell_sentence(u, S, g, in, dry, m.text, t, when, time_said)) facts = true;
+      if (auto p = tell_sentence(u, S, g, in, dry, m.text, t, when, time_said))
+        for (const auto& x : *p) {
+          bool current = false;
+          for (const auto& f : facts_of(g, x.t.subject, x.t.relation, in.user))
+            current = current || f.object == x.t.object;
+          if (!current) outdated = true;  // replaced or forgotten since
+        }
     }
-    if (facts) continue;
+    if (outdated) continue;
+    if (const time_words* w = words_of_lang(in.words, L.lang); w && m.created_ms > 0) {  // "On Monday 7 December you told me: …"
+      const std::string day = when_format_day(*w, m.created_ms, zone_or_utc(in.tz), false, true);
+      return say_key(L, "memory_on", {{"Day", upper_first(day)}, {"day", day}, {"said", utf8_repaired(m.text)}});
+    }
     return say_key(L, "memory", {{"said", utf8_repaired(m.text)}});
   }
   return std::nullopt;

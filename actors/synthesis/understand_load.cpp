@@ -185,7 +185,7 @@ void read_rules(reader& r, const toml::table& root, std::string_view key, bool a
 // ---- 3. a language -------------------------------------------------------------------
 
 constexpr std::string_view kSayKeys[] = {"told", "yes", "no", "dont_know", "dont_know_who", "forgot", "forgot_none",
-                                         "about", "about_none", "memory", "name", "named_role", "owned_role", "owned_what", "value", "where",
+                                         "about", "about_none", "memory", "memory_on", "name", "named_role", "owned_role", "owned_what", "value", "where",
                                          "when", "when_repeat", "does", "and", "noted", "count", "count_you"};
 
 expected<lang_rules> read_lang(const std::string& file, const toml::table& root, const understanding& u) {

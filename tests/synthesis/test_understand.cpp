@@ -642,6 +642,26 @@ BOOST_AUTO_TEST_CASE(a_recalled_memory_answers_when_the_graph_cannot) {
   ask(c, "u", "Where does Jonas work?", "I don't know that yet.", "unknown", "en");
 }
 
+BOOST_AUTO_TEST_CASE(a_memory_whose_facts_stand_answers_with_its_day) {
+  chat c;
+  // Taken as facts (where Daniel lives), but not what the question asks (his job).
+  const std::string said = "My other close friend, Daniel, lives in Trondheim and teaches maths.";
+  tell(c, "u", said, "Got it. Your friend Daniel lives in Trondheim.");
+  c.memories.push_back(syn::memory_hit{1, said, 0.7f, kNow - 86'400'000});  // Sunday 6 December
+  ask(c, "u", "What does Daniel do for a living?", "On Sunday 6 December you told me: \"" + said + "\"", "memory", "en");
+  ask(c, "u", "Where does Daniel live?", "Your friend Daniel lives in Trondheim.", "facts", "en");
+}
+
+BOOST_AUTO_TEST_CASE(a_memory_whose_fact_was_forgotten_does_not_answer) {
+  chat c;
+  const std::string said = "My sister Kari lives in Bergen.";
+  tell(c, "u", said, "Got it. Your sister Kari lives in Bergen.");
+  BOOST_TEST(c.say("u", "Forget that my sister lives in Bergen.").has_value());
+  c.memories.push_back(syn::memory_hit{1, said, 0.7f, kNow});
+  // Kari is still the sister; where she lives is forgotten, and its memory does not bring it back.
+  ask(c, "u", "Where does my sister live?", "I don't know that yet.", "unknown", "en");
+}
+
 // ---- users ----------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(one_users_facts_never_answer_another) {
