@@ -2029,6 +2029,9 @@ expected<std::optional<understood>> understand_text(kg& g, const understanding& 
       order.emplace_back(-score, &L);
     }
     std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // A question about the user's life that no language's patterns read, answered by a recalled
+    // memory in the sentence's language (the first by markers): "Which medicine do I take in the morning?"
+    std::optional<understood> memory_only;
     for (const auto& [score, Lp] : order) {
       const lang_rules& L = *Lp;
       std::optional<when_parsed> when;
@@ -2164,6 +2167,13 @@ expected<std::optional<understood>> understand_text(kg& g, const understanding& 
             out.facts = std::move(a->facts);
             answer = std::move(out);
           }
+        if (!answer && !memory_only && Lp == order.front().second && about_user(u, L, g, in.user, t))
+          if (auto mem = memory_answer(u, L, g, in, st, t, in.text, in.memories)) {
+            memory_only.emplace();
+            memory_only->lang = L.lang;
+            memory_only->text = std::move(*mem);
+            memory_only->source = "memory";
+          }
         if (answer) break;
         continue;
       }
@@ -2195,6 +2205,7 @@ expected<std::optional<understood>> understand_text(kg& g, const understanding& 
       told_lang = &L;
       break;
     }
+    if (!answer && memory_only) answer = std::move(memory_only);
   }
   if (answer) return answer;
   if (!told_lang && noted_lang) {  // a statement that only looks like a fact: heard, nothing stored

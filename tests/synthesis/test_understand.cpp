@@ -652,6 +652,21 @@ BOOST_AUTO_TEST_CASE(a_memory_whose_facts_stand_answers_with_its_day) {
   ask(c, "u", "Where does Daniel live?", "Your friend Daniel lives in Trondheim.", "facts", "en");
 }
 
+BOOST_AUTO_TEST_CASE(a_question_no_pattern_reads_is_answered_by_a_memory_in_its_language) {
+  chat c;
+  const std::string en = "I take levothyroxine every morning before breakfast.";
+  const std::string nb = "Svigerforeldrene mine har hytte på Hovden.";
+  c.say("u", en);
+  c.say("u", nb);
+  // Without memories these questions are not understanding's: they go on to templates and the model.
+  BOOST_TEST(!c.say("u", "Which medicine do I take in the morning?").has_value());
+  c.memories = {syn::memory_hit{1, en, 0.6f}, syn::memory_hit{2, nb, 0.6f}};
+  ask(c, "u", "Which medicine do I take in the morning?", "You told me this earlier: \"" + en + "\"", "memory", "en");
+  ask(c, "u", "Hvor har svigerforeldrene mine hytte?", "Du fortalte meg dette tidligere: «" + nb + "»", "memory", "nb");
+  // Not about the user's life and no pattern reads it: the model's, whatever the memories.
+  BOOST_TEST(!c.say("u", "Why is the sky blue in the morning?").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_memory_whose_fact_was_forgotten_does_not_answer) {
   chat c;
   const std::string said = "My sister Kari lives in Bergen.";
