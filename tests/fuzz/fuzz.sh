@@ -94,7 +94,7 @@ case "$name" in
   understand)
     srcs=(tests/fuzz/understand_fuzz.cpp actors/synthesis/understand.cpp actors/synthesis/understand_load.cpp
       actors/synthesis/when.cpp actors/synthesis/kg.cpp actors/synthesis/reminders.cpp actors/synthesis/time.cpp
-      actors/synthesis/text.cpp)
+      actors/synthesis/text.cpp actors/synthesis/turns.cpp)
     defs=("${TOML[@]}" -DONLY_C_LOCALE=1 -DHAS_STRING_VIEW=1 -DUSE_OS_TZDB=1 -DAIKID_SOURCE_DIR="\"$root\"")
     libs=(-lSQLiteCpp -lsqlite3 -lutf8proc -ldate-tz -ltomlplusplus -pthread)
     max_len=2048 ;;  # six percepts of a sentence or a few
